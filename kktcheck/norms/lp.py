@@ -1,0 +1,84 @@
+"""l_p norms of the flattened parameter vector (all layers concatenated).
+
+||x||_p = (sum_j |x_j|^p)^{1/p}; dual l_q with 1/p + 1/q = 1.
+
+Duality maps (selections at non-unique points):
+* l2:   u = g / ||g||_2.
+* l1:   u = sign(g_{i*}) e_{i*} with i* the FIRST index of max |g_i| (greedy coordinate descent).
+* linf: u = sign(g) with sign(0) = 0 (sign descent); every coordinate with g_i = 0 gets 0.
+* lp:   u_i = sign(g_i) |g_i|^{q-1} / ||g||_q^{q-1}   (unique for 1 < p < inf).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+from ..params import flatten, unflatten
+from .base import Norm
+
+
+def _lp(v: torch.Tensor, p: float) -> torch.Tensor:
+    if p == 1:
+        return v.abs().sum()
+    if p == 2:
+        return torch.linalg.vector_norm(v)
+    if math.isinf(p):
+        return v.abs().max() if v.numel() else v.new_zeros(())
+    m = v.abs().max()
+    if m == 0:
+        return m
+    return m * ((v.abs() / m) ** p).sum() ** (1.0 / p)
+
+
+class LpNorm(Norm):
+    """l_p norm of the concatenation of all blocks, 1 <= p <= inf."""
+
+    def __init__(self, p: float):
+        p = float(p)
+        if not p >= 1:
+            raise ValueError(f"l_p needs p >= 1 (got p = {p}); for p < 1 it is not a norm")
+        self.p = p
+        self.q = math.inf if p == 1 else (1.0 if math.isinf(p) else p / (p - 1.0))
+        self.name = {1.0: "l1", 2.0: "l2", math.inf: "linf"}.get(p, f"lp:{p:g}")
+
+    @property
+    def dual_norm(self) -> "LpNorm":
+        return LpNorm(self.q)
+
+    @property
+    def smooth(self) -> bool:
+        return 1 < self.p < math.inf
+
+    def _value(self, xs):
+        return _lp(flatten(xs), self.p)
+
+    def _dual_value(self, gs):
+        return _lp(flatten(gs), self.q)
+
+    def _dualize(self, gs):
+        g = flatten(gs)
+        if not bool(g.any()):
+            return [torch.zeros_like(b) for b in gs]
+        if self.p == 2:
+            u = g / torch.linalg.vector_norm(g)
+        elif math.isinf(self.p):
+            u = torch.sign(g)
+        elif self.p == 1:
+            i = int(torch.argmax(g.abs()))  # torch.argmax returns the first maximal index
+            u = torch.zeros_like(g)
+            u[i] = torch.sign(g[i])
+        else:
+            a = g.abs() / g.abs().max()  # rescale for overflow safety; u is scale invariant
+            w = a ** (self.q - 1.0)
+            u = torch.sign(g) * w / _lp(a, self.q) ** (self.q - 1.0)
+        return unflatten(u, gs)
+
+    def cvxpy(self, xs):
+        import cvxpy as cp
+        v = cp.hstack([cp.vec(x, order="C") for x in xs]) if len(xs) > 1 else cp.vec(xs[0], order="C")
+        return cp.norm(v, "inf" if math.isinf(self.p) else self.p)
+
+    def __repr__(self):
+        return f"kc.norm({self.name!r})"

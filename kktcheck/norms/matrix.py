@@ -1,0 +1,90 @@
+"""Schatten norms of ONE weight matrix (PyTorch (out, in) layout); 1-D blocks are read as 1 x n rows.
+
+* Spectral ||W||_2 = sigma_max(W), dual nuclear ||G||_nuc = sum_i sigma_i(G).
+  Duality map of the spectral norm: U_r V_r^T from the thin SVD G = U S V^T, keeping the r singular
+  values above ``rank_tol * sigma_max`` (the documented selection for rank-deficient G; every
+  U_r V_r^T + U_perp M V_perp^T with ||M||_2 <= 1 is also valid).
+* Nuclear norm duality map: u_1 v_1^T for the FIRST top singular pair returned by the SVD.
+
+These are per-block norms; ``kc.norm("spectral")`` is their max over layers (see block.py).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from .base import Norm
+
+_RANK_TOL = 1e-12
+
+
+def _as_matrix(x: torch.Tensor) -> torch.Tensor:
+    if x.dim() == 2:
+        return x
+    if x.dim() <= 1:
+        return x.reshape(1, -1)
+    return x.reshape(x.shape[0], -1)  # conv kernels: (out, in * kh * kw)
+
+
+def _single(xs: Sequence[torch.Tensor]) -> torch.Tensor:
+    if len(xs) != 1:
+        raise ValueError(f"a matrix norm acts on one block, got {len(xs)}; wrap it in a block norm")
+    return xs[0]
+
+
+class SpectralMatrix(Norm):
+    """sigma_max of a single matrix."""
+
+    name = "spectral-matrix"
+
+    def __init__(self, rank_tol: float = _RANK_TOL):
+        self.rank_tol = rank_tol
+
+    @property
+    def dual_norm(self) -> "NuclearMatrix":
+        return NuclearMatrix(self.rank_tol)
+
+    def _value(self, xs):
+        return torch.linalg.matrix_norm(_as_matrix(_single(xs)), ord=2)
+
+    def _dualize(self, gs):
+        g = _single(gs)
+        u, s, vh = torch.linalg.svd(_as_matrix(g), full_matrices=False)
+        if s.numel() == 0 or s[0] == 0:
+            return [torch.zeros_like(g)]
+        r = int((s > self.rank_tol * s[0]).sum())
+        return [(u[:, :r] @ vh[:r]).reshape(g.shape)]
+
+    def cvxpy(self, xs):
+        import cvxpy as cp
+        x = xs[0]
+        return cp.norm(x, 2) if len(x.shape) <= 1 or 1 in x.shape else cp.sigma_max(x)
+
+
+class NuclearMatrix(Norm):
+    """Sum of singular values of a single matrix."""
+
+    name = "nuclear-matrix"
+
+    def __init__(self, rank_tol: float = _RANK_TOL):
+        self.rank_tol = rank_tol
+
+    @property
+    def dual_norm(self) -> SpectralMatrix:
+        return SpectralMatrix(self.rank_tol)
+
+    def _value(self, xs):
+        return torch.linalg.matrix_norm(_as_matrix(_single(xs)), ord="nuc")
+
+    def _dualize(self, gs):
+        g = _single(gs)
+        u, s, vh = torch.linalg.svd(_as_matrix(g), full_matrices=False)
+        if s.numel() == 0 or s[0] == 0:
+            return [torch.zeros_like(g)]
+        return [torch.outer(u[:, 0], vh[0]).reshape(g.shape)]
+
+    def cvxpy(self, xs):
+        import cvxpy as cp
+        x = xs[0]
+        return cp.norm(x, 2) if len(x.shape) <= 1 or 1 in x.shape else cp.normNuc(x)

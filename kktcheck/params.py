@@ -1,0 +1,88 @@
+"""Parameters as a flat list of float64 tensors, one per layer (PyTorch (out, in) layout).
+
+Every public entry point converts user input here once (``as_params``); internal code then
+works on ``list[torch.Tensor]`` of dtype float64.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+Params = list  # list[torch.Tensor], float64, one tensor per layer
+
+
+def as_params(theta, *, name: str = "theta", check_finite: bool = True) -> list[torch.Tensor]:
+    """Convert ``theta`` (nn.Module, tensor, ndarray or a sequence of them) to float64 tensors.
+
+    Raises ValueError with the layer index when an entry is NaN/inf, and TypeError for
+    objects that are not numeric arrays.
+    """
+    if isinstance(theta, torch.nn.Module):
+        blocks = [p.detach() for p in theta.parameters()]
+    elif isinstance(theta, (torch.Tensor, np.ndarray)):
+        blocks = [theta]
+    elif isinstance(theta, Iterable) and not isinstance(theta, (str, bytes)):
+        blocks = list(theta)
+    else:
+        raise TypeError(f"{name} must be a list of arrays/tensors (one per layer) or an nn.Module; "
+                        f"got {type(theta).__name__}")
+    if not blocks:
+        raise ValueError(f"{name} is empty: pass one array per layer")
+    out = []
+    for k, b in enumerate(blocks):
+        try:
+            t = torch.as_tensor(b.detach() if isinstance(b, torch.Tensor) else b, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"{name}[{k}] is not a numeric array ({type(b).__name__}): {err}") from None
+        if check_finite and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name}[{k}] (shape {tuple(t.shape)}) contains NaN or inf; "
+                             "the margin and KKT quantities are undefined there. Check the training run "
+                             "that produced these weights (e.g. an overflowing loss).")
+        out.append(t)
+    return out
+
+
+def blocks(theta) -> list[torch.Tensor]:
+    """Light conversion for hot paths: no validation, float64 tensors, no copy when possible."""
+    if isinstance(theta, torch.Tensor):
+        return [theta.to(torch.float64)]
+    if isinstance(theta, np.ndarray):
+        return [torch.from_numpy(np.asarray(theta, dtype=np.float64))]
+    return [b.to(torch.float64) if isinstance(b, torch.Tensor) else torch.as_tensor(b, dtype=torch.float64)
+            for b in theta]
+
+
+def flatten(theta: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Concatenate all blocks into one vector (row-major within each block)."""
+    return torch.cat([b.reshape(-1) for b in theta])
+
+
+def unflatten(vec: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Inverse of ``flatten``: split ``vec`` into tensors shaped like ``like``."""
+    out, start = [], 0
+    for b in like:
+        n = b.numel()
+        out.append(vec[start:start + n].reshape(b.shape))
+        start += n
+    if start != vec.numel():
+        raise ValueError(f"vector of length {vec.numel()} does not match parameter sizes totalling {start}")
+    return out
+
+
+def inner(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> float:
+    """Euclidean pairing <a, b> = sum over blocks of sum(a_l * b_l)."""
+    if len(a) != len(b):
+        raise ValueError(f"cannot pair {len(a)} blocks with {len(b)} blocks")
+    return float(sum((x * y).sum() for x, y in zip(a, b)))
+
+
+def scale(theta: Sequence[torch.Tensor], c: float) -> list[torch.Tensor]:
+    """c * theta, blockwise."""
+    return [c * b for b in theta]
+
+
+def axpy(a: float, x: Sequence[torch.Tensor], y: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """a * x + y, blockwise."""
+    return [a * xb + yb for xb, yb in zip(x, y)]

@@ -1,0 +1,119 @@
+"""Bias-free, L-homogeneous models in float64 (PyTorch (out, in) weight layout).
+
+Every model is an ``nn.Module`` with
+* ``apply_params(params, X)``: the functional forward f(X; theta) for a list of tensors ``params``
+  (one per layer, same shapes as ``parameters()``); outputs (n,) for one output, (n, C) otherwise;
+* ``degree``: the homogeneity degree L, f(x; c theta) = c^L f(x; theta) for c > 0;
+* ``init(scale, generator)``: draw every trainable entry i.i.d. N(0, scale^2), store and return them;
+* ``params()``: detached copies of the current parameters.
+ReLU uses relu'(0) := 0 (PyTorch's autodiff selection of the Clarke subdifferential [0, 1]).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+F64 = torch.float64
+
+
+class HomogeneousModel(nn.Module):
+    degree: int
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.apply_params(list(self.parameters()), X)
+
+    def params(self) -> list[torch.Tensor]:
+        return [p.detach().clone() for p in self.parameters()]
+
+    def set_params(self, params) -> None:
+        with torch.no_grad():
+            for p, v in zip(self.parameters(), params):
+                p.copy_(torch.as_tensor(v, dtype=F64))
+
+    def init(self, scale: float = 1.0, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        new = [scale * torch.randn(p.shape, dtype=F64, generator=generator) for p in self.parameters()]
+        self.set_params(new)
+        return self.params()
+
+
+class Linear(HomogeneousModel):
+    """f(x) = W x with W of shape (out, d); degree 1."""
+
+    degree = 1
+
+    def __init__(self, d: int, out: int = 1):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(out, d, dtype=F64))
+
+    def apply_params(self, params, X):
+        out = X.reshape(X.shape[0], -1) @ params[0].T
+        return out[:, 0] if out.shape[1] == 1 else out
+
+
+class TwoLayerReLU(HomogeneousModel):
+    """f(x) = a^T relu(W x), W: (width, d), a: (out, width).
+
+    ``train_output=True``: theta = (W, a), degree 2 (SPEC Eq. 13).
+    ``train_output=False``: theta = (W,), a frozen at ``output`` (default alternating +-1/sqrt(width)),
+    degree 1 in W (SPEC Eq. 15).
+    """
+
+    def __init__(self, d: int, width: int, train_output: bool = True, out: int = 1, output=None):
+        super().__init__()
+        self.W = nn.Parameter(torch.zeros(width, d, dtype=F64))
+        self.train_output = train_output
+        if train_output:
+            self.a = nn.Parameter(torch.zeros(out, width, dtype=F64))
+        else:
+            if output is None:
+                signs = torch.tensor([(-1.0) ** j for j in range(width)], dtype=F64)
+                output = (signs / math.sqrt(width)).repeat(out, 1)
+            self.register_buffer("a_frozen", torch.as_tensor(output, dtype=F64).reshape(out, width))
+        self.degree = 2 if train_output else 1
+
+    def apply_params(self, params, X):
+        a = params[1] if self.train_output else self.a_frozen
+        out = torch.relu(X.reshape(X.shape[0], -1) @ params[0].T) @ a.T
+        return out[:, 0] if out.shape[1] == 1 else out
+
+
+class ReLUNet(HomogeneousModel):
+    """Bias-free ReLU MLP; ``widths = [d, h_1, ..., h_{D-1}, out]``, degree D = len(widths) - 1."""
+
+    def __init__(self, widths):
+        super().__init__()
+        if len(widths) < 2:
+            raise ValueError(f"widths needs at least [d, out], got {widths}")
+        self.layers = nn.ParameterList(
+            [nn.Parameter(torch.zeros(o, i, dtype=F64)) for i, o in zip(widths[:-1], widths[1:])])
+        self.degree = len(widths) - 1
+
+    def apply_params(self, params, X):
+        h = X.reshape(X.shape[0], -1)
+        for k, W in enumerate(params):
+            h = h @ W.T
+            if k < len(params) - 1:
+                h = torch.relu(h)
+        return h[:, 0] if h.shape[1] == 1 else h
+
+
+class DiagonalNet(HomogeneousModel):
+    """Depth-D diagonal linear net f(x) = <w_1 * ... * w_D, x>; degree D."""
+
+    def __init__(self, d: int, depth: int = 2):
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self.factors = nn.ParameterList([nn.Parameter(torch.zeros(d, dtype=F64)) for _ in range(depth)])
+        self.degree = depth
+
+    def apply_params(self, params, X):
+        beta = params[0]
+        for w in params[1:]:
+            beta = beta * w
+        return X.reshape(X.shape[0], -1) @ beta
+
+
+__all__ = ["HomogeneousModel", "Linear", "TwoLayerReLU", "ReLUNet", "DiagonalNet"]
