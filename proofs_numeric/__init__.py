@@ -1,0 +1,16 @@
+"""proofs_numeric: steepest-flow dynamics on homogeneous networks, experiments, theorem checks, reports."""
+from __future__ import annotations
+
+import importlib
+
+from . import models
+
+_SUBMODULES = ("flow", "optim", "losses", "checks", "experiments", "report", "data")
+
+__all__ = ["models", *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'proofs_numeric' has no attribute {name!r}")

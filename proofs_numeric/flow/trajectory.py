@@ -1,0 +1,52 @@
+"""The solution object of ``flow.integrate``: recorded quantities along a steepest-flow run.
+
+All arrays are numpy float64 with one entry per recorded point (``save_every`` steps plus the last).
+Times: ``s`` is loss-normalized time (ds = L dt, the same curve as the flow in t, SPEC section 10.1);
+``log_t`` is log of the flow's own time t (t itself overflows in the late phase), -inf at t = 0.
+Margins are normalized by ||theta||^L in the named norm; ``margin``/``soft_margin`` use the
+algorithm's norm. ``alignment`` is beta = <theta/||theta||, -g/||g||_*> (SPEC Thm 3.1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STATUSES = ("success", "max_steps", "max_seconds", "not_separated", "diverged", "stalled")
+
+
+@dataclass
+class Trajectory:
+    norm: str                       # the algorithm's norm name
+    loss: str                       # "exp" | "logistic" | "ce"
+    degree: int                     # homogeneity degree L
+    steps: np.ndarray               # solver step index of each record
+    s: np.ndarray                   # loss-normalized time
+    log_t: np.ndarray               # log of flow time t
+    log_loss: np.ndarray            # natural log of L(theta)
+    theta_norm: np.ndarray          # ||theta|| in the algorithm's norm
+    margin: np.ndarray              # hard margin, algorithm's norm
+    soft_margin: np.ndarray         # soft margin, algorithm's norm
+    margins: dict = field(default_factory=dict)       # norm name -> hard margin array (l1, l2, linf, own)
+    soft_margins: dict = field(default_factory=dict)  # norm name -> soft margin array
+    alignment: np.ndarray = None    # beta(t)
+    train_accuracy: np.ndarray = None
+    snapshots: list = field(default_factory=list)     # list of (record index, list of tensors)
+    params: list = None             # final parameters (list of float64 tensors)
+    status: str = "success"
+    message: str = ""
+    t0_index: int | None = None     # first record with L < l(0) (soft margin positive), None if never
+    info: dict = field(default_factory=dict)          # solver name, order, step rule, wall time, ...
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("success", "max_steps", "max_seconds")
+
+    @property
+    def log10_loss(self) -> np.ndarray:
+        return self.log_loss / np.log(10.0)
+
+    def after_separation(self, name: str = "soft_margin") -> np.ndarray:
+        """The named array restricted to records from t0 on (empty if the data were never fitted)."""
+        arr = getattr(self, name)
+        return arr[self.t0_index:] if self.t0_index is not None else arr[:0]
