@@ -60,7 +60,8 @@ def log_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str = "exp") -> torch
 def inverse_loss(log_L: float | torch.Tensor, loss: str = "exp") -> float:
     """l^{-1}(L) computed from log L: exp: -log L;  logistic/ce: -log(expm1(L)).
 
-    For log L < -20, -log(expm1(L)) = -log L - log(1 + L/2 + ...) is evaluated without forming L.
+    For log L < -20, -log(expm1(L)) = -log L - log(1 + L/2 + ...) is evaluated without forming L;
+    for L > 30 it is -L - log1p(-e^{-L}) (no overflow of e^L; a very negative soft margin).
     """
     check_loss(loss)
     lL = float(log_L)
@@ -69,7 +70,10 @@ def inverse_loss(log_L: float | torch.Tensor, loss: str = "exp") -> float:
     if lL < -20.0:
         L = math.exp(lL)
         return -lL - math.log1p(L / 2.0 + L * L / 6.0)
-    return -math.log(math.expm1(math.exp(lL)))
+    L = math.exp(lL)  # finite here: lL < 709 or exp raises, handled below
+    if L > 30.0:      # -log(e^L - 1) = -L - log1p(-e^{-L}); expm1(L) would overflow for L > 709
+        return -L - math.log1p(-math.exp(-L))
+    return -math.log(math.expm1(L))
 
 
 def separation_threshold(loss: str = "exp") -> float:

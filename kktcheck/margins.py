@@ -11,7 +11,7 @@ import torch
 
 from .data import check_data
 from .losses import check_loss, log_loss, inverse_loss, pair_gaps
-from .model import as_model
+from .model import apply_checked, as_model
 from .norms import norm as make_norm
 
 
@@ -26,7 +26,7 @@ def _prepare(theta, data, model):
     X0, _ = data if isinstance(data, (tuple, list)) and len(data) == 2 else (None, None)
     Xt = torch.as_tensor(X0, dtype=torch.float64) if X0 is not None else None
     fm, params, L = as_model(theta, model, Xt)
-    out_probe = fm.apply_params(params, Xt[:1]) if Xt is not None else None
+    out_probe = apply_checked(fm, params, Xt[:1]) if Xt is not None and Xt.dim() >= 2 else None
     n_out = 1 if out_probe is None or out_probe.dim() == 1 else out_probe.shape[1]
     X, y = check_data(data, n_out)
     return fm, params, L, X, y

@@ -52,7 +52,7 @@ def detect_degree(model, params, X: torch.Tensor, *, rtol: float = 1e-8) -> int:
 
     Raises ValueError (model not positively homogeneous) when no such integer fits.
     """
-    f1 = model.apply_params(params, X)
+    f1 = apply_checked(model, params, X)
     scale = float(f1.abs().max())
     if not scale > 0:
         raise ValueError("the model outputs 0 on every input at these parameters; cannot detect its "
@@ -68,6 +68,23 @@ def detect_degree(model, params, X: torch.Tensor, *, rtol: float = 1e-8) -> int:
                              f"c^L f(x; theta) for c = {c} (best integer L = {L}, max deviation {err:.3g}). "
                              "Remove biases and use 1-homogeneous activations (ReLU, LeakyReLU, identity).")
     return L
+
+
+def _check_shapes(params, shapes) -> None:
+    got = [tuple(p.shape) for p in params]
+    if got != shapes:
+        raise ValueError(f"parameter shapes {got} do not match the model's {shapes}; pass one tensor per "
+                         "model parameter, in the order of model.parameters(), PyTorch (out, in) layout")
+
+
+def apply_checked(fm, params, X: torch.Tensor) -> torch.Tensor:
+    """fm.apply_params(params, X), turning shape errors from torch into a ValueError naming the shapes."""
+    try:
+        return fm.apply_params(params, X)
+    except (RuntimeError, IndexError) as err:
+        raise ValueError(f"the model cannot be evaluated on inputs x of shape {tuple(X.shape[1:])} with parameter shapes "
+                         f"{[tuple(p.shape) for p in params]} ({err}); check the input dimension d and "
+                         "the parameter list") from None
 
 
 def as_model(theta, model=None, X: torch.Tensor | None = None):
@@ -90,14 +107,13 @@ def as_model(theta, model=None, X: torch.Tensor | None = None):
                              "the nn.Module these parameters belong to), or pass the nn.Module itself")
         params = as_params(theta)
         if hasattr(model, "apply_params") and hasattr(model, "degree"):
+            if isinstance(model, torch.nn.Module):
+                _check_shapes(params, [tuple(p.shape) for p in model.parameters()])
             return model, params, int(model.degree)
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be an nn.Module or have apply_params(params, X) and degree; got {type(model).__name__}")
         fm = ModuleModel(model)
-        shapes = [tuple(p.shape) for p in fm.module.parameters()]
-        if [tuple(p.shape) for p in params] != shapes:
-            raise ValueError(f"parameter shapes {[tuple(p.shape) for p in params]} do not match the model's "
-                             f"{shapes}")
+        _check_shapes(params, [tuple(p.shape) for p in fm.module.parameters()])
     if X is None:
         raise ValueError("cannot detect the homogeneity degree without inputs X")
     fm._degree = detect_degree(fm, params, X)

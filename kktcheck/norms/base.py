@@ -24,17 +24,23 @@ import torch
 from ..params import blocks
 
 
+def _nonempty(bs):
+    if not bs:
+        raise ValueError("empty parameter list: pass one array per layer")
+    return bs
+
+
 class Norm(ABC):
     """A norm on parameter lists. Subclasses implement the ``_``-prefixed block-list methods."""
 
     name: str = "norm"
 
     def __call__(self, theta) -> float:
-        return float(self._value(blocks(theta)))
+        return float(self._value(_nonempty(blocks(theta))))
 
     def dual(self, g) -> float:
         """Dual norm ||g||_*."""
-        return float(self._dual_value(blocks(g)))
+        return float(self._dual_value(_nonempty(blocks(g))))
 
     def dualize(self, g) -> list[torch.Tensor]:
         """Duality map: a u with ||u|| = 1 and <g, u> = ||g||_* (u = 0 when g = 0)."""
