@@ -1,0 +1,14 @@
+"""Steepest-flow integrators (SPEC Eq. 3): vector field, solvers with declared orders, step rules,
+recorder and the ``integrate`` loop returning a ``Trajectory``."""
+from __future__ import annotations
+
+from .field import FieldEval, SteepestField
+from .integrate import FlowError, integrate
+from .recorder import Recorder
+from .solvers import RK4, SOLVERS, Euler, Heun, Solver, make_solver
+from .steps import ConstantStep, RelativeStep, StepRule, make_step
+from .trajectory import STATUSES, Trajectory
+
+__all__ = ["integrate", "Trajectory", "STATUSES", "FlowError", "SteepestField", "FieldEval", "Solver",
+           "Euler", "Heun", "RK4", "SOLVERS", "make_solver", "StepRule", "ConstantStep", "RelativeStep",
+           "make_step", "Recorder"]

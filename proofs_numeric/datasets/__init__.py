@@ -1,0 +1,20 @@
+"""Data sets: small synthetic sets (``synthetic``), the teacher-student generator (SPEC Eq. 14) and the
+scikit-learn 8x8 digits pairs (``digits``) and real MNIST files (``mnist``).  All but ``synthetic`` load
+lazily on first use."""
+from __future__ import annotations
+
+import importlib
+
+from .synthetic import linearly_separable, non_separable, xor
+
+_LAZY = {"teacher_student": ".teacher_student", "load_digits_pair": ".digits", "load_digits_parity": ".digits",
+         "DigitsSplit": ".digits", "read_mnist": ".mnist", "load_mnist_pair": ".mnist",
+         "load_mnist_parity": ".mnist"}
+
+__all__ = ["linearly_separable", "non_separable", "xor", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'proofs_numeric.datasets' has no attribute {name!r}")

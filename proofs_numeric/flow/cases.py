@@ -1,0 +1,74 @@
+"""Small built-in cases for the flow checks (d <= 10, n <= 20, width <= 10), seeded and cached.
+
+* ``separated_case(seed)``: a bias-free 2-layer ReLU net (d=5, width=6, both layers trained, degree 2)
+  on 10 linearly separable points, started from a point with log L <= -1 (reached by the l2 flow).
+* ``linear_case(seed)``: the linear model on 12 linearly separable points in d=4, small random init.
+* ``smooth_case(seed)``: a depth-2 diagonal linear net (smooth in theta) for solver-order checks.
+* ``OffsetLinear``: f(x) = <w, x> + c with a FIXED offset c: not homogeneous (negative controls).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from .. import models
+from ..datasets import linearly_separable
+
+
+class OffsetLinear:
+    """f(x; w) = <w, x> + offset: violates A2 (homogeneity) while claiming degree 1."""
+
+    degree = 1
+
+    def __init__(self, offset: float = 3.0):
+        self.offset = float(offset)
+
+    def apply_params(self, params, X):
+        return X.reshape(X.shape[0], -1) @ params[0][0] + self.offset
+
+
+@lru_cache(maxsize=8)
+def separated_case(seed: int = 0):
+    from .integrate import integrate
+    X, y = linearly_separable(10, 5, seed=seed)
+    m = models.TwoLayerReLU(5, 6)
+    th = m.init(0.5, torch.Generator().manual_seed(seed))
+    tr = integrate(m, th, (X, y), norm="l2", step="relative:0.05", target_log_loss=-1.0, max_steps=2000)
+    if tr.status != "success":
+        raise RuntimeError(f"separated_case({seed}) failed to fit: {tr.message}")
+    return m, tr.params, (X, y)
+
+
+@lru_cache(maxsize=8)
+def linear_case(seed: int = 0):
+    X, y = linearly_separable(12, 4, seed=seed, margin=0.2)
+    m = models.Linear(4)
+    th = m.init(0.1, torch.Generator().manual_seed(seed))
+    return m, th, (X, y)
+
+
+@lru_cache(maxsize=8)
+def smooth_case(seed: int = 0):
+    X, y = linearly_separable(10, 4, seed=seed)
+    m = models.DiagonalNet(4, depth=2)
+    th = m.init(0.7, torch.Generator().manual_seed(seed))
+    return m, th, (X, y)
+
+
+def offset_case(seed: int = 0, offset: float = 3.0):
+    """All-positive labels with a helping offset: L < 1 at the start, yet the soft margin falls."""
+    X, _ = linearly_separable(8, 4, seed=seed)
+    y = torch.ones(8, dtype=torch.float64)
+    w0 = [0.05 * torch.ones(1, 4, dtype=torch.float64)]
+    return OffsetLinear(offset), w0, (X, y)
+
+
+def remark32_case():
+    """Remark 3.2: two mirrored points x = (1, 0.2), y = +1 and -x, y = -1, started on the l2-max-margin
+    direction x/||x|| (scale 50, L < 1, soft margin ~ hard margin).  Sign descent moves along sign(x) = (1, 1): its own (linf) margin rises
+    from 1.04 to ||x||_1 = 1.2, while the l2 margin falls from ||x||_2 = 1.02 to 1.2/sqrt(2) = 0.85."""
+    x = torch.tensor([1.0, 0.2], dtype=torch.float64)
+    X = torch.stack([x, -x])
+    y = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    return models.Linear(2), [(50.0 * x / torch.linalg.vector_norm(x)).reshape(1, 2)], (X, y)

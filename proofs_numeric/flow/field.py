@@ -1,0 +1,60 @@
+"""The vector field of the steepest flow (SPEC Eq. 3) in flow time t or loss time s.
+
+With g = grad L and G = grad log L = g / L (computed in log space, see ``proofs_numeric.losses``):
+
+* flow time t:  dtheta/dt = -||g||_* dualize(g)  = -L ||G||_* dualize(G)   (Prop. A.3: ||theta'|| = ||g||_*);
+* loss time s:  ds = L dt, dtheta/ds = -||G||_* dualize(G)                  (the same curve, reparametrized).
+
+``dualize`` is the norm's duality map (a unit-norm u with <G, u> = ||G||_*), so the direction is exactly
+``norm.steepest(G)`` (l2: gradient descent; l1: greedy coordinate descent, first argmax; linf: sign
+descent, sign(0) = 0; spectral: U V^T per layer).  d log L/ds = <G, v> = -||G||_*^2.
+The hot path calls the norm's private tensor-list methods (no validation).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..losses import eval_log_loss
+
+TIMES = ("loss", "flow")
+
+
+@dataclass
+class FieldEval:
+    log_L: float
+    G: list            # grad log L
+    q: torch.Tensor    # per-sample margins
+    gdual: float       # ||G||_*
+    u: list            # dualize(G), ||u|| = 1 (0 when G = 0)
+    speed_factor: float  # c with v = -c u: ||G||_* (loss time) or L ||G||_* (flow time)
+
+    @property
+    def velocity(self) -> list:
+        return [-self.speed_factor * ub for ub in self.u]
+
+    @property
+    def speed(self) -> float:
+        """||v|| in the algorithm's norm (= speed_factor, since ||u|| = 1)."""
+        return self.speed_factor if self.gdual > 0 else 0.0
+
+
+class SteepestField:
+    """theta -> FieldEval; one forward and one backward pass per call."""
+
+    def __init__(self, fm, X, y, norm, loss: str = "exp", time: str = "loss"):
+        if time not in TIMES:
+            raise ValueError(f"time must be one of {TIMES}, got {time!r}")
+        self.fm, self.X, self.y, self.norm, self.loss, self.time = fm, X, y, norm, loss, time
+        self.n_evals = 0
+
+    def __call__(self, params) -> FieldEval:
+        self.n_evals += 1
+        lL, G, q = eval_log_loss(self.fm, params, self.X, self.y, self.loss)
+        with torch.no_grad():
+            gd = float(self.norm._dual_value(G))
+            u = self.norm._dualize(G)
+        c = gd if self.time == "loss" else math.exp(lL) * gd
+        return FieldEval(lL, G, q, gd, u, c)

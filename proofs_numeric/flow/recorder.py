@@ -1,0 +1,68 @@
+"""What to save along a run (diffrax's SaveAt): every ``save_every`` steps plus the last state.
+
+At each record: s, log t, log L, ||theta|| (algorithm's norm), hard margin min_i q_i / ||theta||^L and
+soft margin l^{-1}(L) / ||theta||^L in the algorithm's norm and in each of ``margin_norms``, the
+alignment beta = <theta, -G> / (||theta|| ||G||_*) (algorithm's norm), train accuracy (fraction q_i > 0),
+and every ``snapshot_every`` steps a copy of the parameters.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from kktcheck.norms import norm as make_norm
+
+from ..losses import inverse_loss
+from .trajectory import Trajectory
+
+
+class Recorder:
+    def __init__(self, norm, degree: int, loss: str, margin_norms=("l1", "l2", "linf"),
+                 save_every: int = 1, snapshot_every: int | None = None):
+        if int(save_every) < 1:
+            raise ValueError(f"save_every must be >= 1, got {save_every}")
+        self.norm, self.degree, self.loss = norm, degree, loss
+        self.save_every, self.snapshot_every = int(save_every), snapshot_every
+        self.others = {n if isinstance(n, str) else n.name: make_norm(n) for n in margin_norms}
+        self.others[norm.name] = norm
+        self.rows: list[tuple] = []
+        self.hard = {k: [] for k in self.others}
+        self.soft = {k: [] for k in self.others}
+        self.snapshots: list = []
+        self.last_step = -1
+
+    def due(self, k: int) -> bool:
+        return k % self.save_every == 0
+
+    def record(self, k, params, ev, s, log_t, theta_norm):
+        if k == self.last_step:
+            return
+        self.last_step = k
+        with torch.no_grad():
+            qmin = float(ev.q.min())
+            inv = inverse_loss(ev.log_L, self.loss)
+            for name, nrm in self.others.items():
+                r = theta_norm if nrm is self.norm else float(nrm._value(params))
+                den = r ** self.degree if r > 0 else float("nan")
+                self.hard[name].append(qmin / den)
+                self.soft[name].append(inv / den)
+            pair = float(sum((p * g).sum() for p, g in zip(params, ev.G)))
+            beta = -pair / (theta_norm * ev.gdual) if theta_norm > 0 and ev.gdual > 0 else float("nan")
+            acc = float((ev.q > 0).double().mean())
+        self.rows.append((k, s, log_t, ev.log_L, theta_norm, beta, acc))
+        if self.snapshot_every and k % int(self.snapshot_every) == 0:
+            self.snapshots.append((len(self.rows) - 1, [p.detach().clone() for p in params]))
+
+    def finish(self, *, params, status, message, threshold, info) -> Trajectory:
+        a = np.array(self.rows, dtype=np.float64).reshape(-1, 7)
+        own = self.norm.name
+        below = np.nonzero(a[:, 3] < threshold)[0]
+        return Trajectory(
+            norm=own, loss=self.loss, degree=self.degree, steps=a[:, 0].astype(np.int64), s=a[:, 1],
+            log_t=a[:, 2], log_loss=a[:, 3], theta_norm=a[:, 4],
+            margin=np.array(self.hard[own]), soft_margin=np.array(self.soft[own]),
+            margins={k: np.array(v) for k, v in self.hard.items()},
+            soft_margins={k: np.array(v) for k, v in self.soft.items()},
+            alignment=a[:, 5], train_accuracy=a[:, 6], snapshots=self.snapshots,
+            params=[p.detach().clone() for p in params], status=status, message=message,
+            t0_index=int(below[0]) if below.size else None, info=info)
