@@ -17,9 +17,9 @@ _LAZY = {
     "max_margin_linear": ".linear",
     "residual": ".kkt",
     "KKTResidual": ".kkt",
-    "bregman": ".bregman",
-    "bregman_proximity": ".bregman",
-    "dutta_proximity": ".bregman",
+    "bregman": ".divergence",
+    "bregman_proximity": ".divergence",
+    "dutta_proximity": ".divergence",
     "a13_certificate": ".certificate",
 }
 

@@ -1,0 +1,255 @@
+"""Convex programs for the KKT residual of (MM) at a fixed feasible theta_tilde.
+
+Variables z = (lambda, mu): lambda >= 0 (n,), Clarke variables 0 <= mu_c <= lambda_{owner(c)} (see clarke.py);
+sum_i lambda_i k_i = G z with G = [J0^T | Clarke columns] (P x (n + k)); h in d(1/2||theta_tilde||^2)
+(subdiff.py, tolerance tol). The minimized scalar (Dutta-style proximity) is
+
+    max( ||h - G z||_* / rho ,  L * (q - 1) . lambda / rho^2 ),    rho = ||theta_tilde||.
+
+Formulations (same optimum; tests compare them):
+* ``generic``:   the program above with P-dimensional h and residual (reference; slow for large P).
+* ``l2-reduced`` (l2): h = theta_tilde is unique and ||theta_tilde - G z||_2^2 = ||R z - c||^2 + perp^2 on
+  range(G) (R, c from the eigendecomposition of the Gram matrix G^T G, see ``range_factor``): an
+  (n + k)-dimensional SOCP, the same optimum as the P-dimensional one.
+* ``active-set`` (l1, linf): row generation. The residual norm is a sum (dual l1) or max (dual linf)
+  over P coordinates; only a working set S of coordinates is kept explicitly, the rest enter through a
+  valid lower bound (sum: cutting planes sigma_t . r; max: dropped). The restricted optimum is a lower bound
+  of the true one; coordinates are added until the best certificate is within gap_tol of it, so the result
+  is the optimum of the full program up to that gap.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..norms import LpNorm
+from ..subdiff import block_shape, norm_subdifferential_constraints
+
+
+CLARABEL_OPTS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9}
+
+
+def _solve(prob, solver):
+    import warnings
+
+    import cvxpy as cp
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if (solver or "CLARABEL") == "CLARABEL":
+                prob.solve(solver="CLARABEL", **CLARABEL_OPTS)
+            else:
+                prob.solve(solver=solver)
+    except (cp.SolverError, ValueError, ArithmeticError) as err:
+        return f"solver_error", str(err)
+    msg = "solver reports an inaccurate solution; residuals are recomputed from the certificate" \
+        if prob.status == "optimal_inaccurate" else ""
+    return prob.status, msg
+
+
+def _variables(n, owner):
+    import cvxpy as cp
+    lam = cp.Variable(n, nonneg=True)
+    cons = []
+    mu = None
+    if len(owner):
+        mu = cp.Variable(len(owner), nonneg=True)
+        cons.append(mu <= lam[owner])
+    z = lam if mu is None else cp.hstack([lam, mu])
+    return lam, mu, z, cons
+
+
+def _pack(lam, mu):
+    lv = np.maximum(np.asarray(lam.value, dtype=np.float64), 0.0)
+    mv = np.zeros(0) if mu is None else np.clip(np.asarray(mu.value, dtype=np.float64), 0.0, None)
+    return lv, mv
+
+
+def generic(nrm, theta, q, L, G, owner, tol, solver=None):
+    """Reference formulation. Returns dict(lam, mu, h (flat), status, message, objective)."""
+    import cvxpy as cp
+    n = len(q)
+    rho = float(nrm([__import__("torch").from_numpy(b) for b in theta]))
+    lam, mu, z, cons = _variables(n, owner)
+    h = [cp.Variable(block_shape(b)) for b in theta]
+    cons += norm_subdifferential_constraints(nrm, theta, h, tol)
+    hv = cp.hstack([cp.vec(e, order="C") if len(e.shape) == 2 else e for e in h])
+    r = hv - G.dense() @ z
+    rb, s = [], 0
+    for b in theta:
+        sh = block_shape(b)
+        m = int(np.prod(sh))
+        rb.append(cp.reshape(r[s:s + m], sh, order="C") if len(sh) == 2 else r[s:s + m])
+        s += m
+    obj = cp.maximum(nrm.dual_cvxpy(rb) / rho, L * ((q - 1.0) @ lam) / rho ** 2)
+    prob = cp.Problem(cp.Minimize(obj), cons)
+    status, msg = _solve(prob, solver)
+    if lam.value is None:
+        return {"status": status, "message": msg or f"cvxpy status {status}"}
+    lv, mv = _pack(lam, mu)
+    hflat = np.concatenate([np.asarray(e.value, dtype=np.float64).reshape(-1) for e in h])
+    return {"lam": lv, "mu": mv, "h": hflat, "status": status, "message": msg, "objective": float(prob.value)}
+
+
+class Combination:
+    """The linear map z = (lambda, mu) -> sum_i lambda_i k_i = J0^T lambda + C mu without forming G = [J0^T | C]."""
+
+    def __init__(self, J0: np.ndarray, cols: np.ndarray):
+        self.J0, self.cols = J0, cols
+        self.n, self.k = J0.shape[0], cols.shape[1]
+
+    def __matmul__(self, z):
+        return self.J0.T @ z[:self.n] + (self.cols @ z[self.n:] if self.k else 0.0)
+
+    def rows(self, S) -> np.ndarray:
+        return np.hstack([self.J0[:, S].T, self.cols[S]])
+
+    def rmatvec(self, x) -> np.ndarray:
+        return np.concatenate([self.J0 @ x, self.cols.T @ x])
+
+    def gram(self) -> np.ndarray:
+        A = self.J0 @ self.J0.T
+        if not self.k:
+            return A
+        B = self.J0 @ self.cols
+        return np.block([[A, B], [B.T, self.cols.T @ self.cols]])
+
+    def dense(self) -> np.ndarray:
+        return np.hstack([self.J0.T, self.cols])
+
+
+def range_factor(Gc: Combination, rcond: float = 1e-14):
+    """E, V of the Gram matrix G^T G = V E V^T (eigenvalues below rcond * max dropped); one n x P x n product.
+
+    For any vector r: ||r - G z||_2^2 = ||R z - c||^2 + perp^2 with R = E^{1/2} V^T, c = E^{-1/2} V^T G^T r
+    and perp^2 = ||r||^2 - ||c||^2 (see ``_split``)."""
+    e, V = np.linalg.eigh(Gc.gram())
+    keep = e > rcond * max(e.max(), 0.0)
+    return e[keep], V[:, keep]
+
+
+def _split(Gc, e, V, r):
+    c = (V.T @ Gc.rmatvec(r)) / np.sqrt(e)
+    return c, float(np.sqrt(max(r @ r - c @ c, 0.0)))
+
+
+def l2_reduced(theta, q, L, Gc: Combination, owner, solver=None, refine: int = 1):
+    """l2: the (n + k)-dimensional SOCP on range(G); h = theta_tilde.
+
+    The Gram-matrix split loses accuracy like sqrt(machine eps) * ||theta|| in perp; when the residual is small
+    (perp <= 1e-4 ||theta||), up to ``refine`` rounds of iterative refinement re-center it at the current
+    residual r1 = theta - G z1 (computed in full space) and solve again, restoring full accuracy."""
+    import cvxpy as cp
+    n = len(q)
+    x = np.concatenate([b.reshape(-1) for b in theta])
+    rho = float(np.linalg.norm(x))
+    e, V = range_factor(Gc)
+    R = np.sqrt(e)[:, None] * V.T
+    cpar, ppar = cp.Parameter(len(e)), cp.Parameter(nonneg=True)  # one canonicalization for all rounds (DPP)
+    lam, mu, z, cons = _variables(n, owner)
+    eps = cp.norm(cp.hstack([cpar - R @ z, cp.reshape(ppar, (1,), order="C")]), 2)
+    prob = cp.Problem(cp.Minimize(cp.maximum(eps / rho, L * ((q - 1.0) @ lam) / rho ** 2)), cons)
+    z1 = np.zeros(Gc.n + Gc.k)
+    for rnd in range(refine + 1):
+        c, perp = _split(Gc, e, V, x - Gc @ z1)
+        if rnd and perp > 1e-4 * rho:  # cancellation in perp only matters when the residual is tiny
+            break
+        cpar.value, ppar.value = c + R @ z1, perp
+        status, msg = _solve(prob, solver)
+        if lam.value is None:
+            return {"status": status, "message": msg or f"cvxpy status {status}"}
+        lv, mv = _pack(lam, mu)
+        z1 = np.concatenate([lv, mv])
+    return {"lam": lv, "mu": mv, "h": x, "status": status, "message": msg, "objective": float(prob.value)}
+
+
+def _rows_program(nrm, x, rho, q, L, G, owner, S, cuts, tol):
+    """Restricted l1/linf program on coordinate set S (see module docstring); ``cuts`` are (n+k)-vectors a_t
+    with sum_{j not in S} |r_j| >= -a_t . z (linf case only: h = 0 off S there)."""
+    import cvxpy as cp
+    n = len(q)
+    lam, mu, z, cons = _variables(n, owner)
+    amax = np.abs(x).max()
+    GS = G.rows(S)
+    hS = cp.Variable(len(S))
+    if math.isinf(nrm.p):  # dual l1; h supported on A subset of S
+        act = np.abs(x[S]) >= (1.0 - tol) * amax
+        sa = np.sign(x[S][act])
+        cons += [cp.multiply(sa, hS[act]) >= 0, sa @ hS[act] == rho]
+        if (~act).any():
+            cons.append(hS[~act] == 0)
+        rest = cp.Variable(nonneg=True)
+        if cuts:
+            cons.append(rest >= -np.array(cuts) @ z)
+        eps = cp.norm1(hS - GS @ z) + rest
+    else:  # l1 algorithm norm, dual linf
+        zero = np.abs(x[S]) <= tol * amax
+        if (~zero).any():
+            cons.append(hS[~zero] == rho * np.sign(x[S][~zero]))
+        if zero.any():
+            cons += [hS[zero] <= rho, hS[zero] >= -rho]
+        eps = cp.norm_inf(hS - GS @ z)
+    prob = cp.Problem(cp.Minimize(cp.maximum(eps / rho, L * ((q - 1.0) @ lam) / rho ** 2)), cons)
+    return prob, lam, mu, hS
+
+
+def active_set(nrm: LpNorm, theta, q, L, G, owner, tol, solver=None, gap_tol=1e-9, max_iter=60):
+    """Row generation for the l1 / linf algorithm norms (dual linf / l1 residual). Exact up to gap_tol * rho.
+
+    linf (residual in l1): S holds the tie set A and the coordinates with the smallest residuals (where
+    signs are undecided); the rest enters through cutting planes sum_{j not in S} |r_j| >= sigma_t . r
+    (sigma_t = sign of an earlier residual). l1 (residual in linf): S grows by the most violated rows.
+    Stops when the best certificate found (lambda = 0 included, objective 1) is within gap_tol of the
+    restricted optimum, a lower bound of the full optimum: the returned objective is optimal to gap_tol."""
+    torch = __import__("torch")
+    x = np.concatenate([b.reshape(-1) for b in theta])
+    P, m, n = len(x), G.n + G.k, len(q)
+    rho = float(nrm([torch.from_numpy(x)]))
+    amax = np.abs(x).max()
+    sum_case = math.isinf(nrm.p)
+    h0 = np.asarray(nrm.subgradient([torch.from_numpy(x)])[0].numpy()) * rho
+    start = l2_reduced([h0], q, L, G, owner, solver, refine=0)  # warm start: z nearly minimizing ||h0 - G z||_2
+    z0 = np.zeros(m) if "lam" not in start else np.concatenate([start["lam"], start["mu"]])
+    special = (np.abs(x) >= (1.0 - tol) * amax) if sum_case else (np.abs(x) <= tol * amax)
+    r0 = h0 - G @ z0
+    S = np.union1d(np.flatnonzero(special), np.argsort(np.abs(r0) if sum_case else -np.abs(r0))[:min(P, 3 * m + 10)])
+    signs = [np.sign(r0)]
+    # best certificate so far; lambda = 0 with h0 always gives objective ||h0||_* / rho = 1
+    best = {"lam": np.zeros(n), "mu": np.zeros(G.k), "h": h0, "objective": 1.0}
+    for it in range(max_iter):
+        mask = np.ones(P, dtype=bool)
+        mask[S] = False
+        out = np.flatnonzero(mask)
+        cuts = [G.rmatvec(sg * mask) for sg in signs] if sum_case else []
+        prob, lam, mu, hS = _rows_program(nrm, x, rho, q, L, G, owner, S, cuts, tol)
+        status, msg = _solve(prob, solver)
+        if lam.value is None:
+            return {"status": status, "message": msg or f"cvxpy status {status}"}
+        lower = float(prob.value)  # the restricted optimum is a lower bound of the full one
+        lv, mv = _pack(lam, mu)
+        z0 = np.concatenate([lv, mv])
+        h = np.zeros(P)
+        h[S] = np.asarray(hS.value).reshape(-1)
+        if not sum_case:
+            h[out] = rho * np.sign(x[out])
+        r = h - G @ z0
+        eps_true = np.abs(r).sum() if sum_case else np.abs(r).max()
+        obj = max(eps_true / rho, L * float((q - 1.0) @ lv) / rho ** 2)
+        if obj < best["objective"]:
+            best = {"lam": lv, "mu": mv, "h": h, "objective": obj}
+        if best["objective"] - lower <= gap_tol or out.size == 0:
+            return {**best, "status": status, "message": msg, "iterations": it + 1}
+        if sum_case:
+            signs.append(np.sign(r))
+            add = out[np.argsort(np.abs(r[out]))[:m]]
+        else:
+            eps_S = np.abs(r[S]).max()
+            viol = np.abs(r[out]) - eps_S
+            order = np.argsort(-viol)[:m]
+            add = out[order[viol[order] > 0]]
+            if add.size == 0:
+                add = out[np.argsort(-np.abs(r[out]))[:m]]
+        S = np.union1d(S, add)
+    return {**best, "status": "optimal_inaccurate",
+            "message": f"active set did not converge in {max_iter} rounds (gap {best['objective'] - lower:.2e})"}
