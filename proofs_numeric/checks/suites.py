@@ -1,0 +1,154 @@
+"""The built-in default-case suites of ``proofs-numeric verify`` (each a list of theorem checks).
+
+Suites call the check functions of ``flow_checks`` (steepest flow, SPEC sections 2, 3, 9) and ``kkt_checks``
+(approximate KKT, SPEC sections 4-5) with their default cases; every positive check is paired with its
+negative control. Imports are guarded: when a module or a check function is missing, the suite is
+registered as "not available" with the import error, and the report says so instead of crashing.
+``quick=True`` uses fewer/larger steps where the check allows (same claims, same tolerances).
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .registry import register_suite, register_unavailable
+
+FLOW_ID = "Flow identities (Prop A.3, Thm 3.1 pointwise inequality, Lemma A.7)"
+FLOW_MONO = "Margin monotonicity in discrete time (Thm 3.1, Remark 3.2)"
+FLOW_LIM = "Late phase and limits (Lemma A.6, Gunasekar et al. max-margin)"
+SOLVER = "Solver order (discrete scheme vs flow)"
+KKT = "Approximate KKT (Thm 3.4, Prop A.13, Prop B.6)"
+NORMS = ("l2", "l1", "linf")
+
+
+def _module(name):
+    """(module, None) or (None, 'ImportError: ...')."""
+    try:
+        return importlib.import_module(f"proofs_numeric.checks.{name}"), None
+    except Exception as exc:  # noqa: BLE001 - reported as 'not available'
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _register(name, section, module, needs, fn):
+    """Register ``fn(mod, quick, figdir)`` if ``module`` imports and has every function in ``needs``."""
+    mod, err = _module(module)
+    missing = [n for n in needs if mod is not None and not hasattr(mod, n)]
+    if mod is None or missing:
+        register_unavailable(name, section, err or f"proofs_numeric.checks.{module} lacks {missing}")
+        return
+    register_suite(name, section)(lambda quick, figdir: fn(mod, quick, Path(figdir)))
+
+
+# ---------------------------------------------------------------- flow (teammate A's checks)
+def _flow_identities(m, quick, figdir):
+    out = []
+    for nm in NORMS:
+        out += [m.check_prop_a3(nm), m.check_thm31_inequality(nm), m.check_lemma_a7(nm)]
+    out += [m.check_prop_a3("l2", direction_norm="linf"), m.check_thm31_inequality("l2", negative=True),
+            m.check_lemma_a7("l2", mean_loss=True)]
+    return out
+
+
+def _flow_monotone(m, quick, figdir):
+    hs = (0.08, 0.04, 0.02) if quick else (0.08, 0.04, 0.02, 0.01)
+    out = [m.check_thm31_monotone(nm, hs=hs) for nm in NORMS]
+    out.append(m.check_thm31_monotone("l2", hs=hs, negative=True))
+    if hasattr(m, "check_other_norm_monotone"):
+        out += [m.check_other_norm_monotone("linf", "linf", hs=hs), m.check_other_norm_monotone("linf", "l2", hs=hs)]
+    return out
+
+
+def _flow_limits(m, quick, figdir):
+    out = [m.check_lemma_a6(nm) for nm in NORMS] + [m.check_lemma_a6("l2", negative=True)]
+    g = [m.check_gunasekar(nm) for nm in NORMS] + [m.check_gunasekar("l1", measure_norm="l2")]
+    if g:
+        g[0].figures.append(_margins_figure(figdir, quick))
+    return out + g
+
+
+def _margins_figure(figdir, quick):
+    """Margins vs loss-normalized time (log-log), l1/l2/linf panels, for the l2, l1 and linf flows on the
+    linear default case (the flow solver from SPEC section 10.1)."""
+    from ..flow import RelativeStep, integrate
+    from ..flow.cases import linear_case
+    from ..report.plots import plot_trajectory_margins
+    model, th, data = linear_case()
+    h, n = (0.02, 800) if quick else (0.01, 3000)
+    trajs = {f"{nm} flow": integrate(model, th, data, norm=nm, step=RelativeStep(h), max_steps=n) for nm in NORMS}
+    return plot_trajectory_margins(trajs, figdir / "flow_margins.png", norms=NORMS)
+
+
+def _solver_order(m, quick, figdir):
+    out = [m.check_solver_order(s) for s in ("euler", "heun", "rk4")]
+    return out + [m.check_solver_order("euler", declared_order=2)]
+
+
+_register("flow-identities", FLOW_ID, "flow_checks", ["check_prop_a3", "check_thm31_inequality", "check_lemma_a7"],
+          _flow_identities)
+_register("flow-monotone", FLOW_MONO, "flow_checks", ["check_thm31_monotone"], _flow_monotone)
+_register("flow-limits", FLOW_LIM, "flow_checks", ["check_lemma_a6", "check_gunasekar"], _flow_limits)
+_register("solver-order", SOLVER, "flow_checks", ["check_solver_order"], _solver_order)
+
+
+# ---------------------------------------------------------------- KKT (teammate C2's checks)
+class _MatrixLinear(torch.nn.Module):
+    """f(X) = <W, X> (degree 1, one matrix parameter): spectral steepest descent differs from GD here."""
+    degree = 1
+
+    def __init__(self, a, b):
+        super().__init__()
+        self.W = torch.nn.Parameter(torch.zeros(a, b, dtype=torch.float64))
+
+    def apply_params(self, params, X):
+        return (X * params[0]).sum((1, 2))
+
+    def init(self, scale, generator):
+        return [scale * torch.randn(self.W.shape, dtype=torch.float64, generator=generator)]
+
+
+def kkt_case(norm):
+    """Seeded separable data with margin 0.3 along a planted direction: (data, model, theta0).
+    l2/l1/linf: the linear model on 12 points in d=5; spectral: <W, X> on 12 3x3 matrices, rank-1 teacher."""
+    from ..models import Linear
+    if norm == "spectral":
+        rng = np.random.default_rng(1)
+        X = rng.normal(size=(12, 3, 3))
+        W0 = rng.normal(size=(3, 1)) @ rng.normal(size=(1, 3))
+        y = np.sign((X * W0).sum((1, 2)))
+        X += 0.3 * y[:, None, None] * W0 / np.linalg.norm(W0)
+        model = _MatrixLinear(3, 3)
+    else:
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(12, 5))
+        w0 = rng.normal(size=5)
+        y = np.sign(X @ w0)
+        X += 0.3 * y[:, None] * w0 / np.linalg.norm(w0)
+        model = Linear(5)
+    return (X, y), model, model.init(0.1, torch.Generator().manual_seed(0))
+
+
+KKT_CASES = (("l2", "linf"), ("linf", "l2"), ("l1", "l2"), ("spectral", "l2"))
+
+
+def _kkt(m, quick, figdir):
+    steps = 6400 if quick else 12800
+    snap_steps = np.unique(np.geomspace(steps / 64, steps, 8 if quick else 12).astype(int))
+    out = []
+    for norm, wrong in KKT_CASES:
+        data, model, th0 = kkt_case(norm)
+        snaps, lls = m.local_trajectory(model, th0, data, norm=norm, lr=0.05, steps=steps, snapshot_steps=snap_steps)
+        kw = dict(model=model, log_losses=lls)
+        out += [m.check_thm34(snaps, data, norm=norm, burn_in=0.0, **kw),
+                m.check_thm34(snaps, data, norm=norm, residual_norm=wrong, burn_in=0.0, **kw),
+                m.check_a13(snaps, data, norm=norm, **kw), m.check_a13(snaps, data, norm=norm, weights="uniform", **kw),
+                m.check_b6(snaps, data, norm=norm, **kw), m.check_b6(snaps, data, norm=norm, bregman_norm=wrong, **kw)]
+        for r in out[-6:]:
+            if "delta" in r.detail and "log_loss" not in r.detail and len(r.detail["delta"]) == len(lls):
+                r.detail["log_loss"] = [float(v) for v in lls]
+    return out
+
+
+_register("kkt", KKT, "kkt_checks", ["local_trajectory", "check_thm34", "check_a13", "check_b6"], _kkt)

@@ -1,0 +1,124 @@
+"""Command line: ``proofs-numeric verify`` (the main job) and ``proofs-numeric experiment NAME``.
+
+Exit codes: 0 every check as expected; 1 some check not as expected (or a section raised / is not
+available); 2 bad usage (unknown experiment name, output path that is a file or unwritable).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="proofs-numeric",
+                                description="Numerical checks of the implicit bias of steepest descent in "
+                                            "homogeneous networks: theorem checks, experiments, reports.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    v = sub.add_parser("verify", help="run all theorem checks on built-in cases and the experiments; write a report",
+                       description="Run every registered theorem-check suite and every experiment, then write "
+                                   "report.md and report.html (with PNGs) into --out. Exit code 1 if any check is "
+                                   "not as expected.")
+    v.add_argument("--quick", action="store_true", help="smaller runs (the main job stays under ~3 minutes)")
+    v.add_argument("--out", default="report", metavar="DIR", help="output directory (default: ./report)")
+    v.add_argument("--no-experiments", action="store_true", help="only the theorem-check suites")
+    v.add_argument("--no-progress", action="store_true", help="no progress bars")
+    e = sub.add_parser("experiment", help="run one experiment and write its report",
+                       description="Run one of the paper's experiments with its plots; report.md/report.html in --out.")
+    e.add_argument("name", metavar="NAME", help="experiment name (see `proofs-numeric list`)")
+    e.add_argument("--out", default=None, metavar="DIR", help="output directory (default: ./experiment-NAME)")
+    e.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="number of seeds (0..N-1)")
+    e.add_argument("--quick", action="store_true", help="small version of the experiment")
+    e.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sub.add_parser("list", help="list the check suites and experiments",
+                   description="List the registered theorem-check suites and the experiment names.")
+    return p
+
+
+def _positive_int(s):
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds expects a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"--seeds expects a positive integer, got {v}")
+    return v
+
+
+def _err(msg) -> int:
+    print(f"proofs-numeric: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _finish(report, paths) -> int:
+    print(report.summary())
+    for p in paths:
+        print(f"wrote {p}")
+    return 0 if report.ok else 1
+
+
+def _cmd_verify(a, argv) -> int:
+    from .report.write import check_out_dir
+    from .verify import verify
+    try:
+        check_out_dir(a.out)
+    except ValueError as exc:
+        return _err(exc)
+    report, paths = verify(a.out, quick=a.quick, progress=not a.no_progress,
+                           with_experiments=not a.no_experiments, argv=argv)
+    return _finish(report, paths)
+
+
+def _experiment_names():
+    from .verify import load_experiments
+    reg, why = load_experiments()
+    return (list(reg), None) if reg is not None else ([], why)
+
+
+def _cmd_experiment(a, argv) -> int:
+    names, why = _experiment_names()
+    if why is not None:
+        return _err(f"the experiments package is not available ({why})")
+    if a.name not in names:
+        return _err(f"unknown experiment {a.name!r}; valid names: {', '.join(names)}")
+    from .report.write import check_out_dir
+    from .verify import experiment_report
+    out = a.out or f"experiment-{a.name}"
+    try:
+        check_out_dir(out)
+    except ValueError as exc:
+        return _err(exc)
+    seeds = None if a.seeds is None else list(range(a.seeds))
+    report, paths = experiment_report(a.name, out, seeds=seeds, quick=a.quick, progress=not a.no_progress,
+                                      argv=argv)
+    return _finish(report, paths)
+
+
+def _cmd_list() -> int:
+    from .verify import load_suites
+    print("theorem-check suites:")
+    for s in load_suites().values():
+        print(f"  {s.name:18s} {s.section}" + ("" if s.available else f"  [not available: {s.reason}]"))
+    names, why = _experiment_names()
+    print("experiments:" + (f" not available ({why})" if why else ""))
+    for n in names:
+        print(f"  {n}")
+    return 0
+
+
+def main(argv=None) -> int:
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    p = _parser()
+    a = p.parse_args(args_list)
+    cmd_line = ["proofs-numeric", *args_list]
+    if a.command == "verify":
+        return _cmd_verify(a, cmd_line)
+    if a.command == "experiment":
+        return _cmd_experiment(a, cmd_line)
+    if a.command == "list":
+        return _cmd_list()
+    p.print_help()
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
