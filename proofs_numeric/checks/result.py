@@ -19,14 +19,21 @@ class CheckResult:
     detail: dict = field(default_factory=dict)   # further numbers (orders, fitted slopes, counts)
     negative_control: bool = False               # True: this case violates a hypothesis and SHOULD fail
     figures: list = field(default_factory=list)  # paths of PNGs written for this check
+    informational: bool = False                  # True: a measured comparison we report but do not claim
 
     @property
     def as_expected(self) -> bool:
-        """A positive check passes; a negative control fails."""
-        return self.passed != self.negative_control
+        """A positive check passes; a negative control fails; an informational row is never "not as expected"."""
+        return self.informational or self.passed != self.negative_control
 
     def row(self) -> dict:
         return {"check": self.name, "claim": self.claim, "measured": self.measured,
                 "tolerance": f"{self.comparison} {self.tolerance:.3g}",
-                "verdict": ("PASS" if self.passed else "FAIL") + (" (negative control)" if self.negative_control else ""),
+                "verdict": verdict_text(self),
                 "as_expected": self.as_expected}
+
+
+def verdict_text(r) -> str:
+    """PASS/FAIL, tagged "(negative control)" or "(informational)"."""
+    tag = " (negative control)" if r.negative_control else (" (informational)" if r.informational else "")
+    return ("PASS" if r.passed else "FAIL") + tag

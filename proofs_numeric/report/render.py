@@ -3,12 +3,14 @@
 Each check is one table row: check id | claim | measured | tolerance | verdict | as expected.
 ``tolerance`` reads "<= 1e-13" or ">= 0.8": the relation the measured value must satisfy for the check
 to pass. Negative controls show their verdict with "(negative control)"; they are as expected when they FAIL.
+Informational rows ("(informational)") report a comparison the theory does not claim; they never count as failures.
 Figure paths are written relative to the report directory (``rel`` maps a path to that string).
 """
 from __future__ import annotations
 
 import html
 
+from ..checks.result import verdict_text
 from .model import Report, fmt_num
 
 COLUMNS = ["check", "claim", "measured", "tolerance", "verdict", "as expected"]
@@ -16,8 +18,7 @@ _STATUS_NOTE = {"error": "ERROR", "not available": "NOT AVAILABLE"}
 
 
 def _row(r):
-    verdict = ("PASS" if r.passed else "FAIL") + (" (negative control)" if r.negative_control else "")
-    return [r.name, r.claim, fmt_num(r.measured), f"{r.comparison} {fmt_num(r.tolerance)}", verdict,
+    return [r.name, r.claim, fmt_num(r.measured), f"{r.comparison} {fmt_num(r.tolerance)}", verdict_text(r),
             "yes" if r.as_expected else "NO"]
 
 

@@ -1,0 +1,29 @@
+"""The paper's experiments (SPEC section 6, our defaults in section 12), each registered by name.
+
+``run_experiment(name, out_dir, seeds=..., quick=..., progress=...)`` runs one and returns its
+``ExperimentResult``; ``proofs-numeric experiment NAME`` and ``proofs-numeric verify`` call it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import EXPERIMENTS, Experiment, ExperimentResult, get, register
+from . import adam_vs_sign, shampoo_spectral  # noqa: F401,E402 - registration side effects
+
+
+def run_experiment(name: str, out_dir, *, seeds=None, quick: bool = False, progress: bool = True) -> ExperimentResult:
+    """Run the experiment ``name`` writing its figures and cache into ``out_dir``.
+
+    ``seeds``: a list of integer seeds (None: the experiment's default); ``quick``: the small version used by
+    ``verify --quick`` and the tests."""
+    exp = get(name)
+    if seeds is not None:
+        seeds = [int(s) for s in seeds]
+        if not seeds:
+            raise ValueError("seeds must be a non-empty list of integers (or None for the default)")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return exp.run(out, seeds=seeds, quick=quick, progress=progress)
+
+
+__all__ = ["EXPERIMENTS", "Experiment", "ExperimentResult", "register", "get", "run_experiment"]
