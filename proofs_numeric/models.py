@@ -116,4 +116,20 @@ class DiagonalNet(HomogeneousModel):
         return X.reshape(X.shape[0], -1) @ beta
 
 
-__all__ = ["HomogeneousModel", "Linear", "TwoLayerReLU", "ReLUNet", "DiagonalNet"]
+class MatrixLinear(HomogeneousModel):
+    """f(X) = <W, X> = sum_jk W_jk X_jk for inputs X of shape (n, a, b); degree 1, one (a, b) matrix parameter.
+
+    The smallest model on which spectral steepest descent (W -= lr U V^T) differs from GD, so the spectral
+    (MM) problem min ||W||_2 s.t. y_i <W, X_i> >= 1 is non-trivial."""
+
+    degree = 1
+
+    def __init__(self, a: int, b: int):
+        super().__init__()
+        self.W = nn.Parameter(torch.zeros(a, b, dtype=F64))
+
+    def apply_params(self, params, X):
+        return (X * params[0]).sum((1, 2))
+
+
+__all__ = ["HomogeneousModel", "Linear", "TwoLayerReLU", "ReLUNet", "DiagonalNet", "MatrixLinear"]

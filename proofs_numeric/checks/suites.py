@@ -12,7 +12,6 @@ import importlib
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .registry import register_suite, register_unavailable
 
@@ -94,46 +93,11 @@ _register("solver-order", SOLVER, "flow_checks", ["check_solver_order"], _solver
 
 
 # ---------------------------------------------------------------- KKT (teammate C2's checks)
-class _MatrixLinear(torch.nn.Module):
-    """f(X) = <W, X> (degree 1, one matrix parameter): spectral steepest descent differs from GD here."""
-    degree = 1
-
-    def __init__(self, a, b):
-        super().__init__()
-        self.W = torch.nn.Parameter(torch.zeros(a, b, dtype=torch.float64))
-
-    def apply_params(self, params, X):
-        return (X * params[0]).sum((1, 2))
-
-    def init(self, scale, generator):
-        return [scale * torch.randn(self.W.shape, dtype=torch.float64, generator=generator)]
-
-
-def kkt_case(norm):
-    """Seeded separable data with margin 0.3 along a planted direction: (data, model, theta0).
-    l2/l1/linf: the linear model on 12 points in d=5; spectral: <W, X> on 12 3x3 matrices, rank-1 teacher."""
-    from ..models import Linear
-    if norm == "spectral":
-        rng = np.random.default_rng(1)
-        X = rng.normal(size=(12, 3, 3))
-        W0 = rng.normal(size=(3, 1)) @ rng.normal(size=(1, 3))
-        y = np.sign((X * W0).sum((1, 2)))
-        X += 0.3 * y[:, None, None] * W0 / np.linalg.norm(W0)
-        model = _MatrixLinear(3, 3)
-    else:
-        rng = np.random.default_rng(0)
-        X = rng.normal(size=(12, 5))
-        w0 = rng.normal(size=5)
-        y = np.sign(X @ w0)
-        X += 0.3 * y[:, None] * w0 / np.linalg.norm(w0)
-        model = Linear(5)
-    return (X, y), model, model.init(0.1, torch.Generator().manual_seed(0))
-
-
 KKT_CASES = (("l2", "linf"), ("linf", "l2"), ("l1", "l2"), ("spectral", "l2"))
 
 
 def _kkt(m, quick, figdir):
+    from ..flow.cases import kkt_case
     steps = 6400 if quick else 12800
     snap_steps = np.unique(np.geomspace(steps / 64, steps, 8 if quick else 12).astype(int))
     out = []

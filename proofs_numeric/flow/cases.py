@@ -5,11 +5,15 @@
 * ``linear_case(seed)``: the linear model on 12 linearly separable points in d=4, small random init.
 * ``smooth_case(seed)``: a depth-2 diagonal linear net (smooth in theta) for solver-order checks.
 * ``OffsetLinear``: f(x) = <w, x> + c with a FIXED offset c: not homogeneous (negative controls).
+* ``kkt_case(norm)``: seeded data with margin 0.3 along a planted direction for the Thm 3.4 / A.13 / B.6
+  checks: the linear model (d=5, 12 points) for l2/l1/linf; ``MatrixLinear`` on 12 3x3 matrices with a
+  rank-1 teacher for spectral.
 """
 from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from .. import models
@@ -72,3 +76,22 @@ def remark32_case():
     X = torch.stack([x, -x])
     y = torch.tensor([1.0, -1.0], dtype=torch.float64)
     return models.Linear(2), [(50.0 * x / torch.linalg.vector_norm(x)).reshape(1, 2)], (X, y)
+
+
+def kkt_case(norm: str):
+    """(data, model, theta0) for the KKT checks; data = (X, y) numpy arrays, theta0 = init(0.1, seed 0)."""
+    if norm == "spectral":
+        rng = np.random.default_rng(1)
+        X = rng.normal(size=(12, 3, 3))
+        W0 = rng.normal(size=(3, 1)) @ rng.normal(size=(1, 3))
+        y = np.sign((X * W0).sum((1, 2)))
+        X += 0.3 * y[:, None, None] * W0 / np.linalg.norm(W0)
+        model = models.MatrixLinear(3, 3)
+    else:
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(12, 5))
+        w0 = rng.normal(size=5)
+        y = np.sign(X @ w0)
+        X += 0.3 * y[:, None] * w0 / np.linalg.norm(w0)
+        model = models.Linear(5)
+    return (X, y), model, model.init(0.1, torch.Generator().manual_seed(0))

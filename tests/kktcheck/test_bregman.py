@@ -12,22 +12,11 @@ from hypothesis import given, settings, strategies as st
 import kktcheck as kc
 from kktcheck.divergence import generalized_bregman
 from kktcheck.params import flatten, inner
+from proofs_numeric.models import MatrixLinear
 
 EPS = float(np.finfo(np.float64).eps)
 NORMS = ["l2", "l1", "linf", "lp:3", "spectral"]
 SHAPES = [(3, 4), (1, 3)]
-
-
-class MatrixLinear(torch.nn.Module):
-    """f(X) = <W, X> (trace pairing): degree 1 with a matrix parameter, so the spectral norm is non-trivial."""
-    degree = 1
-
-    def __init__(self, a, b):
-        super().__init__()
-        self.W = torch.nn.Parameter(torch.zeros(a, b, dtype=torch.float64))
-
-    def apply_params(self, params, X):
-        return (X * params[0]).sum((1, 2))
 
 
 def _params(draw_vals):

@@ -11,12 +11,7 @@ F64 = torch.float64
 EPS = torch.finfo(F64).eps
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _step(opt_cls, gs, **kw):

@@ -24,13 +24,7 @@ O = pn.optim
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: torch's intra-op thread pool only adds contention on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 SHAPES = [(4, 3), (1, 4), (5,)]   # a matrix, a 1 x k row matrix, a vector
 
 

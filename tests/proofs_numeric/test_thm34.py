@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from proofs_numeric.checks.kkt_checks import check_a13, check_b6, check_thm34, local_trajectory
-from proofs_numeric.models import HomogeneousModel, Linear
+from proofs_numeric.flow.cases import kkt_case
 
 STEPS, LR = 6400, 0.1
 SNAPS = np.unique(np.geomspace(STEPS / 16, STEPS, 7).astype(int))
@@ -16,33 +16,9 @@ SNAPS = np.unique(np.geomspace(STEPS / 16, STEPS, 7).astype(int))
 CASES = [("l2", "linf"), ("linf", "l2"), ("l1", "l2"), ("spectral", "l2")]
 
 
-class MatrixLinear(HomogeneousModel):
-    """f(X) = <W, X>: degree 1 with one matrix parameter, so spectral steepest descent (W -= lr U V^T) differs
-    from GD and the spectral (MM) problem min ||W||_2 s.t. y_i <W, X_i> >= 1 is non-trivial."""
-    degree = 1
-
-    def __init__(self, a, b):
-        super().__init__()
-        self.W = torch.nn.Parameter(torch.zeros(a, b, dtype=torch.float64))
-
-    def apply_params(self, params, X):
-        return (X * params[0]).sum((1, 2))
-
-
 def _problem(norm):
-    if norm == "spectral":
-        rng = np.random.default_rng(1)
-        X = rng.normal(size=(12, 3, 3))
-        W0 = rng.normal(size=(3, 1)) @ rng.normal(size=(1, 3))
-        y = np.sign((X * W0).sum((1, 2)))
-        X += 0.3 * y[:, None, None] * W0 / np.linalg.norm(W0)
-        return (X, y), MatrixLinear(3, 3)
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(12, 5))
-    w0 = rng.normal(size=5)
-    y = np.sign(X @ w0)
-    X += 0.3 * y[:, None] * w0 / np.linalg.norm(w0)
-    return (X, y), Linear(5)
+    data, model, _ = kkt_case(norm)
+    return data, model
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[c[0] for c in CASES])
