@@ -7,11 +7,16 @@ import importlib
 
 from .synthetic import linearly_separable, non_separable, xor
 
-_LAZY = {"teacher_student": ".teacher_student", "load_digits_pair": ".digits", "load_digits_parity": ".digits",
+# Eager (numpy/torch only): the function shares its name with its module, and an eager from-import is the
+# one way the package attribute ends up the function, not the submodule (a lazy __getattr__ loses that race).
+from .teacher_student import N_TEST, TeacherStudent, teacher_labels, teacher_output, teacher_student
+
+_LAZY = {"load_digits_pair": ".digits", "load_digits_parity": ".digits",
          "DigitsSplit": ".digits", "read_mnist": ".mnist", "load_mnist_pair": ".mnist",
          "load_mnist_parity": ".mnist"}
 
-__all__ = ["linearly_separable", "non_separable", "xor", *_LAZY]
+__all__ = ["linearly_separable", "non_separable", "xor", "teacher_student", "TeacherStudent", "teacher_labels",
+           "teacher_output", "N_TEST", *_LAZY]
 
 
 def __getattr__(name):
