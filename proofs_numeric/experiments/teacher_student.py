@@ -1,0 +1,146 @@
+"""Teacher-student experiment (paper Fig. 1, SPEC Eq. 13-14; our defaults, SPEC section 12).
+
+Per seed: data ``teacher_student(d=30, n=40, seed)`` (k* = 3 teacher neurons, 3 active coordinates each,
+a* alternating +-1), one Gaussian init W0, a0 ~ N(0, alpha^2) (every parameter at the same scale, for all
+algorithms; seed stream SeedSequence([seed, 2])), student width 100, exponential loss (summed). Runs: GD
+(l2), CD (l1), SD (linf) and the switches GD->SD, GD->CD at each run's first step with 100% train accuracy,
+all trained together by ``batched.train_batched`` (step rule documented there: normalized steepest descent,
+eta_t = kappa_t min(c / ||g||_*, h max|theta| / ||dualize(g)||_inf), c = 0.1, h = 0.05). Init scales
+alpha in {1e-3, 1e-2, 1e-1}; 20 seeds, 6000 steps (quick: 4 seeds, alpha = 0.1, 2500 steps, 5,000 test points).
+Test accuracy on 20,000 fresh points of the same teacher. Claims and tables: ``_ts_report``.
+
+Cache: one JSON per run in ``out/cache`` keyed by the SHA-256 of its configuration and CACHE_VERSION; missing runs of an init
+scale are trained together, finished ones reused (written to a temporary name, then renamed).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..datasets.teacher_student import N_TEST, teacher_student
+from ._digits_common import single_thread
+from .base import ExperimentResult, register
+from .batched import NORMS, train_batched
+
+RUNS = (("GD", None), ("CD", None), ("SD", None), ("GD", "SD"), ("GD", "CD"))
+DEFAULTS = dict(d=30, n=40, width=100, k_star=3, active=3, steps=6000, lr=0.1, max_rel_step=0.05,
+                alphas=(1e-3, 1e-2, 1e-1), n_records=60, n_test=N_TEST)
+QUICK = dict(DEFAULTS, steps=2500, alphas=(1e-1,), n_test=5000)
+N_SEEDS, N_SEEDS_QUICK = 20, 4
+CACHE_VERSION = 1   # part of every cache key: bump it when the training or the recorded fields change
+
+
+def label(algo, switch):
+    return algo if switch is None else f"{algo}->{switch}"
+
+
+def init_params(seed: int, width: int, d: int, alpha: float):
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
+    W = torch.as_tensor(alpha * rng.standard_normal((width, d)), dtype=torch.float64)
+    return W, torch.as_tensor(alpha * rng.standard_normal(width), dtype=torch.float64)
+
+
+def run_key(cfg: dict) -> str:
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _test_accuracy(W, a, test):
+    X, y = test
+    with torch.no_grad():
+        return float(((y * (torch.relu(X @ W.T) @ a)) > 0).double().mean())
+
+
+def train_group(cfgs: list, C: dict, progress: bool) -> list:
+    """Train the runs ``cfgs`` (one init scale) in one batch; return their JSON-ready dicts."""
+    data = {c["seed"]: teacher_student(C["d"], C["n"], k_star=C["k_star"], active=C["active"], seed=c["seed"])
+            for c in cfgs}
+    inits = [init_params(c["seed"], C["width"], C["d"], c["alpha"]) for c in cfgs]
+    W0, a0 = torch.stack([w for w, _ in inits]), torch.stack([a for _, a in inits])
+    X = torch.stack([data[c["seed"]].X for c in cfgs])
+    y = torch.stack([data[c["seed"]].y for c in cfgs])
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=C["steps"], desc=f"teacher-student alpha={cfgs[0]['alpha']:g} ({len(cfgs)} runs)",
+                   leave=False)
+    try:
+        lr = {k: C["lr"] for k in ("GD", "CD", "SD")}
+        br = train_batched(W0, a0, X, y, [c["algo"] for c in cfgs], switch_to=[c["switch"] for c in cfgs],
+                           lr=lr, steps=C["steps"], max_rel_step=C["max_rel_step"], n_records=C["n_records"],
+                           progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    tests = {s: ds.test_set(C["n_test"]) for s, ds in data.items()}
+    out = []
+    for i, c in enumerate(cfgs):
+        out.append(dict(c, record_steps=br.steps.tolist(), log_loss=br.log_loss[i].tolist(),
+                        accuracy=br.accuracy[i].tolist(),
+                        margins={p: br.margins[p][i].tolist() for p in NORMS},
+                        soft={p: br.soft[p][i].tolist() for p in NORMS},
+                        margins_at_fit={p: float(br.margins_at_fit[p][i]) for p in NORMS},
+                        fit_step=int(br.fit_step[i]), stop_step=int(br.stop_step[i]),
+                        W=br.W[i].tolist(), a=br.a[i].tolist(),
+                        test_acc=_test_accuracy(br.W[i], br.a[i], tests[c["seed"]])))
+    return out
+
+
+def load_or_train(cache: Path, C: dict, seeds, progress: bool) -> list:
+    """All runs (dicts) for every init scale and seed, from the cache where possible."""
+    cache.mkdir(parents=True, exist_ok=True)
+    base = {k: C[k] for k in ("d", "n", "width", "k_star", "active", "steps", "lr", "max_rel_step",
+                              "n_records", "n_test")}
+    runs = []
+    for alpha in C["alphas"]:
+        cfgs = [dict(base, exp="teacher_student", version=CACHE_VERSION, alpha=alpha, seed=s, algo=al, switch=sw)
+                for s in seeds for al, sw in RUNS]
+        have, todo = {}, []
+        for c in cfgs:
+            path = cache / f"{run_key(c)}.json"
+            try:
+                have[run_key(c)] = json.loads(path.read_text())
+            except (OSError, ValueError):
+                todo.append(c)
+        for r in (train_group(todo, C, progress) if todo else []):
+            c = {k: r[k] for k in cfgs[0]}
+            path = cache / f"{run_key(c)}.json"
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(r))
+            os.replace(tmp, path)
+            have[run_key(c)] = r
+        runs += [have[run_key(c)] for c in cfgs]
+    return runs
+
+
+@register("teacher_student", "Teacher-student (paper Fig. 1): GD, CD, SD margins, ordering, test accuracy, switches")
+def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, config: dict | None = None,
+        kkt_runs: int | None = None) -> ExperimentResult:
+    """Run the experiment into ``out``; ``config`` overrides entries of DEFAULTS (or QUICK when quick)."""
+    from . import _ts_report as R
+    out = Path(out or "experiment-teacher_student")
+    out.mkdir(parents=True, exist_ok=True)
+    C = dict(QUICK if quick else DEFAULTS, **(config or {}))
+    unknown = set(config or {}) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown config keys {sorted(unknown)}; valid: {sorted(DEFAULTS)}")
+    seeds = list(seeds) if seeds is not None else list(range(N_SEEDS_QUICK if quick else N_SEEDS))
+    with single_thread():
+        runs = load_or_train(out / "cache", C, seeds, progress)
+        claims, tables = R.claims_and_tables(runs, C)
+        figures = R.figures(runs, C, out)
+        kkt_n = kkt_runs if kkt_runs is not None else (1 if quick else 2)
+        kkt_claims, kkt_table = R.kkt(runs, C, kkt_n)
+    claims += kkt_claims
+    tables["KKT residual max(eps_rel, delta_rel) of (MM) at the final iterate, per norm"] = kkt_table
+    summary = (f"Teacher-student, {len(seeds)} seeds x init scales {list(C['alphas'])}, {C['steps']} steps; "
+               f"d={C['d']}, n={C['n']}, width {C['width']} (our defaults, SPEC section 12; docs/experiments.md).")
+    return ExperimentResult("teacher_student", claims, figures, tables, summary,
+                            title="Teacher-student: margins of GD, CD and SD")
+
+
+__all__ = ["run", "RUNS", "DEFAULTS", "QUICK", "init_params", "load_or_train", "label"]

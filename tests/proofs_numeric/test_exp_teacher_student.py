@@ -1,0 +1,82 @@
+"""The teacher_student experiment end to end (tiny: quick mode with 2 seeds) and its claim functions."""
+import math
+from pathlib import Path
+
+import pytest
+
+from proofs_numeric.experiments import run_experiment
+from proofs_numeric.experiments import _ts_report as R
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ts")
+    res = run_experiment("teacher_student", out, seeds=[0, 1], quick=True, progress=False)
+    return res, out, None
+
+
+def test_claims_figures_tables(tiny):
+    res, out, _ = tiny
+    names = {c.name for c in res.claims}
+    for key in ("margin-monotone:GD:l2", "margin-monotone:CD:l1", "margin-monotone:SD:linf", "ownership:l2:GD",
+                "ownership:linf:SD", "ownership:l1:CD", "generalization:CD>GD", "switch-marginal:GD->SD",
+                "kkt-own-norm:GD"):
+        assert key in names
+    for c in res.claims:
+        assert math.isfinite(c.measured), c
+    assert all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in res.figures) and len(res.figures) == 2
+    assert any("KKT" in k for k in res.tables) and any("ordering" in k for k in res.tables)
+    assert len(list((out / "cache").glob("*.json"))) == 2 * 5
+
+
+def test_negative_controls_fail(tiny):
+    res, _, _ = tiny
+    neg = [c for c in res.claims if c.negative_control]
+    assert len(neg) == 4 and all(not c.passed for c in neg)
+    by = {c.name: c for c in res.claims}
+    assert by["ownership:l2:GD"].passed and by["ownership:linf:SD"].passed
+    assert by["margin-monotone:GD:l2"].passed and by["margin-monotone:SD:linf"].passed
+
+
+def test_cache_reuse_identical_without_training(tiny, monkeypatch):
+    res, out, _ = tiny
+    from proofs_numeric.experiments import teacher_student as ts
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached run was trained again")
+    monkeypatch.setattr(ts, "train_group", no_training)
+    again = run_experiment("teacher_student", out, seeds=[0, 1], quick=True, progress=False)
+    assert [(c.name, c.measured, c.passed) for c in again.claims] == [(c.name, c.measured, c.passed) for c in res.claims]
+    assert again.tables == res.tables
+
+
+def test_cache_is_keyed_by_code_version(tiny, monkeypatch):
+    """Bumping CACHE_VERSION invalidates every cached run (all of them are trained again)."""
+    from proofs_numeric.experiments import teacher_student as ts
+    _, out, _ = tiny
+    import json
+    stored = [json.loads(p.read_text()) for p in (out / "cache").glob("*.json")]
+    assert stored and all(r["version"] == ts.CACHE_VERSION for r in stored)
+    trained = []
+    monkeypatch.setattr(ts, "CACHE_VERSION", ts.CACHE_VERSION + 1)
+    monkeypatch.setattr(ts, "train_group", lambda todo, C, progress: trained.extend(todo) or [])
+    with pytest.raises(KeyError):   # the stub trains nothing, so the lookup of the new keys fails
+        ts.load_or_train(out / "cache", ts.QUICK, [0, 1], progress=False)
+    assert len(trained) == 5 * 2
+
+
+def test_monotone_claim_detects_a_decrease():
+    r = {"algo": "GD", "switch": None, "fit_step": 0, "log_loss": [-1.0, -2.0, -3.0],
+         "soft": {"l2": [1.0, 1.1, 1.0]}}
+    assert math.isclose(R.worst_decrease(r, "l2"), 0.1 / 1.1)
+    assert not R.monotone_claim([r], "GD", "l2").passed
+    r["soft"]["l2"] = [1.0, 1.1, 1.2]
+    assert R.monotone_claim([r], "GD", "l2").passed
+
+
+def test_unknown_experiment_and_config():
+    with pytest.raises(ValueError, match="unknown experiment 'teacher-student'.*teacher_student"):
+        run_experiment("teacher-student", "/tmp/unused-ts")
+    from proofs_numeric.experiments.teacher_student import run
+    with pytest.raises(ValueError, match="unknown config keys"):
+        run("/tmp/unused-ts", quick=True, config={"width ": 3})
