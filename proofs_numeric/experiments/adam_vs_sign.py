@@ -133,7 +133,8 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
                 tables[f"KKT residuals of (MM) at the final iterate{tag}"] = kkt_rows(
                     {n: runs[n] for n in names}, model, ds.train, ("l2", "linf"))
     return ExperimentResult("adam_vs_sign", claims, figures, tables,
-                       "Adam vs sign descent on sklearn digits (our defaults, docs/experiments.md).")
+                            "Adam vs sign descent on sklearn digits (our defaults, docs/experiments.md).",
+                            title="Adam vs sign descent on digits (paper Fig. 2)")
 
 
 def _test_acc(model, params, test):

@@ -99,7 +99,8 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
                        "took ~530 s on one iterate of this size (generic cvxpy path)"})
             tables[f"KKT residuals of (MM) at the final iterate{tag}"] = kr
     return ExperimentResult("shampoo_spectral", claims, [fig], tables,
-                       "Spectral margin of GD, Adam, spectral descent and accumulating Shampoo (frozen 2nd layer).")
+                            "Spectral margin of GD, Adam, spectral descent and accumulating Shampoo (frozen 2nd layer).",
+                            title="Shampoo and the spectral margin (paper Fig. 3)")
 
 
 __all__ = ["run", "largest_spectral", "increases_after_fit", "make_optimizer", "ALGOS"]
