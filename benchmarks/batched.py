@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from _docs import replace_section  # benchmarks/_docs.py (scripts run from benchmarks/)
 from proofs_numeric.datasets import teacher_student
 from proofs_numeric.experiments.batched import train_batched
 from proofs_numeric.experiments.loop_reference import train_loop
@@ -55,8 +56,7 @@ def bench(algo: str, steps: int) -> dict:
 
 
 def write(path, rows, steps, threads):
-    lines = ["## batched training", "",
-             f"`python benchmarks/batched.py --steps {steps} --threads {threads}` on {time.strftime('%Y-%m-%d')} "
+    lines = [f"`python benchmarks/batched.py --steps {steps} --threads {threads}` on {time.strftime('%Y-%m-%d')} "
              f"({platform.machine()}, {threads} torch thread(s); each time is the best of {REPEATS} runs). "
              f"Teacher-student d = {D}, n = {N}, width {WIDTH}, init {ALPHA}, {SEEDS} seeds, {steps} steps per "
              "seed. Steps/s per seed = steps / (wall time / seeds): the per-run loop trains the seeds one after "
@@ -69,17 +69,7 @@ def write(path, rows, steps, threads):
                      f"{r['diff']:.2g} | {r['rel']:.2g} | {r['fit']}/{SEEDS} | {r['log_loss']:.3g} |")
     lines += ["", "Speed-up target 5x; agreement target 1e-12 (relative column). CD trajectories amplify rounding "
               "differences once they zig-zag at ReLU kinks, so agreement is measured over a few hundred steps.", ""]
-    try:
-        old = open(path).read()
-    except FileNotFoundError:
-        old = "# Benchmarks\n\n"
-    if "## batched training" in old:
-        head, rest = old.split("## batched training", 1)
-        nxt = rest.find("\n## ")
-        old = head + (rest[nxt + 1:] if nxt >= 0 else "")
-    with open(path, "w") as f:
-        f.write(old.rstrip("\n") + "\n\n" + "\n".join(lines))
-    print(f"wrote {path}")
+    replace_section(path, "batched training", lines)
 
 
 def main(argv=None):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _docs import replace_section  # benchmarks/_docs.py (scripts run from benchmarks/)
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = {"l2": 0.5, "l1": 5.0, "linf": 5.0, "spectral": 5.0}
@@ -63,10 +63,7 @@ def run_norm(name, args):
 
 
 def write_section(rows, args):
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = ["## kkt residual", "",
-             f"`python benchmarks/kkt_residual.py` on {platform.machine()}, {torch.get_num_threads()} torch threads, "
+    lines = [f"`python benchmarks/kkt_residual.py` on {platform.machine()}, {torch.get_num_threads()} torch threads, "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Two-layer ReLU, n = {args.n}, d = {args.d}, "
              f"width {args.width}; the machine was shared with other jobs, so times are noisy upper bounds.",
              "solve = the convex program(s) only; total = kc.residual end to end (Jacobian by autodiff, Clarke sets, "
@@ -82,11 +79,7 @@ def write_section(rows, args):
               "degenerate case for the active-set loop; spectral with n >= layer width has no compression and its "
               "SDP (a 256 x 195 layer) exceeds `max_sdp`, so kc.residual returns status too_large instead of "
               "letting Clarabel abort (it asked for 83 GB)."]
-    section = "\n".join(lines) + "\n"
-    pat = re.compile(r"^## kkt residual\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pat.sub(section + "\n", text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-    print(section)
+    print(replace_section(ROOT / "docs" / "benchmarks.md", "kkt residual", lines))
 
 
 def main():

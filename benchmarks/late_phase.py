@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 import kktcheck as kc
+from _docs import replace_section  # benchmarks/_docs.py (scripts run from benchmarks/)
 from proofs_numeric import models
 from proofs_numeric.checks.flow_checks import max_drawdown
 from proofs_numeric.datasets import teacher_student
@@ -104,8 +105,7 @@ def main(argv=None):
 
 
 def write(path, rows, seconds, source, shape, sweep_rows=()):
-    lines = ["## late phase", "",
-             f"`python benchmarks/late_phase.py --seconds {seconds:g}` on {time.strftime('%Y-%m-%d')} (2 shared CPU cores, "
+    lines = [f"`python benchmarks/late_phase.py --seconds {seconds:g}` on {time.strftime('%Y-%m-%d')} (2 shared CPU cores, "
              f"noisy). Data: {source}, X {tuple(shape)}; 2-layer ReLU width 100, init 0.1, exp loss; both "
              f"methods start with the same step (relative 0.05) and get {seconds:g} s each.", "",
              "| algorithm | norm | method | status | steps | log10 L reached | hard margin (own norm) | soft-margin max drawdown | soft margin monotone |",
@@ -119,17 +119,7 @@ def write(path, rows, seconds, source, shape, sweep_rows=()):
               "|---|---|---|---|---|---|---|"]
     lines += [f"| {n} | {h:g} | {st} | {k} | {ev} | {ll:.4g} | {dd:.3g} |" for n, h, st, k, ev, ll, dd in sweep_rows]
     lines += [""]
-    try:
-        old = open(path).read()
-    except FileNotFoundError:
-        old = "# Benchmarks\n\n"
-    if "## late phase" in old:
-        head, rest = old.split("## late phase", 1)
-        nxt = rest.find("\n## ")
-        old = head + (rest[nxt + 1:] if nxt >= 0 else "")
-    with open(path, "w") as f:
-        f.write(old.rstrip("\n") + "\n\n" + "\n".join(lines))
-    print(f"wrote {path}")
+    replace_section(path, "late phase", lines)
 
 
 if __name__ == "__main__":
