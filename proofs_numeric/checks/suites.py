@@ -116,3 +116,29 @@ def _kkt(m, quick, figdir):
 
 
 _register("kkt", KKT, "kkt_checks", ["local_trajectory", "check_thm34", "check_a13", "check_b6"], _kkt)
+
+
+# ---------------------------------------------------------------- Vardi, Shamir & Srebro 2022 (SPEC section 8)
+VSS = "KKT points that are not local optima (Vardi, Shamir & Srebro 2022)"
+
+
+def _vss(m, quick, figdir):
+    starts = 6 if quick else 20
+    out = []
+    for name in ("C1", "C3"):
+        out += [m.check_flow_limit(name), m.check_kkt(name), m.check_kkt(name, negative=True),
+                m.check_not_local(name, starts=starts), m.check_not_local(name, negative=True, starts=starts)]
+    out.insert(1, m.check_flow_limit("C1", negative=True))
+    from ..report.plots import plot_curves
+    probes = [r for r in out if r.name.startswith("vss-not-local")]
+    curves = {f"{r.name.replace('vss-not-local-', '')} (order {r.detail['gain_order_in_r']:.2f})":
+              (r.detail["radii"], r.detail["gains"]) for r in probes if not r.negative_control}
+    fig = plot_curves(curves, figdir / "vss_gains.png", xlabel="probe radius r", ylabel="relative gain of gamma_bar",
+                      logx=True, logy=True, markers=True,
+                      title="best gain of gamma_bar within radius r")
+    for r in probes:
+        r.figures.append(str(fig))
+    return out
+
+
+_register("vss", VSS, "vss_checks", ["check_flow_limit", "check_kkt", "check_not_local"], _vss)
