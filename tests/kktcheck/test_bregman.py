@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import kktcheck as kc
+from kktcheck.reference import separable_data
 from kktcheck.divergence import generalized_bregman
 from kktcheck.params import flatten, inner
 from proofs_numeric.models import MatrixLinear
@@ -82,12 +83,7 @@ def test_shape_mismatch_is_a_clear_error():
 
 # ---------------------------------------------------------------- proximity measures at a known KKT point
 def _linear_data(seed=0, n=12, d=5):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    w0 = rng.normal(size=d)
-    y = np.sign(X @ w0)
-    X += 0.3 * y[:, None] * w0 / np.linalg.norm(w0)
-    return X, y
+    return separable_data(n, d, seed, gap=0.3)
 
 
 def _svm(X, y, name):

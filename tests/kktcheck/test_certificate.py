@@ -9,6 +9,7 @@ import torch
 
 import kktcheck as kc
 from kktcheck.params import flatten
+from kktcheck.reference import separable_data
 from proofs_numeric.checks.kkt_checks import local_trajectory
 from proofs_numeric.models import Linear, TwoLayerReLU
 
@@ -16,12 +17,7 @@ EPS = float(np.finfo(np.float64).eps)
 
 
 def _data(seed=0, n=12, d=5):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    w0 = rng.normal(size=d)
-    y = np.sign(X @ w0)
-    X += 0.3 * y[:, None] * w0 / np.linalg.norm(w0)
-    return X, y
+    return separable_data(n, d, seed, gap=0.3)
 
 
 def _run(model, norm, steps=1500, seed=0):
