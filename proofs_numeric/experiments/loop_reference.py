@@ -2,8 +2,9 @@
 
 ``proofs_numeric.models.TwoLayerReLU(d, k)`` (params [W (k, d), a (1, k)]), G = grad log L by autograd
 (``proofs_numeric.losses.grad_log_loss``, exp loss summed) handed to the torch optimizer as ``.grad``, and the
-un-normalized optimizer of the algorithm with lr eta: GD = ``SteepestDescent(norm="l2")``,
-CD = ``CoordinateDescent``, SD = ``SignDescent`` (theta -= eta ||G||_* dualize(G)). Switching (``switch_to``)
+normalized optimizer of the algorithm, theta -= eta_t dualize(G), with eta_t set at every step by the batched
+engine's rule (see ``batched``): GD = ``NormalizedSteepestDescent(norm="l2")``, CD =
+``CoordinateDescent(normalized=True)``, SD = ``SignDescent(normalized=True)``. Switching (``switch_to``)
 replaces the optimizer at the first step with 100% train accuracy; the run stops once log L < stop_log_loss.
 Same records as the batched engine (hard margins via ``kc.margin``'s formula, soft margins), for the tests
 and benchmarks/batched.py.
