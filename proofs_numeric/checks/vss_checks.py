@@ -22,6 +22,7 @@ Cases (SPEC section 8; the paper's own counterexample data were not recovered, t
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -54,6 +55,7 @@ class VSSCase:
     global_gamma: float
     non_kkt: list             # a feasible direction that is not KKT (negative control of check_kkt)
     q_flat: object = None     # numpy q(theta_flat), the same function as y * model(X), for the probe's inner loop
+    balanced: bool = False    # C1 only: the balanced init
 
 
 def vss_case(name: str, *, balanced: bool = False) -> VSSCase:
@@ -66,7 +68,7 @@ def vss_case(name: str, *, balanced: bool = False) -> VSSCase:
         return VSSCase("C1", DiagonalNet(2, 2), _t([[1.0, 2.0]]), _t([1.0]), [_t([0.1, 0.1]), _t([0.1, v2])],
                        1.0 if balanced else 0.5, [_t([0.0, s]), _t([0.0, s])], 1.0,
                        [_t([0.1, 0.1]), _t([0.1, 0.1])],   # not KKT: theta is not parallel to grad q
-                       lambda th: np.array([th[:2] * th[2:] @ x1]))
+                       lambda th: np.array([th[:2] * th[2:] @ x1]), balanced)
     if name == "C3":
         al = 0.1
         return VSSCase("C3", TwoLayerReLU(2, 3), _t([[1.0, 0.0], [0.0, 1.0]]), _t([1.0, 1.0]),
@@ -129,13 +131,20 @@ def ascent_probe(case, params, radii=RADII, starts: int = 20, seed: int = 0) -> 
 
 
 def train(case):
-    """Gradient flow (l2) from the case's init to log L <= TARGET_LOG_LOSS; the final parameters."""
+    """Gradient flow (l2) from the case's init to log L <= TARGET_LOG_LOSS; the final parameters (computed once
+    per case and init, then reused by the three checks)."""
+    return [p.clone() for p in _trained(case.name, case.balanced)]
+
+
+@functools.lru_cache(maxsize=None)
+def _trained(name: str, balanced: bool):
     from ..flow import integrate
+    case = vss_case(name, balanced=balanced)
     tr = integrate(case.model, [p.clone() for p in case.init], (case.X, case.y), norm="l2",
                    target_log_loss=TARGET_LOG_LOSS, max_steps=100_000, margin_norms=())
     if tr.status != "success":
         raise RuntimeError(f"VSS case {case.name}: the flow did not reach log L = {TARGET_LOG_LOSS}: {tr.message}")
-    return tr.params
+    return tuple(tr.params)
 
 
 def check_flow_limit(name="C1", *, negative=False) -> CheckResult:

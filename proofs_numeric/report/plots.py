@@ -81,11 +81,7 @@ def plot_trajectory_margins(trajectories: dict, path, norms=("l1", "l2", "linf")
         ax.set_yscale("log")
         ax.set_title(f"{kind}, {nm} norm")
         ax.set_xlabel(xlabel)
-        ax.grid(True, which="both", alpha=0.3)
-        if drawn:
-            ax.legend(fontsize=7)
-        else:
-            ax.text(0.5, 0.5, "no positive data", ha="center", va="center", transform=ax.transAxes)
+        _grid_and_legend(ax, drawn, "no positive data")
     axes[0][0].set_ylabel(f"normalized {kind}")
     return _save(fig, path)
 
@@ -111,12 +107,17 @@ def plot_curves(curves: dict, path, xlabel: str = "x", ylabel: str = "y", logx: 
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
+    _grid_and_legend(ax, drawn, "no data to draw")
+    return _save(fig, path)
+
+
+def _grid_and_legend(ax, drawn: int, empty_text: str) -> None:
+    """Grid on both tick levels; a legend when any line was drawn, else ``empty_text`` in the middle."""
     ax.grid(True, which="both", alpha=0.3)
     if drawn:
         ax.legend(fontsize=7)
     else:
-        ax.text(0.5, 0.5, "no data to draw", ha="center", va="center", transform=ax.transAxes)
-    return _save(fig, path)
+        ax.text(0.5, 0.5, empty_text, ha="center", va="center", transform=ax.transAxes)
 
 
 def _save(fig, path: Path) -> Path:
