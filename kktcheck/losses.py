@@ -26,10 +26,14 @@ def check_loss(loss: str) -> str:
 
 
 def log_softplus(z: torch.Tensor) -> torch.Tensor:
-    """log(log(1 + e^z)), stable for all z (for z < -20: z - e^z / 2, error below e^{2z})."""
+    """log(log(1 + e^z)), stable for all z (for z < -20: z - e^z / 2, error below e^{2z}).
+
+    Elsewhere softplus(z) = max(z, 0) + log1p(e^{-|z|}) exactly; torch's softplus is NOT used, since for z > 20
+    it returns z itself (threshold=20), an absolute error of e^{-z} that made the logistic soft margin exceed
+    the hard margin (l^{-1}(L) <= q_min fails by up to 2e-9)."""
     small = z < -20.0
     zs = torch.where(small, torch.zeros_like(z), z)
-    big = torch.log(torch.nn.functional.softplus(zs))
+    big = torch.log(torch.clamp(zs, min=0.0) + torch.log1p(torch.exp(-zs.abs())))
     return torch.where(small, z - 0.5 * torch.exp(torch.minimum(z, torch.zeros_like(z))), big)
 
 

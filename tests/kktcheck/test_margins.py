@@ -163,3 +163,25 @@ def test_pinned_ce_soft_margin_with_huge_loss_does_not_overflow():
     assert math.isfinite(gtil) and gtil <= gbar
     L = 6 * math.log(3.0) + 315.0 + 441.0                      # outputs 9*7*(5, 7) on class 2, zeros elsewhere
     assert abs(gtil - (-L) / 130.0) <= 16 * EPS * L / 130.0      # ||theta||_2^2 = 81 + 49
+
+
+@pytest.mark.parametrize("z", [-19.0, 0.0, 1e-3, 15.0, 21.0, 35.0, 700.0])
+def test_log_softplus_keeps_the_tail_above_20(z):
+    """Regression (found by hypothesis): torch's softplus returns z for z > 20, dropping log1p(e^-z)."""
+    from kktcheck.losses import log_softplus
+    exact = math.log(max(z, 0.0) + math.log1p(math.exp(-abs(z))))
+    assert math.isclose(float(log_softplus(torch.tensor([z], dtype=torch.float64))[0]), exact, rel_tol=1e-15)
+
+
+def test_logistic_soft_margin_below_hard_margin_with_one_point_at_q_minus_21():
+    """The falsifying example: q = (24.5, -21); l^{-1}(L) <= q_min must hold to rounding."""
+    W = torch.zeros(H, D, dtype=torch.float64)
+    W[1, 2] = 0.5
+    a = torch.zeros(1, H, dtype=torch.float64)
+    a[0, 1] = -7.0
+    X, y = np.array([[0.0, 0.0, 7.0], [0.0, 0.0, 6.0]]), np.array([-1.0, 1.0])
+    m = TwoLayer()
+    gbar = kc.margin([W, a], (X, y), model=m, norm="l2")
+    gtil = kc.soft_margin([W, a], (X, y), model=m, norm="l2", loss="logistic")
+    q = kc.sample_margins([W, a], (X, y), model=m).numpy()
+    assert gtil <= gbar + _slack(q, 2, kc.norm("l2")([W, a]), 2)
