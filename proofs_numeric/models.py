@@ -51,6 +51,11 @@ class Linear(HomogeneousModel):
         out = X.reshape(X.shape[0], -1) @ params[0].T
         return out[:, 0] if out.shape[1] == 1 else out
 
+    def margins_jacobian(self, params, X, y):
+        """Binary labels y: q_i = y_i <w, x_i>, J_i = dq_i/dw = y_i x_i (closed form, no autograd)."""
+        Xf = X.reshape(X.shape[0], -1)
+        return y * (Xf @ params[0][0]), y[:, None] * Xf
+
 
 class TwoLayerReLU(HomogeneousModel):
     """f(x) = a^T relu(W x), W: (width, d), a: (out, width).
@@ -77,6 +82,19 @@ class TwoLayerReLU(HomogeneousModel):
         a = params[1] if self.train_output else self.a_frozen
         out = torch.relu(X.reshape(X.shape[0], -1) @ params[0].T) @ a.T
         return out[:, 0] if out.shape[1] == 1 else out
+
+    def margins_jacobian(self, params, X, y):
+        """Binary labels y, one output: q_i = y_i sum_j a_j relu(<w_j, x_i>) and J_i = dq_i/dtheta, closed form:
+        dq_i/dW_j = y_i a_j relu'(<w_j, x_i>) x_i with relu'(0) := 0, dq_i/da_j = y_i relu(<w_j, x_i>).
+        Columns follow the flattened parameters (W row-major, then a)."""
+        Xf = X.reshape(X.shape[0], -1)
+        a = (params[1] if self.train_output else self.a_frozen)[0]
+        H = Xf @ params[0].T
+        act = torch.relu(H)
+        q = y * (act @ a)
+        gW = ((y[:, None] * (H > 0).to(H.dtype)) * a)[:, :, None] * Xf[:, None, :]
+        J = gW.reshape(Xf.shape[0], -1)
+        return q, (torch.cat([J, y[:, None] * act], dim=1) if self.train_output else J)
 
 
 class ReLUNet(HomogeneousModel):

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from kktcheck.jacobian import margins_and_jacobian
+
 from ..losses import eval_log_loss
 
 TIMES = ("loss", "flow")
@@ -49,6 +51,18 @@ class SteepestField:
             raise ValueError(f"time must be one of {TIMES}, got {time!r}")
         self.fm, self.X, self.y, self.norm, self.loss, self.time = fm, X, y, norm, loss, time
         self.n_evals = 0
+        binary = y.dim() == 1 and y.dtype == torch.float64
+        self.ridge_norm = norm.name if (loss == "exp" and binary) else None  # late-phase ridge steps allowed
+
+    def margins_jacobian(self, params):
+        """(q, J) as float64 numpy arrays, J_i = grad q_i (n x P, columns like the flattened params): the
+        model's closed form when it has ``margins_jacobian``, else autodiff (relu'(0) := 0)."""
+        with torch.no_grad():
+            if hasattr(self.fm, "margins_jacobian"):
+                q, J = self.fm.margins_jacobian(params, self.X, self.y)
+            else:
+                q, J = margins_and_jacobian(self.fm, params, self.X, self.y)
+        return q.detach().numpy().astype(float), J.detach().numpy().astype(float)
 
     def __call__(self, params) -> FieldEval:
         self.n_evals += 1

@@ -6,8 +6,11 @@ time budget is reached; take one solver step of size h_k from the step rule; adv
 t += h, s += h (L_k + L_{k+1})/2; trapezoid rule, second order); reject non-finite states.
 
 Statuses: "success" (target_log_loss reached; without a target a full run ends as "max_steps"),
-"max_steps", "max_seconds", "not_separated" (L never went below l(0): non-separable data or a run that
-never fits), "diverged" (non-finite parameters or loss), "stalled" (zero velocity after separation).
+"max_steps", "max_seconds" (a budget ran out: never blamed on the data; the message says whether the data
+were fitted), "not_separated" (the run stalled before L went below l(0): non-separable data or a run that
+cannot fit), "diverged" (non-finite parameters or loss), "stalled" (zero velocity, e.g. a zero or dead-ReLU
+start, or no decrease of log L along the steepest direction). The step itself, its acceptance and its
+memory belong to the step rule (``StepRule.advance``; diffrax's controller pattern).
 ``throw=True`` raises FlowError for not_separated / diverged / stalled instead of returning them.
 """
 from __future__ import annotations
@@ -25,7 +28,8 @@ from ..losses import check_loss, separation_threshold
 from .field import SteepestField
 from .recorder import Recorder
 from .solvers import make_solver
-from .steps import RelativeStep, make_step
+from .late_phase import RidgeStep, ridge_stats
+from .steps import RelativeStep, StepContext, make_step
 from .trajectory import Trajectory
 
 
@@ -34,122 +38,134 @@ class FlowError(RuntimeError):
 
 
 def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", time="loss",
-              step=None, target_log_loss=None, max_steps=10_000, max_seconds=None, save_every=1,
+              step=None, target_log_loss=None, max_steps=None, max_seconds=None, save_every=1,
               snapshot_every=None, margin_norms=("l1", "l2", "linf"), progress=False,
               throw=False) -> Trajectory:
-    """Integrate the steepest flow dtheta/dt = -||g||_* dualize(g) (SPEC Eq. 3) from theta0.
+    """Integrate the steepest flow dtheta/dt = -||g||_* dualize(g) from theta0 (g = grad L).
 
     model: a proofs_numeric model, any object with apply_params/degree, or a bias-free nn.Module.
     theta0: initial parameters (list of tensors), or None to start from the model's own parameters.
     data: (X, y), y in {-1, +1} (binary) or integer classes.   norm: name or kktcheck Norm.
-    time: "loss" (s, ds = L dt; default) or "flow" (t).   step: StepRule, float (constant) or
-    "relative:H"/"constant:H"; default RelativeStep(0.05).   target_log_loss: stop once log L (natural
-    log) is at or below it.   Raises ValueError for NaN/inf inputs, unknown norms/solvers/losses.
+    time: "loss" (s, ds = L dt; default) or "flow" (t).   step: a StepRule, a float (constant step) or
+    "relative:H"/"constant:H"/"ridge:H"; default ``default_step(norm, loss)``: RidgeStep(0.05) (the late-phase
+    rule) for the exp loss in l1/l2/linf, RelativeStep(0.05) otherwise.   target_log_loss: stop once log L
+    (natural log) is at or below it.   max_steps: default None = no step limit when a target or max_seconds
+    is given, else 10,000.   Raises ValueError for NaN/inf inputs, unknown norms/solvers/losses and bad budgets.
     """
     nrm = make_norm(norm)
     check_loss(loss)
     slv = make_solver(solver)
     slv.check_norm(nrm)
-    rule = make_step(RelativeStep(0.05) if step is None else step)
-    if int(max_steps) < 0:
-        raise ValueError(f"max_steps must be >= 0, got {max_steps}")
-    if theta0 is None:
-        fm, params, degree, X, y = _prepare(model, data, None)
-    else:
-        fm, params, degree, X, y = _prepare(theta0, data, model)
+    rule = make_step(default_step(nrm, loss) if step is None else step)
+    max_steps = _check_budget(max_steps, max_seconds, target_log_loss, snapshot_every)
+    fm, params, degree, X, y = _prepare(model if theta0 is None else theta0, data, None if theta0 is None else model)
     params = [p.detach().clone() for p in params]
     field = SteepestField(fm, X, y, nrm, loss, time)
     rec = Recorder(nrm, degree, loss, margin_norms, save_every, snapshot_every)
     thr = separation_threshold(loss)
-    s, log_t, k, status, message, fac = 0.0, -math.inf, 0, None, "", 1.0
-    start = _time.perf_counter()
+    clock = _Clock(time)
+    k, status, message, start = 0, None, "", _time.perf_counter()
     bar = _bar(progress, max_steps)
     with torch.no_grad():
         ev = field(params)
     if not math.isfinite(ev.log_L):
         raise ValueError(f"log L(theta0) = {ev.log_L}: the loss is not finite at the initial parameters")
+    rule.reset()
     while True:
-        theta_norm = float(nrm._value(params))
+        theta_norm = float(nrm(params))
         if rec.due(k):
-            rec.record(k, params, ev, s, log_t, theta_norm)
-        if target_log_loss is not None and ev.log_L <= target_log_loss:
-            status = "success"
-            message = f"reached log L = {ev.log_L:.6g} <= target {target_log_loss:.6g} after {k} steps"
+            rec.record(k, params, ev, clock.s, clock.log_t, theta_norm)
+        status, message = _stop_reason(ev, k, target_log_loss, max_steps, max_seconds, start)
+        if status:
             break
-        if k >= max_steps:
-            status, message = "max_steps", f"used max_steps = {max_steps}; log L = {ev.log_L:.6g}"
+        out = rule.advance(StepContext(slv, field, params, ev, theta_norm, degree))
+        if out.why:
+            status, message = out.kind, f"step {k}: {out.why}"
+            if out.kind == "stalled" and out.ev is not None:
+                params, ev, k = out.params, out.ev, k + 1
             break
-        if max_seconds is not None and _time.perf_counter() - start > max_seconds:
-            status, message = "max_seconds", f"used max_seconds = {max_seconds}; {k} steps, log L = {ev.log_L:.6g}"
-            break
-        h = rule(ev, theta_norm) * fac
-        if not h > 0:
-            status = "stalled"
-            message = (f"zero velocity at step {k} (||G||_* = {ev.gdual:.3g}, ||theta|| = {theta_norm:.3g}): "
-                       "a stationary point of the loss, e.g. a zero or dead-ReLU initialization")
-            break
-        new, ev_new, why = _try_step(slv, field, params, ev, h, rule.backtrack)
-        if why:
-            status, message = ("diverged" if new is None else "stalled"), f"step {k}: {why}"
-            break
-        h = ev_new.h
-        fac = min(1.0, 2.0 * fac * ev_new.h_ratio) if rule.backtrack else 1.0
-        if fac < 1e-10:
-            status = "stalled"
-            message = (f"step {k}: the safeguard has shrunk the step by {fac:.1e}: log L no longer decreases along "
-                       "the steepest direction (a non-smooth local minimum or Clarke-stationary point)")
-            params, ev, k = new, ev_new, k + 1
-            break
-        lL_left, params, ev, k = ev.log_L, new, ev_new, k + 1
-        if time == "loss":  # trapezoid rule for t = int ds / L, in log space
-            s += h
-            log_dt = math.log(h) + float(np.logaddexp(-lL_left, -ev.log_L)) - math.log(2.0)
-            log_t = float(np.logaddexp(log_t, log_dt))
-        else:               # trapezoid rule for s = int L dt
-            s += 0.5 * h * (math.exp(lL_left) + math.exp(ev.log_L))
-            log_t = float(np.logaddexp(log_t, math.log(h)))
+        clock.advance(out.h, ev.log_L, out.ev.log_L)
+        params, ev, k = out.params, out.ev, k + 1
         if bar is not None:
             bar.update(1)
             bar.set_postfix(log10L=f"{ev.log_L / math.log(10):.4g}", refresh=False)
     if bar is not None:
         bar.close()
-    rec.record(k, params, ev, s, log_t, float(nrm._value(params)))
-    if status in ("max_steps", "max_seconds", "stalled") and ev.log_L >= thr and not np.any(
-            np.array([r[3] for r in rec.rows]) < thr):
-        status, why = "not_separated", f" ({message})" if message.startswith("step") else ""
-        message = (f"the training data were never fitted: log L stayed >= log l(0) = {thr:.4g} (final log L = "
-                   f"{ev.log_L:.6g}, train accuracy {rec.rows[-1][6]:.3g}) after {k} steps. The data may not be "
-                   "separable by this model, or the run needs more steps/a larger step; the margin theory "
-                   "(assumption A3) does not apply" + why)
+    rec.record(k, params, ev, clock.s, clock.log_t, float(nrm(params)))
+    status, message = _blame(status, message, rec, ev, thr, k)
     info = {"solver": slv.name, "order": slv.order, "step_rule": repr(rule), "time": time, "steps": k,
-            "wall_time": _time.perf_counter() - start, "field_evals": field.n_evals}
+            "wall_time": _time.perf_counter() - start, "field_evals": field.n_evals, **ridge_stats(rule)}
     traj = rec.finish(params=params, status=status, message=message, threshold=thr, info=info)
     if throw and status in ("not_separated", "diverged", "stalled"):
         raise FlowError(f"integrate ended with status {status!r}: {message}")
     return traj
 
 
-def _try_step(slv, field, params, ev, h, backtrack, max_halvings=40):
-    """One solver step of size h; with ``backtrack`` halve h until log L does not increase (and the state is
-    finite).  Returns (new params, its FieldEval with .h/.h_ratio set, None) or (None/params, None, reason)."""
-    h0 = h
-    for _ in range(max_halvings + 1):
-        with torch.no_grad():
-            new = slv.step(field, params, ev, h)
-            finite = all(bool(torch.isfinite(p).all()) for p in new)
-            ev_new = field(new) if finite else None
-        ok = finite and math.isfinite(ev_new.log_L)
-        if ok and (not backtrack or ev_new.log_L <= ev.log_L):
-            ev_new.h, ev_new.h_ratio = h, h / h0
-            return new, ev_new, None
-        if not backtrack:
-            return None, None, f"non-finite parameters or loss (step size {h:.3g}); reduce the step"
-        h *= 0.5
-    return params, None, f"log L did not decrease after {max_halvings} step halvings (h = {h:.3g})"
+def default_step(nrm, loss):
+    """RidgeStep(0.05) for the exp loss in l1/l2/linf (the late-phase rule), RelativeStep(0.05) otherwise."""
+    return RidgeStep(0.05) if loss == "exp" and nrm.name in ("l1", "l2", "linf") else RelativeStep(0.05)
+
+
+def _check_budget(max_steps, max_seconds, target, snapshot_every):
+    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and max_seconds >= 0):
+        raise ValueError(f"max_seconds must be a non-negative number of seconds (or None), got {max_seconds!r}")
+    if target is not None and not (isinstance(target, (int, float)) and not math.isnan(target)):
+        raise ValueError(f"target_log_loss must be a number (natural log of the loss), got {target!r}")
+    if snapshot_every is not None and not (isinstance(snapshot_every, int) and snapshot_every >= 1):
+        raise ValueError(f"snapshot_every must be a positive integer (or None), got {snapshot_every!r}")
+    if max_steps is None:
+        return math.inf if (target is not None or max_seconds is not None) else 10_000
+    if not int(max_steps) >= 0:
+        raise ValueError(f"max_steps must be >= 0, got {max_steps}")
+    return int(max_steps)
+
+
+def _stop_reason(ev, k, target, max_steps, max_seconds, start):
+    if target is not None and ev.log_L <= target:
+        return "success", f"reached log L = {ev.log_L:.6g} <= target {target:.6g} after {k} steps"
+    if k >= max_steps:
+        return "max_steps", f"used max_steps = {max_steps}; log L = {ev.log_L:.6g} (the step budget, not the data)"
+    if max_seconds is not None and _time.perf_counter() - start > max_seconds:
+        return "max_seconds", (f"used max_seconds = {max_seconds}; {k} steps, log L = {ev.log_L:.6g} (the time "
+                               "budget, not the data)")
+    return None, ""
+
+
+def _blame(status, message, rec, ev, thr, k):
+    """A run that never fitted: a stationary start is 'stalled'; only a run that moved but never got L below
+    l(0) before its budget ran out is called not_separated."""
+    never = ev.log_L >= thr and not np.any(np.array([r[3] for r in rec.rows]) < thr)
+    if status == "stalled" and never and "zero velocity" in message:
+        return status, message + " (the initial parameters are a stationary point: nothing was trained)"
+    if status in ("stalled",) and never:
+        return "not_separated", (f"the training data were never fitted: log L stayed >= log l(0) = {thr:.4g} "
+                                 f"(final log L = {ev.log_L:.6g}, train accuracy {rec.rows[-1][6]:.3g}) after {k} "
+                                 "steps; the data may not be separable by this model, and the margin theory "
+                                 f"(assumption A3) does not apply ({message})")
+    if status in ("max_steps", "max_seconds") and never:
+        return status, message + f"; the data were not fitted within this budget (log L >= log l(0) = {thr:.4g})"
+    return status, message
+
+
+class _Clock:
+    """Loss time s and log of flow time t, trapezoid rule (second order): loss time: t += h (1/L_k + 1/L_k+1)/2
+    in log space; flow time: s += h (L_k + L_k+1)/2."""
+
+    def __init__(self, time):
+        self.time, self.s, self.log_t = time, 0.0, -math.inf
+
+    def advance(self, h, lL_left, lL_right):
+        if self.time == "loss":
+            self.s += h
+            log_dt = math.log(h) + float(np.logaddexp(-lL_left, -lL_right)) - math.log(2.0) if h > 0 else -math.inf
+            self.log_t = float(np.logaddexp(self.log_t, log_dt))
+        else:
+            self.s += 0.5 * h * (math.exp(lL_left) + math.exp(lL_right))
+            self.log_t = float(np.logaddexp(self.log_t, math.log(h))) if h > 0 else self.log_t
 
 
 def _bar(progress, total):
     if not progress:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=total, desc="flow", leave=False)
+    return tqdm(total=total if math.isfinite(total) else None, desc="flow", leave=False)

@@ -1,4 +1,10 @@
-"""Step-size rules: the increment h of the time variable (t or s) for the next step.
+"""Step rules (diffrax's controllers): the size of the next step, its acceptance, and the rule's memory.
+
+``integrate`` calls ``rule.reset()`` once and then ``rule.advance(ctx)`` every step (``StepContext``: solver,
+field, params, FieldEval, ||theta||, degree); the rule returns a ``StepOutcome`` (new params, their
+FieldEval, the time increment h, or the reason the run cannot go on). The explicit rules below take one
+solver step of the size ``rule(ev, theta_norm)`` and, with ``backtrack``, halve a step that raises log L.
+The late-phase rule ``RidgeStep`` lives in ``flow.late_phase``.
 
 * ``ConstantStep(h)``: h every step.  In flow time the late phase stalls (the speed L ||G||_* underflows);
   in loss time a constant h gives ||Delta theta|| = h ||G||_*, which shrinks like log(1/L)/||theta||.
@@ -14,17 +20,85 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class StepContext:
+    solver: object
+    field: object
+    params: list
+    ev: object
+    theta_norm: float
+    degree: int
+
+
+@dataclass
+class StepOutcome:
+    params: list | None       # the accepted parameters (None: the state became non-finite)
+    ev: object | None         # their FieldEval
+    h: float                  # the increment of the time variable
+    why: str = ""             # non-empty: the run cannot go on (status from ``kind``)
+    kind: str = ""            # "stalled" | "diverged" when ``why`` is set
 
 
 class StepRule:
-    backtrack = False  # integrate halves a rejected step (log L increased) when True
+    backtrack = False  # halve a rejected step (log L increased) when True
+
+    def __init__(self):
+        self.fac = 1.0
+
+    def reset(self) -> None:
+        """Forget the memory of a previous run (the safeguard's reduction factor)."""
+        self.fac = 1.0
 
     def __call__(self, ev, theta_norm: float) -> float:
         raise NotImplementedError
 
+    def advance(self, ctx: StepContext) -> StepOutcome:
+        """One explicit solver step of size rule(ev, ||theta||) times the safeguard's factor."""
+        h = self(ctx.ev, ctx.theta_norm) * self.fac
+        if not h > 0 and ctx.ev.gdual > 0:
+            return StepOutcome(None, None, 0.0, f"the step rule {self!r} returned h = {h:.3g} at ||G||_* = "
+                               f"{ctx.ev.gdual:.3g}", "stalled")
+        if not h > 0:
+            return StepOutcome(None, None, 0.0, f"zero velocity (||G||_* = {ctx.ev.gdual:.3g}, ||theta|| = "
+                               f"{ctx.theta_norm:.3g}): a stationary point of the loss, e.g. a zero or dead-ReLU "
+                               "start", "stalled")
+        out = try_step(ctx.solver, ctx.field, ctx.params, ctx.ev, h, self.backtrack)
+        if out.why:
+            return out
+        self.fac = min(1.0, 2.0 * self.fac * (out.h / h)) if self.backtrack else 1.0
+        if self.fac < 1e-10:
+            out.why, out.kind = (f"the safeguard has shrunk the step by {self.fac:.1e}: log L no longer decreases "
+                                 "along the steepest direction (a non-smooth local minimum or Clarke-stationary "
+                                 "point)"), "stalled"
+        return out
+
+
+def try_step(slv, field, params, ev, h, backtrack, max_halvings=40) -> StepOutcome:
+    """One solver step of size h; with ``backtrack`` halve h until log L does not increase and the state is
+    finite (at most ``max_halvings`` times)."""
+    for _ in range(max_halvings + 1):
+        with torch.no_grad():
+            new = slv.step(field, params, ev, h)
+            finite = all(bool(torch.isfinite(p).all()) for p in new)
+            ev_new = field(new) if finite else None
+        if finite and math.isfinite(ev_new.log_L) and (not backtrack or ev_new.log_L <= ev.log_L):
+            return StepOutcome(new, ev_new, h)
+        if not backtrack:
+            return StepOutcome(None, None, h, f"non-finite parameters or loss (step size {h:.3g}); reduce the "
+                               "step", "diverged")
+        h *= 0.5
+    return StepOutcome(params, None, h, f"log L did not decrease after {max_halvings} step halvings "
+                       f"(h = {h:.3g})", "stalled")
+
 
 class ConstantStep(StepRule):
     def __init__(self, h: float):
+        super().__init__()
         if not (h > 0 and math.isfinite(h)):
             raise ValueError(f"step size must be a positive finite number, got {h!r}")
         self.h = float(h)
@@ -38,6 +112,7 @@ class ConstantStep(StepRule):
 
 class RelativeStep(StepRule):
     def __init__(self, h: float = 0.05, max_step: float = math.inf, backtrack: bool = True):
+        super().__init__()
         if not (h > 0 and math.isfinite(h)):
             raise ValueError(f"relative step h must be a positive finite number, got {h!r}")
         if not max_step > 0:
@@ -48,8 +123,8 @@ class RelativeStep(StepRule):
         speed = ev.speed
         if not speed > 0:
             return 0.0
-        if not theta_norm > 0:
-            return self.max_step if math.isfinite(self.max_step) else 0.0
+        if not theta_norm > 0:  # theta = 0 has no scale: a step of length h
+            return min(self.max_step, self.h / speed)
         return min(self.max_step, self.h * theta_norm / speed)
 
     def __repr__(self):
@@ -72,4 +147,8 @@ def make_step(spec) -> StepRule:
             return ConstantStep(h)
         if kind == "relative" and h is not None:
             return RelativeStep(h)
-    raise ValueError(f"step must be a StepRule, a float (constant step) or 'constant:H'/'relative:H'; got {spec!r}")
+        if kind == "ridge" and h is not None:
+            from .late_phase import RidgeStep
+            return RidgeStep(h)
+    raise ValueError(f"step must be a StepRule, a float (constant step) or 'constant:H'/'relative:H'/'ridge:H'; "
+                     f"got {spec!r}")

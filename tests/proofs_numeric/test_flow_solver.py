@@ -22,9 +22,35 @@ def test_not_separated_status_and_throw():
     th = [torch.ones(1, 4, dtype=torch.float64)]
     data = non_separable(12, 4, seed=0)
     tr = integrate(m, th, data, norm="l2", max_steps=100)
-    assert tr.status == "not_separated" and "never fitted" in tr.message and tr.t0_index is None
-    with pytest.raises(FlowError, match="not_separated"):
-        integrate(m, th, data, norm="l2", max_steps=100, throw=True)
+    # the budget ended the run: it says so, and that the data were not fitted, without blaming the data
+    assert tr.status == "max_steps" and "step budget" in tr.message and "not fitted" in tr.message
+    assert tr.t0_index is None
+
+
+def test_stationary_start_is_reported_as_such_and_throws():
+    m = models.TwoLayerReLU(4, 3)
+    dead = [torch.zeros(3, 4, dtype=torch.float64), torch.zeros(1, 3, dtype=torch.float64)]
+    data = non_separable(12, 4, seed=0)
+    tr = integrate(m, dead, data, norm="l2", max_steps=100)
+    assert tr.status == "stalled" and "stationary point" in tr.message and tr.info["steps"] == 0
+    with pytest.raises(FlowError, match="stalled"):
+        integrate(m, dead, data, norm="l2", max_steps=100, throw=True)
+
+
+def test_zero_start_of_a_linear_model_moves():
+    """theta = 0 is not stationary for a linear model (G != 0): the run must move, not report a stall."""
+    X, y = linearly_separable(10, 4, seed=0)
+    tr = integrate(models.Linear(4), [torch.zeros(1, 4, dtype=torch.float64)], (X, y), norm="l2",
+                   target_log_loss=-20.0)
+    assert tr.status == "success" and tr.info["steps"] > 0
+
+
+@pytest.mark.parametrize("kw", [{"max_seconds": float("nan")}, {"max_seconds": -1.0},
+                                {"target_log_loss": float("nan")}, {"snapshot_every": 0}, {"max_steps": -1}])
+def test_bad_budgets_name_the_argument(kw):
+    m, th, data = _net(0)
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        integrate(m, th, data, **kw)
 
 
 def test_bad_inputs():

@@ -1,0 +1,172 @@
+"""The late-phase ridge step: the linearized implicit steepest step in the limit of a sharp loss.
+
+Late in training log L = -min_i q_i + O(log n): the flow slides along the ridge where several margins q_i
+tie, with softmax weights w = softmax(-q) balancing the tied gradients. An explicit step uses the weights at
+the START of the step and overshoots the ridge once it moves q by more than O(1). The implicit step uses the
+weights at the END; with the margins linearized at theta (q + J D, J_i = grad q_i) and the loss temperature
+small against the step (the stiff regime) it is
+
+    (R)   maximize_{||D|| <= r}  min_i ( q_i + J_i D )      (r = h ||theta||, the relative step),
+
+whose dual is min_{w in simplex} <w, q> + r ||J^T w||_*  (weights w: the end-of-step softmax weights in the
+sharp limit). An optimal pair satisfies D = r dualize(J^T w), which is theta_+ = theta - ds ||G_+||_*
+dualize(G_+) with G_+ = -J^T w: an implicit Euler step of the steepest flow. The dual gap
+<w, q> + r ||J^T w||_* - min_i(q_i + J_i D) >= 0 certifies a returned step.
+
+Solvers (exact for the linearized problem; n constraints, P parameters, n << P):
+* linf: D_j = r sign((J^T w)_j) except on a small set F of coordinates whose sign is undecided. The LP is
+  solved over F only (HiGHS, n rows, |F| ~ 2n columns) and F grows by the coordinates whose reduced cost
+  (the sign of (J^T w)_j) contradicts their fixed bound, until none does: then D is optimal for the full LP.
+  Coordinates with J_{:,j} = 0 keep D_j = 0 (the flow's selection sign(0) = 0).
+* l1: D is supported on the coordinates where |(J^T w)_j| is maximal (the convex hull of coordinate steps).
+  The LP runs over a candidate set F (largest |(J^T w)_j|) and grows F by the coordinates whose |(J^T w)_j|
+  exceeds the budget's dual price, until none does.
+* l2: the dual is smooth in w (r sqrt(w^T K w), K = J J^T), solved by SLSQP; D = r J^T w / ||J^T w||.
+Other norms have no ridge solver here; ``RidgeStep`` then falls back to explicit relative steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog, minimize
+
+NORMS = ("l1", "l2", "linf")
+
+
+@dataclass
+class Ridge:
+    D: np.ndarray        # the step, ||D|| <= r
+    value: float         # predicted min_i (q_i + J_i D)
+    w: np.ndarray        # dual weights (end-of-step softmax weights in the sharp limit)
+    gap: float           # dual value - value >= 0 (0 up to the solver's tolerance: D is optimal)
+    rounds: int          # LPs solved (column generation rounds) or SLSQP iterations
+
+
+def _lp_over(q, A, lo, hi, budget=None):
+    """max t s.t. t <= q + A x, lo <= x <= hi (and sum x <= budget): returns (x, t, w, budget price)."""
+    k, m = A.shape
+    c = np.zeros(m + 1)
+    c[-1] = -1.0
+    A_ub = np.hstack([-A, np.ones((k, 1))])
+    b_ub = q
+    if budget is not None:
+        A_ub = np.vstack([A_ub, np.concatenate([np.ones(m), [0.0]])])
+        b_ub = np.concatenate([q, [budget]])
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=[(lo, hi)] * m + [(None, None)], method="highs",
+                  options={"disp": False})
+    if res.status != 0:
+        raise RuntimeError(f"ridge LP failed: {res.message}")
+    marg = -res.ineqlin.marginals
+    return res.x[:m], -res.fun, marg[:k], (marg[k] if budget is not None else 0.0)
+
+
+def _grow(F, score, cap):
+    """Add to F the (at most cap) outside coordinates with the largest positive score."""
+    cand = np.flatnonzero(~F & (score > 0))
+    if cand.size > cap:
+        cand = cand[np.argsort(-score[cand])[:cap]]
+    F[cand] = True
+    return cand.size
+
+
+def ridge_linf(q, J, r, w0, max_rounds=40) -> Ridge:
+    k, P = J.shape
+    z = J.T @ w0
+    live = np.abs(J).max(axis=0) > 0
+    sig = np.where(z >= 0, 1.0, -1.0) * live
+    F = np.zeros(P, bool)
+    F[np.argsort(np.abs(z) / np.where(live, np.abs(J).max(axis=0), 1.0))[:min(P, 2 * k)]] = True
+    F &= live
+    tol = 1e-12 * max(float(np.abs(J).max()), 1e-300)
+    for rnd in range(1, max_rounds + 1):
+        Fi = np.flatnonzero(F)
+        fixed = r * (J[:, ~F] @ sig[~F])
+        x, t, w, _ = _lp_over(q + fixed, J[:, Fi], -r, r)
+        z = J.T @ w
+        wrong = -sig * z * (~F) * live          # > 0 where the fixed sign contradicts the reduced cost
+        wrong[np.abs(z) <= tol] = 0.0
+        if not (wrong > 0).any() or rnd == max_rounds:
+            D = r * sig
+            D[Fi] = x
+            return _certify(q, J, r, D, w, np.abs(z).sum(), rnd)
+        _grow(F, wrong, 2 * k)
+    raise AssertionError("unreachable")
+
+
+def ridge_l1(q, J, r, w0, max_rounds=40) -> Ridge:
+    k, P = J.shape
+    a = np.abs(J.T @ w0)
+    F = np.zeros(P, bool)
+    F[np.argsort(-a)[:min(P, 2 * k)]] = True
+    for rnd in range(1, max_rounds + 1):
+        Fi = np.flatnonzero(F)
+        A = J[:, Fi]
+        x, t, w, price = _lp_over(q, np.hstack([A, -A]), 0.0, None, budget=r)
+        a = np.abs(J.T @ w)
+        excess = (a - price * (1 + 1e-9)) * (~F)
+        if not (excess > 0).any() or rnd == max_rounds:
+            D = np.zeros(P)
+            D[Fi] = x[:Fi.size] - x[Fi.size:]
+            return _certify(q, J, r, D, w, a.max(), rnd)
+        _grow(F, excess, 2 * k)
+    raise AssertionError("unreachable")
+
+
+def ridge_l2(q, J, r, w0) -> Ridge:
+    K = J @ J.T
+    k = q.size
+
+    def f(w):
+        s = float(np.sqrt(max(w @ K @ w, 1e-300)))
+        return float(w @ q) + r * s, q + r * (K @ w) / s
+
+    res = minimize(f, np.maximum(w0, 1e-12) / np.maximum(w0, 1e-12).sum(), jac=True, method="SLSQP",
+                   bounds=[(0.0, None)] * k, constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0,
+                                                           "jac": lambda w: np.ones(k)}],
+                   options={"ftol": 1e-14, "maxiter": 200})
+    w = np.maximum(res.x, 0.0)
+    w /= w.sum()
+    g = J.T @ w
+    n = float(np.linalg.norm(g))
+    D = r * g / n if n > 0 else np.zeros(J.shape[1])
+    return _certify(q, J, r, D, w, n, int(res.nit))
+
+
+def _certify(q, J, r, D, w, dual_norm, rounds) -> Ridge:
+    value = float((q + J @ D).min())
+    return Ridge(D, value, w, max(float(w @ q) + r * dual_norm - value, 0.0), rounds)
+
+
+SOLVERS = {"l1": ridge_l1, "l2": ridge_l2, "linf": ridge_linf}
+
+
+DUAL_ROW_NORMS = {"l1": lambda J: np.abs(J).max(axis=1), "l2": lambda J: np.linalg.norm(J, axis=1),
+                  "linf": lambda J: np.abs(J).sum(axis=1)}
+
+
+def reachable(q, J, r, norm_name):
+    """Points that can be the minimum after a step ||D|| <= r: q_i - r ||J_i||_* <= q_m + r ||J_m||_* for the
+    current argmin m. The others satisfy q_i + J_i D > q_m + J_m D for every such D, so dropping them from
+    (R) changes nothing (an exact reduction)."""
+    dn = DUAL_ROW_NORMS[norm_name](J)
+    m = int(np.argmin(q))
+    return np.flatnonzero(q - r * dn <= q[m] + r * dn[m])
+
+
+def ridge_step(q, J, r, norm_name, w0=None) -> Ridge:
+    """Solve (R) for norm l1, l2 or linf. q: (n,), J: (n, P), r > 0; w0 (n,) warm-starts the weights.
+    The returned weights ``w`` have length n (0 for the points that cannot reach the minimum)."""
+    q = np.asarray(q, dtype=np.float64)
+    keep = reachable(q, J, r, norm_name)
+    qk, Jk = q[keep] - float(q[keep].min()), np.asarray(J[keep], dtype=np.float64)
+    w0k = None if w0 is None or np.asarray(w0).shape != q.shape else np.asarray(w0, dtype=np.float64)[keep]
+    if w0k is None or not w0k.sum() > 0:
+        w0k = np.exp(-qk / max(float(np.ptp(qk)), 1e-300))
+    w0k = w0k / w0k.sum()
+    res = SOLVERS[norm_name](qk, Jk, float(r), w0k)
+    res.value += float(q[keep].min())
+    w = np.zeros_like(q)
+    w[keep] = res.w
+    res.w = w
+    return res
