@@ -142,3 +142,16 @@ def _vss(m, quick, figdir):
 
 
 _register("vss", VSS, "vss_checks", ["check_flow_limit", "check_kkt", "check_not_local"], _vss)
+
+
+# ---------------------------------------------------------------- late phase (RidgeStep, the default integrator)
+def _late_phase(m, quick, figdir):
+    out = [m.check_gunasekar_ridge(nm) for nm in ("l1", "l2", "linf")]
+    out.append(m.check_gunasekar_ridge("linf", measure_norm="l2"))
+    norms = ("linf",) if quick else ("linf", "l1", "l2")
+    out += [m.check_ridge_order(nm) for nm in norms] + [m.check_ridge_order("linf", control=True)]
+    return out
+
+
+_register("late-phase", "Late phase: the default integrator follows one flow to the limit",
+          "late_phase_checks", ["check_gunasekar_ridge", "check_ridge_order"], _late_phase)
