@@ -15,7 +15,7 @@ Program in scaled variables zeta = z L / rho^2 (sum_i zeta_i ~ 1 at a KKT point,
     min t  s.t.  t >= 1/2 + 1/2 s^2 - c . zeta,   t >= (q - 1) . zeta_lambda,   s >= ||(rho / L) G zeta||_*,
     c = G^T theta~ / L,  zeta >= 0,  mu-part <= width * lambda-part[owner].
 
-The dual-norm term is the l2 norm of R zeta (R from the Gram matrix, solve.range_factor) for l2, the
+For l2 the FY term is written as 1/2||x - u||^2 through the Gram split (solve.range_factor, solve._split), the
 nuclear norm of compressed blocks for the spectral norm (kkt/compress.py: the isometry keeps it), and
 ``nrm.dual_cvxpy`` of the P-dimensional blocks otherwise.
 
@@ -56,15 +56,22 @@ def evaluate(nrm, theta: list, q: np.ndarray, L: int, u: np.ndarray, lam: np.nda
 
 
 def _dual_term(nrm, theta, G, scale, info):
-    """(matrix M, block shapes, kind) with ||(scale) G zeta||_* = dual norm of the blocks of M zeta."""
-    if getattr(nrm, "p", None) == 2:
-        e, V = solve.range_factor(G)
-        return scale * (np.sqrt(e)[:, None] * V.T), None
+    """(matrix M, block shapes) with ||(scale) G zeta||_* = dual norm of the blocks of M zeta (not l2)."""
     Gd = G.dense()
     if info is not None:  # compressed spectral layers: same nuclear norms (isometry), smaller SDP
         rows = [np.einsum("ma,mdk,db->abk", Qc, G3, Qr).reshape(-1, Gd.shape[1]) for Qc, Qr, _, G3 in info]
         return scale * np.vstack(rows), [(Qc.shape[1], Qr.shape[1]) for Qc, Qr, _, _ in info]
     return scale * Gd, [block_shape(b) for b in theta]
+
+
+def _fy_l2(x, rho, L, G, z):
+    """l2: FY / rho^2 = 1/2 ||x - (rho^2 / L) G zeta||^2 / rho^2 = 1/2 (||(rho / L) R zeta - c / rho||^2 + (perp / rho)^2)
+    with R, c, perp from the Gram matrix (solve.range_factor / solve._split): an (n + k)-dimensional cone."""
+    import cvxpy as cp
+    e, V = solve.range_factor(G)
+    c, perp = solve._split(G, e, V, x)
+    R = (rho / L) * (np.sqrt(e)[:, None] * V.T)
+    return 0.5 * cp.sum_squares(R @ z - c / rho) + 0.5 * (perp / rho) ** 2
 
 
 def _blocks(expr, shapes):
@@ -84,13 +91,15 @@ def program(nrm, theta: list, q: np.ndarray, L: int, G: "solve.Combination", own
     x = np.concatenate([b.reshape(-1) for b in theta])
     rho = np_norm(nrm, theta)
     n = len(q)
-    M, shapes = _dual_term(nrm, theta, G, rho / L, info)
-    c = G.rmatvec(x) / L
     lam, mu, z, cons = solve._variables(n, owner, G.width)
-    s, t = cp.Variable(nonneg=True), cp.Variable()
-    expr = M @ z
-    cons.append(s >= (cp.norm(expr, 2) if shapes is None else nrm.dual_cvxpy(_blocks(expr, shapes))))
-    cons += [t >= 0.5 + 0.5 * cp.square(s) - c @ z, t >= (q - 1.0) @ lam]
+    t = cp.Variable()
+    if getattr(nrm, "p", None) == 2:
+        cons.append(t >= _fy_l2(x, rho, L, G, z))
+    else:
+        M, shapes = _dual_term(nrm, theta, G, rho / L, info)
+        s = cp.Variable(nonneg=True)
+        cons += [s >= nrm.dual_cvxpy(_blocks(M @ z, shapes)), t >= 0.5 + 0.5 * cp.square(s) - (G.rmatvec(x) / L) @ z]
+    cons.append(t >= (q - 1.0) @ lam)
     prob = cp.Problem(cp.Minimize(t), cons)
     status, msg = solve._solve(prob, solver)
     if lam.value is None:
