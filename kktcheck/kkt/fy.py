@@ -15,9 +15,11 @@ Program in scaled variables zeta = z L / rho^2 (sum_i zeta_i ~ 1 at a KKT point,
     min t  s.t.  t >= 1/2 + 1/2 s^2 - c . zeta,   t >= (q - 1) . zeta_lambda,   s >= ||(rho / L) G zeta||_*,
     c = G^T theta~ / L,  zeta >= 0,  mu-part <= width * lambda-part[owner].
 
-For l2 the FY term is written as 1/2||x - u||^2 through the Gram split (solve.range_factor, solve._split), the
-nuclear norm of compressed blocks for the spectral norm (kkt/compress.py: the isometry keeps it), and
-``nrm.dual_cvxpy`` of the P-dimensional blocks otherwise.
+The dual norm ||u||_* is the nuclear norm of compressed blocks for the spectral norm (kkt/compress.py: the
+isometry keeps it) and ``nrm.dual_cvxpy`` of the P-dimensional blocks otherwise. For l2 the FY term is written
+directly as 1/2||theta~ - u||^2 = 1/2(||R z - c||^2 + perp^2) through the Gram split (solve.range_factor,
+solve._split): an (n + k)-dimensional cone that Clarabel solves to "optimal" (the s^2 form stalls at
+"almost solved" there).
 
 ``a13_bound``: the closed-form upper bound along lambda proportional to e^{-q_i(theta)} (Prop. A.13 of the
 paper): with d = v / ||v||_*, v = sum_i w_i grad q_i(theta~), w = softmax(-q(theta)), u = a rho d and
