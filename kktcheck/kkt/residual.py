@@ -31,7 +31,7 @@ from ..norms import BlockNorm, LpNorm, norm as make_norm
 from ..norms.matrix import SpectralMatrix
 from ..params import as_params
 from ..subdiff import DEFAULT_TOL
-from . import compress, fy, solve
+from . import compress, fy, fy_rows, solve
 from .checks import DEFAULT_MAX_SIZE, DEFAULT_RADIUS, validate
 from .result import KKTResidual, split
 
@@ -169,8 +169,11 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
                    "(the compressed formulation shrinks layers to n + r dimensions), or raise max_sdp")
         return res
     t0 = time.perf_counter()
-    res.set_measure(fy.program(nrm, theta_np, q, L, G, owner, solver, info if meth == "compressed" else None),
-                    time.perf_counter() - t0)
+    if meth == "active-set" and nrm.p == 1:  # row generation, exact to 1e-9 (kkt/fy_rows.py)
+        out = fy_rows.program(nrm, theta_np, q, L, G, owner, solver)
+    else:
+        out = fy.program(nrm, theta_np, q, L, G, owner, solver, info if meth == "compressed" else None)
+    res.set_measure(out, time.perf_counter() - t0)
     if pair:
         t0 = time.perf_counter()
         out = _pair(nrm, meth, theta_np, q, L, G, owner, tol, solver, info)

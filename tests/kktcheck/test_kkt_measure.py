@@ -120,3 +120,46 @@ def test_a13_bound_matches_the_certificate_module():
         assert res.beta == pytest.approx(cert.beta, rel=1e-10)
         assert res.measure <= res.measure_bound + 1e-9 <= res.a13_value + 2e-9
         assert res.a13_value >= 1 - cert.beta - 1e-12
+
+
+@pytest.mark.parametrize("name", ["l2", "l1", "linf"])
+def test_program_matches_a_direct_formulation(name):
+    """The measure program (scaled variables, Gram split for l2) against the textbook P-dimensional program
+    min_lambda max(FY(x, J^T lambda) / rho^2, (q - 1) . lambda / rho^2) written here with cvxpy (linear model: L = 1,
+    the Jacobian rows are y_i x_i and no Clarke columns)."""
+    import cvxpy as cp
+    p = R.linear_max_margin(name, perturbed=True)
+    res = kc.residual(p.theta, p.data, model=p.model, norm=name)
+    X, y = p.data
+    x = np.concatenate([b.reshape(-1) for b in res.theta_tilde])
+    J = y[:, None] * X
+    q = J @ x
+    rho = {"l2": np.linalg.norm(x), "l1": np.abs(x).sum(), "linf": np.abs(x).max()}[name]
+    lam = cp.Variable(len(q), nonneg=True)
+    u = J.T @ lam
+    dual = {"l2": cp.norm(u, 2), "l1": cp.norm(u, "inf"), "linf": cp.norm(u, 1)}[name]
+    fy = 0.5 * rho ** 2 + 0.5 * cp.square(dual) - x @ u
+    prob = cp.Problem(cp.Minimize(cp.maximum(fy / rho ** 2, (q - 1) @ lam / rho ** 2)))
+    prob.solve(solver="CLARABEL")
+    assert res.status == "optimal" and prob.status in ("optimal", "optimal_inaccurate")
+    assert res.measure == pytest.approx(prob.value, rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_l1_row_generation_matches_the_full_program(seed):
+    """l1 (auto) uses row generation (kkt/fy_rows.py); method="generic" runs the full P-row program."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(10, 12, generator=g, dtype=torch.float64)
+    net = torch.nn.Sequential(torch.nn.Linear(12, 20, bias=False), torch.nn.ReLU(),
+                              torch.nn.Linear(20, 1, bias=False)).double()
+    with torch.no_grad():
+        for prm in net.parameters():
+            prm.copy_(torch.randn(prm.shape, generator=g, dtype=torch.float64))
+        net[0].weight[0] -= (net[0].weight[0] @ X[0]) / (X[0] @ X[0]) * X[0]  # a kink: <w_1, x_1> = 0
+        out = net(X)[:, 0]
+    keep = out.abs() > 1e-3
+    data = (X[keep].numpy(), torch.sign(out[keep]).numpy())
+    fast = kc.residual(net, data, norm="l1", pair=False)
+    full = kc.residual(net, data, norm="l1", method="generic", pair=False)
+    assert fast.status == full.status == "optimal" and fast.clarke == "two-layer-exact"
+    assert fast.measure == pytest.approx(full.measure, rel=1e-6, abs=1e-9)
