@@ -77,3 +77,14 @@ def test_cli_verdict_and_unwritable_json(tmp_path, capsys, monkeypatch):
     assert "--json" in capsys.readouterr().err
     assert main(args + ["--json", str(tmp_path)]) == 2
     assert "directory" in capsys.readouterr().err
+
+
+def test_cli_exit_codes_follow_the_verdict(tmp_path, capsys):
+    p = R.two_layer_unbalanced()  # feasible, not KKT; its A.13 bound is far above the verdict tolerance
+    torch.save(p.model, tmp_path / "model.pt")
+    np.savez(tmp_path / "data.npz", X=p.data[0], y=p.data[1])
+    args = ["residual", str(tmp_path / "model.pt"), str(tmp_path / "data.npz")]
+    assert main(args) == 0 and capsys.readouterr().out.startswith("not KKT")
+    assert main(args + ["--time-limit", "1e-9"]) == 1
+    assert capsys.readouterr().out.startswith("could not decide: time limit")
+    assert main(args + ["--verdict-tol", "nan"]) == 2 and "--verdict-tol" in capsys.readouterr().err
