@@ -14,6 +14,15 @@ Two treatments, reported in ``KKTResidual.clarke``:
   ReLU networks this is an element of the Clarke set only where the net is differentiable; near-ties in
   the norm's subdifferential still use ``tol``. The result says so.
 
+Continuous band (``two_layer_clarke_band``, used by kc.residual): with the normalized pre-activation
+zeta_ij = z_ij / (||w_j||_2 ||x_i||_2) and a relative radius r > 0, the slope s_ij of relu at the pair ranges
+over the interval I_r(zeta) = [clip(zeta / r, 0, 1), clip(1 + zeta / r, 0, 1)]:
+I = [0, 1] at zeta = 0, {1} for zeta >= r, {0} for zeta <= -r, and I moves continuously (in the Hausdorff
+distance) with zeta in between. It always contains the true one-sided slope (1 if zeta > 0, 0 if zeta < 0),
+and every element is a convex combination of the slopes 0 and 1 realized at points theta' obtained by moving
+w_j by at most r ||w_j|| (w_j -> w_j - t x_i with |t| ||x_i|| <= r ||w_j|| flips the sign of z_ij): a
+Goldstein-type enlargement of relative radius r. r = 0 gives the exact Clarke set (discontinuous at kinks).
+
 Two-layer structure is detected by duck typing (attributes ``W`` and ``a`` / ``a_frozen`` /
 ``train_output``, as in proofs_numeric.models.TwoLayerReLU, never imported here) or for a wrapped
 ``nn.Sequential(Linear(d, m, bias=False), ReLU(), Linear(m, 1, bias=False))``.
@@ -77,3 +86,34 @@ def two_layer_clarke(tl: TwoLayer, X: np.ndarray, y: np.ndarray, J: np.ndarray, 
             J0[i, j * d:(j + 1) * d] -= g
         cols[j * d:(j + 1) * d, c] = g
     return J0, cols, amb[:, 0].copy() if len(amb) else np.zeros(0, dtype=int)
+
+
+def two_layer_clarke_band(tl: TwoLayer, X: np.ndarray, y: np.ndarray, J: np.ndarray, radius: float):
+    """Continuous Clarke band of relative radius ``radius`` (module docstring): (J0, cols, owner, width).
+
+    Every pair (i, j) with |zeta_ij| <= radius (zeta_ij = <w_j, x_i> / (||w_j|| ||x_i||)) is free: its slope
+    s_ij ranges over I_r(zeta_ij) = [lo, hi]. J0 holds the gradient with s_ij = lo in the W_j block, cols[:, c]
+    the vector g_ij = y_i a_j x_i (W_j block) and width[c] = hi - lo, so
+        k_i = J0_i + sum_{c owned by i} t_c g_c,  t_c in [0, width_c],
+    covers the band exactly. In the programs mu_c = lambda_i t_c with 0 <= mu_c <= width_c lambda_i (convex).
+    radius = 0 reproduces ``two_layer_clarke`` with tol = 0 (exact zeros, width 1).
+    """
+    Xf = X.reshape(X.shape[0], -1)
+    m, d = tl.W.shape
+    Z = Xf @ tl.W.T
+    scale = np.linalg.norm(Xf, axis=1)[:, None] * np.linalg.norm(tl.W, axis=1)[None, :]
+    zeta = np.divide(Z, scale, out=np.zeros_like(Z), where=scale > 0)
+    amb = np.argwhere(np.abs(zeta) <= radius) if radius > 0 else np.argwhere(Z == 0)
+    J0 = J.copy() if len(amb) else J
+    cols = np.zeros((J.shape[1], len(amb)))
+    width = np.ones(len(amb))
+    for c, (i, j) in enumerate(amb):
+        g = y[i] * tl.a[j] * Xf[i]
+        zr = zeta[i, j] / radius if radius > 0 else 0.0
+        lo, hi = min(max(zr, 0.0), 1.0), min(max(1.0 + zr, 0.0), 1.0)
+        auto = 1.0 if Z[i, j] > 0 else 0.0  # autodiff used relu'(z) = 1 for z > 0, relu'(0) = 0 otherwise
+        J0[i, j * d:(j + 1) * d] += (lo - auto) * g
+        cols[j * d:(j + 1) * d, c] = g
+        width[c] = hi - lo
+    owner = amb[:, 0].copy() if len(amb) else np.zeros(0, dtype=int)
+    return J0, cols, owner, width

@@ -3,13 +3,16 @@
 MODEL.pt is a whole ``torch.nn.Module`` saved with ``torch.save(model, path)``. Loading it runs
 ``torch.load(path, weights_only=False)``, which unpickles arbitrary Python objects: only load files you
 trust. DATA.npz holds arrays ``X`` (n, d, ...) and ``y`` (n,) with labels in {-1, +1}.
-Exit codes: 0 success, 1 the residual program did not solve, 2 bad input.
+The first printed line is the verdict ("approximately KKT: ...", "not KKT: ...", "could not decide: ...").
+Exit codes: 0 a verdict was reached (approximately KKT or not KKT), 1 could not decide (problem too large,
+time limit, solver failure), 2 bad input (checked before any computation, including an unwritable --json).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -19,13 +22,20 @@ def _parser() -> argparse.ArgumentParser:
                                 "of homogeneous networks.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("residual", help="approximate-KKT residuals of (MM) at a trained model",
-                       description="Rescale the model to theta / q_min^(1/L) and print the named KKT residuals "
-                       "(stationarity in the dual norm, complementarity, feasibility) and the multipliers' summary.")
+                       description="Rescale the model to theta / q_min^(1/L) and print a verdict on the KKT "
+                       "measure (Fenchel-Young gap of the best multipliers, continuous in theta, 0 exactly at KKT "
+                       "points), the multipliers' summary, and the named (eps, delta) residuals beside it.")
     r.add_argument("model", help="MODEL.pt: a torch.save'd bias-free nn.Module (loaded with weights_only=False: "
                    "trusted files only)")
     r.add_argument("data", help="DATA.npz with arrays X and y (y in {-1, +1})")
     r.add_argument("--norm", default="l2", help="algorithm norm: l2, l1, linf, lp:P, spectral, nuclear (default l2)")
-    r.add_argument("--tol", type=float, default=None, help="relative near-tie tolerance (default 1e-6)")
+    r.add_argument("--tol", type=float, default=None, help="relative near-tie tolerance of the (eps, delta) pair "
+                   "(default 1e-6)")
+    r.add_argument("--verdict-tol", type=float, default=None, help="tolerance on the KKT measure for the verdict "
+                   "(default 1e-3)")
+    r.add_argument("--clarke-radius", type=float, default=None, help="relative radius of the two-layer ReLU "
+                   "Clarke band (default 1e-3)")
+    r.add_argument("--time-limit", type=float, default=None, help="seconds for all solves together")
     r.add_argument("--method", default="auto", help="auto, generic, l2-reduced or active-set")
     r.add_argument("--json", metavar="OUT", default=None, help="also write the residuals as JSON to OUT")
     return p
@@ -70,19 +80,38 @@ def _clean(v):
     return v
 
 
+def _check_out(path: str) -> None:
+    """Fail before any computation when --json cannot be written."""
+    f = Path(path)
+    if f.is_dir():
+        raise ValueError(f"--json {path!r} is a directory")
+    parent = f.parent if str(f.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"--json {path!r}: directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK) or (f.exists() and not os.access(f, os.W_OK)):
+        raise ValueError(f"--json {path!r} is not writable")
+
+
 def cmd_residual(args) -> int:
     from .kkt import residual
+    from .kkt.report import render
+    from .kkt.checks import DEFAULT_RADIUS, DEFAULT_VERDICT_TOL, check_tol
     from .subdiff import DEFAULT_TOL
+    if args.json:
+        _check_out(args.json)
+    vtol = DEFAULT_VERDICT_TOL if args.verdict_tol is None else check_tol("--verdict-tol", args.verdict_tol, 0.0, 0.5)
     model = _load_model(args.model)
     X, y = _load_data(args.data)
     res = residual(model, (X, y), norm=args.norm, tol=DEFAULT_TOL if args.tol is None else args.tol,
-                   method=args.method)
-    print(res)
+                   method=args.method, time_limit=args.time_limit,
+                   clarke_radius=DEFAULT_RADIUS if args.clarke_radius is None else args.clarke_radius)
+    print(render(res, vtol))
     if args.json:
         out = {k: _clean(v) for k, v in res.summary().items()}
+        out["verdict"], out["verdict_tol"] = res.verdict(vtol), vtol
         Path(args.json).write_text(json.dumps(out, indent=2))
         print(f"wrote {args.json}")
-    return 0 if res.status.startswith("optimal") else 1
+    return 1 if res.verdict(vtol).startswith("could not decide") else 0
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-"""Approximate-KKT residuals of the max-margin problem (MM) (SPEC section 4): ``residual`` and ``KKTResidual``."""
+"""KKT measure and residuals of the max-margin problem min 1/2||theta||^2 s.t. q_i >= 1: ``residual``, ``KKTResidual``."""
 from .residual import residual
 from .result import KKTResidual
 

@@ -61,7 +61,7 @@ def compressed(nrm, theta, q, L, G: solve.Combination, owner, tol, solver=None, 
     rows = [np.einsum("ma,mdk,db->abk", Qc, G3, Qr).reshape(-1, Gd.shape[1]) for Qc, Qr, _, G3 in info]
     Gc = np.vstack(rows)
     n = G.n
-    out = solve.generic(nrm, th_c, q, L, solve.Combination(Gc[:, :n].T.copy(), Gc[:, n:]), owner, tol, solver)
+    out = solve.generic(nrm, th_c, q, L, solve.Combination(Gc[:, :n].T.copy(), Gc[:, n:], G.width), owner, tol, solver)
     if "h" not in out:
         return out
     h_full, s0 = [], 0

@@ -1,10 +1,17 @@
-"""kc.residual: how far a trained homogeneous model is from a KKT point of (MM) (SPEC Def. A.12).
+"""kc.residual: how far a trained homogeneous model is from a KKT point of (MM).
 
     (MM)  min 1/2||theta||^2  s.t.  q_i(theta) = y_i f(x_i; theta) >= 1.
 
-theta is rescaled to theta_tilde = theta / q_min^{1/L} (feasible, SPEC Lemma A.9); then a convex program
-(kkt/solve.py) picks lambda >= 0, h in d(1/2||theta_tilde||^2) (subdiff.py, near-tie tolerance ``tol``) and
-k_i in the Clarke set of q_i (clarke.py) minimizing max(eps_rel, delta_rel), the Dutta-style proximity:
+theta is rescaled to theta_tilde = theta / q_min^{1/L} (feasible: min_i q_i = 1). Headline (kkt/fy.py): the
+Fenchel-Young measure, continuous in theta and zero exactly at KKT points,
+
+    measure = min_{lambda >= 0, k_i} max( FY(theta~, sum_i lambda_i k_i) / rho^2, L (q - 1) . lambda / rho^2 ),
+    FY(theta~, u) = 1/2||theta~||^2 + 1/2||u||_*^2 - <theta~, u>,  rho = ||theta~||,
+
+with k_i in the Clarke set of q_i enlarged by the continuous band of relative radius ``clarke_radius``
+(clarke.py), and its closed-form upper bound along lambda ~ e^{-q_i} (Prop. A.13 of the paper). Beside it,
+the (eps, delta) pair of a second program (kkt/solve.py: h in d(1/2||theta~||^2) with near-tie tolerance
+``tol``, minimizing max(eps_rel, delta_rel)):
 
     eps   = ||h - sum_i lambda_i k_i||_*   (dual norm),  eps_rel   = eps / ||theta_tilde||
     delta = sum_i lambda_i (q_i - 1),                    delta_rel = L * delta / ||theta_tilde||^2.
@@ -17,14 +24,15 @@ import time
 import numpy as np
 import torch
 
-from ..clarke import detect_two_layer, two_layer_clarke
+from ..clarke import detect_two_layer, two_layer_clarke_band
 from ..jacobian import margins_and_jacobian
 from ..margins import _prepare, sample_margins_from_outputs
 from ..norms import BlockNorm, LpNorm, norm as make_norm
 from ..norms.matrix import SpectralMatrix
 from ..params import as_params
 from ..subdiff import DEFAULT_TOL
-from . import compress, solve
+from . import compress, fy, fy_rows, solve
+from .checks import DEFAULT_MAX_SIZE, DEFAULT_RADIUS, validate
 from .result import KKTResidual, split
 
 METHODS = ("auto", "generic", "l2-reduced", "active-set", "compressed")
@@ -77,24 +85,34 @@ def _check_theta(theta):
 
 def residual(theta, data, *, norm="l2", model=None, tol: float = DEFAULT_TOL, clarke: str = "auto",
              method: str = "auto", solver: str | None = None, active_tol: float = 1e-6,
-             max_sdp: int = 20_000) -> KKTResidual:
-    """Approximate-KKT residuals of (MM) at theta / q_min^{1/L}; see the module docstring.
+             max_sdp: int = 20_000, clarke_radius: float = DEFAULT_RADIUS, time_limit: float | None = None,
+             max_size: int = DEFAULT_MAX_SIZE, pair: bool = True) -> KKTResidual:
+    """KKT measure of (MM) at theta / q_min^{1/L} and the (eps, delta) pair; see the module docstring.
 
     theta: a bias-free nn.Module (or proofs_numeric model), or parameters with ``model=``.
     data: (X, y), y in {-1, +1} (or integer classes for multi-output models).
-    norm: the algorithm norm (its dual measures eps); tol: relative near-tie tolerance for the norm's
-    subdifferential and the ReLU pre-activations; clarke: "auto" (exact two-layer sets when detected)
-    or "autodiff"; method: "auto", "generic", "l2-reduced" or "active-set"; active_tol: q_i <= 1 + active_tol
-    puts sample i in ``active_set``; max_sdp: refuse (status "too_large") spectral/nuclear programs whose
-    PSD cones would exceed this many entries (the conic solver aborts the process when out of memory).
+    norm: the algorithm norm (its dual measures u and eps); tol: relative near-tie tolerance of the norm's
+    subdifferential in the (eps, delta) program only (the measure needs none); clarke: "auto" (two-layer
+    Clarke band when detected) or "autodiff"; clarke_radius: relative radius r of the band (pairs with
+    |<w_j, x_i>| <= r ||w_j|| ||x_i|| get both activation slopes, continuously); method: formulation of the
+    (eps, delta) program; active_tol: q_i <= 1 + active_tol puts sample i in ``active_set``; max_sdp: refuse
+    spectral/nuclear programs whose PSD cones exceed this many entries; max_size: refuse (status
+    "too_large", before forming the n x P Jacobian) when n * P exceeds it; time_limit: seconds for all
+    solves together (status "time_limit" on expiry); pair=False skips the (eps, delta) program.
+    In every refused or failed case the closed-form A.13 upper bound of the measure is still reported.
     """
-    nrm = make_norm(norm)
+    nrm = validate(norm, method, clarke, tol, active_tol, max_sdp, clarke_radius, time_limit, max_size)
     meth = _pick_method(nrm, method)
-    if clarke not in ("auto", "autodiff"):
-        raise ValueError(f"clarke must be 'auto' or 'autodiff', got {clarke!r}")
-    if not 0 <= tol < 1:
-        raise ValueError(f"tol must lie in [0, 1), got {tol}")
     _check_theta(theta)
+    token = solve.DEADLINE.set(None if time_limit is None else time.perf_counter() + time_limit)
+    try:
+        return _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp, clarke_radius,
+                    max_size, pair)
+    finally:
+        solve.DEADLINE.reset(token)
+
+
+def _feasible_point(theta, data, model):
     fm, params, L, X, y = _prepare(theta, data, model)
     with torch.no_grad():
         q0 = sample_margins_from_outputs(fm.apply_params(params, X), y)
@@ -104,18 +122,66 @@ def residual(theta, data, *, norm="l2", model=None, tol: float = DEFAULT_TOL, cl
                          "(q_i <= 0), so theta cannot be rescaled to a feasible point of (MM); train until "
                          "the data are separated")
     c = float(q0.min()) ** (1.0 / L)
-    tt = [p / c for p in params]
+    return fm, [p / c for p in params], L, X, y, q0, c
+
+
+def _weighted_gradient(fm, tt, X, y, w) -> np.ndarray:
+    """v = sum_i w_i grad q_i(theta~) (autodiff element, relu'(0) = 0) by one backward pass, flat."""
+    ps = [p.detach().clone().requires_grad_(True) for p in tt]
+    qv = sample_margins_from_outputs(fm.apply_params(ps, X), y)
+    grads = torch.autograd.grad(qv @ w, ps, allow_unused=True)
+    return np.concatenate([(torch.zeros_like(p) if g is None else g).detach().numpy().reshape(-1)
+                           for p, g in zip(ps, grads)])
+
+
+def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp, radius, max_size, pair):
+    fm, tt, L, X, y, q0, c = _feasible_point(theta, data, model)
+    theta_np = [b.detach().numpy().copy() for b in tt]
+    n, P = len(q0), sum(b.size for b in theta_np)
+    w = torch.softmax(-q0.detach(), 0)  # Prop. A.13 weights e^{-q_i(theta)} at the original scale
+    with torch.no_grad():
+        q = np.asarray(sample_margins_from_outputs(fm.apply_params(tt, X), y).numpy(), dtype=np.float64)
+    bound = fy.a13_bound(nrm, theta_np, q, L, _weighted_gradient(fm, tt, X, y, w), w.numpy())
+    res = KKTResidual(norm=nrm.name, degree=L, status="not_run", q=q, theta_tilde=theta_np, scale=c,
+                      method=meth, tol=tol, clarke_radius=radius, _norm_obj=nrm,
+                      active_set=np.flatnonzero(q - 1.0 <= active_tol),
+                      theta_norm=float(nrm([torch.from_numpy(b) for b in theta_np])))
+    res.set_bound(bound)
+    if n * P > max_size:
+        res.refuse("too_large", f"the programs would need the dense n x P = {n} x {P} Jacobian "
+                   f"({n * P} > max_size = {max_size} entries); reporting the closed-form A.13 upper bound")
+        return res
     q_t, J_t = margins_and_jacobian(fm, tt, X, y)
-    q = np.asarray(q_t.numpy(), dtype=np.float64)
     J = np.asarray(J_t.numpy(), dtype=np.float64)
-    theta_np = [b.numpy().copy() for b in tt]
-    owner, cols, J0, how = np.zeros(0, dtype=int), np.zeros((J.shape[1], 0)), J, "autodiff"
+    owner, cols, J0, width, how = np.zeros(0, dtype=int), np.zeros((P, 0)), J, np.zeros(0), "autodiff"
     tl = detect_two_layer(fm, tt) if clarke == "auto" else None
     if tl is not None and (y.dim() == 1 and y.dtype == torch.float64):
-        J0, cols, owner = two_layer_clarke(tl, X.numpy(), y.numpy(), J, tol)
+        J0, cols, owner, width = two_layer_clarke_band(tl, X.numpy(), y.numpy(), J, radius)
         how = "two-layer-exact"
-    G = solve.Combination(J0, cols)
+    res.clarke = how
+    G = solve.Combination(J0, cols, width)
+    meth, info = _compression(nrm, meth, theta_np, G, tol)
+    res.method = meth
+    sdp = _sdp_size(nrm, info, theta_np) if meth in ("compressed", "generic") else 0
+    if sdp > max_sdp:
+        res.refuse("too_large", f"the nuclear-norm SDP would have {sdp} PSD-cone entries (> max_sdp = "
+                   f"{max_sdp}); the solver would run out of memory. Use fewer samples or smaller layers "
+                   "(the compressed formulation shrinks layers to n + r dimensions), or raise max_sdp")
+        return res
     t0 = time.perf_counter()
+    if meth == "active-set" and nrm.p == 1:  # row generation, exact to 1e-9 (kkt/fy_rows.py)
+        out = fy_rows.program(nrm, theta_np, q, L, G, owner, solver)
+    else:
+        out = fy.program(nrm, theta_np, q, L, G, owner, solver, info if meth == "compressed" else None)
+    res.set_measure(out, time.perf_counter() - t0)
+    if pair:
+        t0 = time.perf_counter()
+        out = _pair(nrm, meth, theta_np, q, L, G, owner, tol, solver, info)
+        _fill_pair(res, out, G, owner, theta_np, time.perf_counter() - t0)
+    return res
+
+
+def _compression(nrm, meth, theta_np, G, tol):
     info = None
     if meth == "compressed?" and not any(max(b.shape[0], b.size // b.shape[0]) > G.n + G.k + 1
                                          for b in theta_np if b.ndim >= 2):
@@ -123,38 +189,34 @@ def residual(theta, data, *, norm="l2", model=None, tol: float = DEFAULT_TOL, cl
     if meth in ("compressed?", "compressed"):
         info = compress.bases(theta_np, G.dense(), tol)
         meth = "compressed" if meth == "compressed" or compress.worthwhile(info, theta_np) else "generic"
-    sdp = _sdp_size(nrm, info, theta_np) if meth in ("compressed", "generic") else 0
-    if sdp > max_sdp:
-        out = {"status": "too_large", "message": f"the nuclear-norm SDP would have {sdp} PSD-cone entries "
-               f"(> max_sdp = {max_sdp}); the solver would run out of memory. Use fewer samples or smaller "
-               "layers (the compressed formulation shrinks layers to n + r dimensions), or raise max_sdp"}
-    elif meth == "compressed":
-        out = compress.compressed(nrm, theta_np, q, L, G, owner, tol, solver, info=info)
-    elif meth == "l2-reduced":
-        out = solve.l2_reduced(theta_np, q, L, G, owner, solver)
-    elif meth == "active-set":
-        out = solve.active_set(nrm, theta_np, q, L, G, owner, tol, solver)
-    else:
-        out = solve.generic(nrm, theta_np, q, L, G, owner, tol, solver)
-    elapsed = time.perf_counter() - t0
-    res = KKTResidual(norm=nrm.name, degree=L, status=out["status"], message=out.get("message", ""), q=q,
-                      theta_tilde=theta_np, scale=c, clarke=how, method=meth, tol=tol, solve_time=elapsed,
-                      _norm_obj=nrm, active_set=np.flatnonzero(q - 1.0 <= active_tol))
+    return meth, info
+
+
+def _pair(nrm, meth, theta_np, q, L, G, owner, tol, solver, info):
+    if meth == "compressed":
+        return compress.compressed(nrm, theta_np, q, L, G, owner, tol, solver, info=info)
+    if meth == "l2-reduced":
+        return solve.l2_reduced(theta_np, q, L, G, owner, solver)
+    if meth == "active-set":
+        return solve.active_set(nrm, theta_np, q, L, G, owner, tol, solver)
+    return solve.generic(nrm, theta_np, q, L, G, owner, tol, solver)
+
+
+def _fill_pair(res, out, G, owner, theta_np, elapsed):
+    """The (eps, delta) fields of ``res`` from the pair program's certificate (recomputed by res.verify())."""
+    res.pair_status, res.solve_time = out["status"], elapsed
+    res.pair_message = out.get("message", "")
     if "lam" not in out:
-        return res
+        res.pair_message = res.pair_message or f"cvxpy status {out['status']}"
+        return
     lam, mu = out["lam"], out["mu"]
-    k = J0.copy() if len(owner) else J0
+    k = G.J0.copy() if len(owner) else G.J0
     for cidx, i in enumerate(owner):
         if lam[i] > 0:
-            k[i] += min(mu[cidx] / lam[i], 1.0) * cols[:, cidx]
-    shapes = [b.shape for b in theta_np]
-    res.multipliers, res.k, res.h = lam, k, split(out["h"], shapes)
+            k[i] += min(mu[cidx] / lam[i], G.width[cidx]) * G.cols[:, cidx]
+    res.multipliers, res.k, res.h = lam, k, split(out["h"], [b.shape for b in theta_np])
     v = res.verify()
     res.stationarity, res.complementarity = v["stationarity"], v["complementarity"]
     res.stationarity_rel, res.complementarity_rel = v["stationarity_rel"], v["complementarity_rel"]
     res.primal_feasibility, res.dual_feasibility = v["primal_feasibility"], v["dual_feasibility"]
     res.objective = max(res.stationarity_rel, res.complementarity_rel)
-    res.theta_norm = float(nrm([torch.from_numpy(b) for b in theta_np]))
-    if not res.status.startswith("optimal"):
-        res.message = res.message or f"cvxpy status {res.status}"
-    return res

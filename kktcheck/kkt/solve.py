@@ -1,6 +1,7 @@
 """Convex programs for the KKT residual of (MM) at a fixed feasible theta_tilde.
 
-Variables z = (lambda, mu): lambda >= 0 (n,), Clarke variables 0 <= mu_c <= lambda_{owner(c)} (see clarke.py);
+Variables z = (lambda, mu): lambda >= 0 (n,), Clarke variables 0 <= mu_c <= width_c lambda_{owner(c)} (see
+clarke.py, ``two_layer_clarke_band``; width_c = 1 for the exact set);
 sum_i lambda_i k_i = G z with G = [J0^T | Clarke columns] (P x (n + k)); h in d(1/2||theta_tilde||^2)
 (subdiff.py, tolerance tol). The minimized scalar (Dutta-style proximity) is
 
@@ -19,7 +20,9 @@ Formulations (same optimum; tests compare them):
 """
 from __future__ import annotations
 
+import contextvars
 import math
+import time
 
 import numpy as np
 
@@ -29,33 +32,54 @@ from ..subdiff import block_shape, norm_subdifferential_constraints
 
 CLARABEL_OPTS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9}
 
+# Wall-clock deadline (time.perf_counter() value) of the current kc.residual call; every solve gets the
+# remaining time as Clarabel's time_limit, and a solve that would start after the deadline is skipped.
+DEADLINE: contextvars.ContextVar = contextvars.ContextVar("kkt_deadline", default=None)
+TIME_LIMIT = "time_limit"
+
+
+def remaining() -> float:
+    """Seconds left before the current deadline (inf when none is set)."""
+    d = DEADLINE.get()
+    return math.inf if d is None else d - time.perf_counter()
+
 
 def _solve(prob, solver):
     import warnings
 
     import cvxpy as cp
+    left = remaining()
+    if left <= 0:
+        return TIME_LIMIT, "time limit reached before this solve"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if (solver or "CLARABEL") == "CLARABEL":
-                prob.solve(solver="CLARABEL", **CLARABEL_OPTS)
+                extra = {} if math.isinf(left) else {"time_limit": max(left, 1e-3)}
+                prob.solve(solver="CLARABEL", **CLARABEL_OPTS, **extra)
             else:
                 prob.solve(solver=solver)
     except (cp.SolverError, ValueError, ArithmeticError) as err:
-        return f"solver_error", str(err)
+        if remaining() <= 0:
+            return TIME_LIMIT, f"time limit reached during the solve ({err})"
+        return "solver_error", str(err)
+    if prob.status == "user_limit" and remaining() <= 0:  # Clarabel MaxTime (MaxIterations stays user_limit)
+        return TIME_LIMIT, "time limit reached during the solve"
     msg = "solver reports an inaccurate solution; residuals are recomputed from the certificate" \
         if prob.status == "optimal_inaccurate" else ""
     return prob.status, msg
 
 
-def _variables(n, owner):
+def _variables(n, owner, width=None):
+    """lambda >= 0 (n,), mu (k,) with 0 <= mu_c <= width_c lambda_{owner(c)}; z = (lambda, mu)."""
     import cvxpy as cp
     lam = cp.Variable(n, nonneg=True)
     cons = []
     mu = None
     if len(owner):
         mu = cp.Variable(len(owner), nonneg=True)
-        cons.append(mu <= lam[owner])
+        w = np.ones(len(owner)) if width is None else np.asarray(width, dtype=np.float64)
+        cons.append(mu <= cp.multiply(w, lam[owner]))
     z = lam if mu is None else cp.hstack([lam, mu])
     return lam, mu, z, cons
 
@@ -71,7 +95,7 @@ def generic(nrm, theta, q, L, G, owner, tol, solver=None):
     import cvxpy as cp
     n = len(q)
     rho = float(nrm([__import__("torch").from_numpy(b) for b in theta]))
-    lam, mu, z, cons = _variables(n, owner)
+    lam, mu, z, cons = _variables(n, owner, G.width)
     h = [cp.Variable(block_shape(b)) for b in theta]
     cons += norm_subdifferential_constraints(nrm, theta, h, tol)
     hv = cp.hstack([cp.vec(e, order="C") if len(e.shape) == 2 else e for e in h])
@@ -95,9 +119,10 @@ def generic(nrm, theta, q, L, G, owner, tol, solver=None):
 class Combination:
     """The linear map z = (lambda, mu) -> sum_i lambda_i k_i = J0^T lambda + C mu without forming G = [J0^T | C]."""
 
-    def __init__(self, J0: np.ndarray, cols: np.ndarray):
+    def __init__(self, J0: np.ndarray, cols: np.ndarray, width=None):
         self.J0, self.cols = J0, cols
         self.n, self.k = J0.shape[0], cols.shape[1]
+        self.width = np.ones(self.k) if width is None else np.asarray(width, dtype=np.float64)
 
     def __matmul__(self, z):
         return self.J0.T @ z[:self.n] + (self.cols @ z[self.n:] if self.k else 0.0)
@@ -147,7 +172,7 @@ def l2_reduced(theta, q, L, Gc: Combination, owner, solver=None, refine: int = 1
     e, V = range_factor(Gc)
     R = np.sqrt(e)[:, None] * V.T
     cpar, ppar = cp.Parameter(len(e)), cp.Parameter(nonneg=True)  # one canonicalization for all rounds (DPP)
-    lam, mu, z, cons = _variables(n, owner)
+    lam, mu, z, cons = _variables(n, owner, Gc.width)
     eps = cp.norm(cp.hstack([cpar - R @ z, cp.reshape(ppar, (1,), order="C")]), 2)
     prob = cp.Problem(cp.Minimize(cp.maximum(eps / rho, L * ((q - 1.0) @ lam) / rho ** 2)), cons)
     z1 = np.zeros(Gc.n + Gc.k)
@@ -169,7 +194,7 @@ def _rows_program(nrm, x, rho, q, L, G, owner, S, cuts, tol):
     with sum_{j not in S} |r_j| >= -a_t . z (linf case only: h = 0 off S there)."""
     import cvxpy as cp
     n = len(q)
-    lam, mu, z, cons = _variables(n, owner)
+    lam, mu, z, cons = _variables(n, owner, G.width)
     amax = np.abs(x).max()
     GS = G.rows(S)
     hS = cp.Variable(len(S))
@@ -224,6 +249,8 @@ def active_set(nrm: LpNorm, theta, q, L, G, owner, tol, solver=None, gap_tol=1e-
         cuts = [G.rmatvec(sg * mask) for sg in signs] if sum_case else []
         prob, lam, mu, hS = _rows_program(nrm, x, rho, q, L, G, owner, S, cuts, tol)
         status, msg = _solve(prob, solver)
+        if status == TIME_LIMIT:  # the best certificate so far is valid; its optimality is not established
+            return {**best, "status": status, "message": msg}
         if lam.value is None:
             return {"status": status, "message": msg or f"cvxpy status {status}"}
         lower = float(prob.value)  # the restricted optimum is a lower bound of the full one
