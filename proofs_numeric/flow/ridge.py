@@ -21,7 +21,8 @@ Solvers (exact for the linearized problem; n constraints, P parameters, n << P):
 * l1: D is supported on the coordinates where |(J^T w)_j| is maximal (the convex hull of coordinate steps).
   The LP runs over a candidate set F (largest |(J^T w)_j|) and grows F by the coordinates whose |(J^T w)_j|
   exceeds the budget's dual price, until none does.
-* l2: the dual is smooth in w (r sqrt(w^T K w), K = J J^T), solved by SLSQP; D = r J^T w / ||J^T w||.
+* l2: D = J^T lam with lam >= 0 the NNLS solution of the minimum-norm step reaching a level t, and t set by
+  Brent's method so that ||D|| = r (exact to rounding).
 Other norms have no ridge solver here; ``RidgeStep`` then falls back to explicit relative steps.
 """
 from __future__ import annotations
@@ -29,7 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog, minimize
+from scipy.linalg import solve_triangular
+from scipy.optimize import brentq, linprog, nnls
 
 NORMS = ("l1", "l2", "linf")
 
@@ -114,23 +116,30 @@ def ridge_l1(q, J, r, w0, max_rounds=40) -> Ridge:
 
 
 def ridge_l2(q, J, r, w0) -> Ridge:
-    K = J @ J.T
-    k = q.size
+    """l2: for a level t the smallest step reaching min_i(q_i + J_i D) >= t is D(t) = J^T lam(t), lam(t) the
+    non-negative least-squares solution of min_{lam >= 0} 1/2 lam^T K lam - lam.(t - q) (K = J J^T, an NNLS
+    problem in the k points); ||D(t)|| increases with t, and Brent's method finds the level with ||D(t)|| = r.
+    The weights are w = lam / sum(lam)."""
+    qk, Jk = q, J
+    K = Jk @ Jk.T
+    L = np.linalg.cholesky(K + 1e-14 * np.trace(K) / K.shape[0] * np.eye(K.shape[0]))
 
-    def f(w):
-        s = float(np.sqrt(max(w @ K @ w, 1e-300)))
-        return float(w @ q) + r * s, q + r * (K @ w) / s
+    def step(t):
+        return nnls(L.T, solve_triangular(L, t - qk, lower=True))[0]
 
-    res = minimize(f, np.maximum(w0, 1e-12) / np.maximum(w0, 1e-12).sum(), jac=True, method="SLSQP",
-                   bounds=[(0.0, None)] * k, constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0,
-                                                           "jac": lambda w: np.ones(k)}],
-                   options={"ftol": 1e-14, "maxiter": 200})
-    w = np.maximum(res.x, 0.0)
-    w /= w.sum()
-    g = J.T @ w
-    n = float(np.linalg.norm(g))
-    D = r * g / n if n > 0 else np.zeros(J.shape[1])
-    return _certify(q, J, r, D, w, n, int(res.nit))
+    def excess(t):  # ||J^T lam|| - r, with ||J^T lam||^2 = lam^T K lam (no P-sized work)
+        lam = step(t)
+        return float(np.sqrt(max(lam @ K @ lam, 0.0))) - r
+
+    lo = float(qk.min())
+    hi = lo + r * float(np.linalg.norm(Jk, axis=1).max()) + 1e-300
+    t = brentq(excess, lo, hi, xtol=1e-15 * max(1.0, abs(hi)), rtol=4 * np.finfo(float).eps) if excess(hi) > 0 else hi
+    lam = step(t)
+    D = Jk.T @ lam
+    n = float(np.linalg.norm(D))
+    D = D * (r / n) if n > 0 else D
+    w = lam / lam.sum() if lam.sum() > 0 else np.full(q.size, 1.0 / q.size)
+    return _certify(q, J, r, D, w, float(np.linalg.norm(J.T @ w)), 0)
 
 
 def _certify(q, J, r, D, w, dual_norm, rounds) -> Ridge:
