@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks.result import CheckResult
+from ..results import CheckResult
 from .batched import ALGO_NORM, NORMS
 
 MONO_TOL = 1e-3     # relative soft-margin decrease allowed between records (discretization; see docs)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks.result import CheckResult
+from ..results import CheckResult
 from ._digits_common import kkt_rows, plot_runs, run_cached, single_thread
 from .base import ExperimentResult, register
 
