@@ -34,6 +34,7 @@ from .jacobian import margins_and_jacobian
 from .margins import _prepare
 from .norms import norm as make_norm
 from .params import blocks, flatten, inner, unflatten
+from ._quiet import silence_highs_banner
 
 _OK = ("optimal", "optimal_inaccurate")
 
@@ -126,8 +127,9 @@ def _solve(prob, measure, lam, mp, nrm, h_of=None, info=None):
     import cvxpy as cp
     t0 = time.perf_counter()
     tt = float(nrm(mp.theta_tilde))
+    silence_highs_banner()
     try:
-        prob.solve()
+        prob.solve(verbose=False)
         status, msg = prob.status, ""
     except (cp.error.SolverError, cp.error.DCPError, ValueError) as err:
         status, msg = "solver_error", f"cvxpy: {err}"
