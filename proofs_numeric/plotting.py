@@ -7,7 +7,8 @@ One style everywhere:
 * a run that stopped before the end of its plan (``stopped`` labels, or a trajectory whose status is not
   "success" / "max_steps") is drawn lighter and dashed with an "x" at its last point and "(stopped: why)"
   in the legend; it is never continued as a flat line;
-* logarithmic axes where a quantity spans decades (margins and time from separation on, residuals);
+* logarithmic axes where a quantity spans decades (time from separation on, residuals; margins when their
+  values span more than a decade);
   non-finite values, and non-positive ones on a log axis, are dropped.
 
 ``plot_trajectory_margins`` draws the normalized margins gamma_k(t) = min_i q_i / ||theta||_k^L (or the soft
@@ -42,6 +43,13 @@ def finite_positive(x, y, logx, logy):
     return x[keep], y[keep]
 
 
+def spans_decades(ys, decades: float = 1.0) -> bool:
+    """True when the positive finite values of the arrays ``ys`` span more than ``decades`` powers of ten."""
+    v = np.concatenate([np.asarray(y, dtype=np.float64).ravel() for y in ys] or [np.zeros(0)])
+    v = v[np.isfinite(v) & (v > 0)]
+    return bool(v.size and np.log10(v.max() / v.min()) > decades)
+
+
 def draw(ax, x, y, label, i, stopped: str = "", markers: bool = False) -> None:
     """Curve number ``i`` in the shared style; ``stopped``: why the run ended early (marked, lighter)."""
     ls = LINESTYLES[i % len(LINESTYLES)]
@@ -55,13 +63,16 @@ def draw(ax, x, y, label, i, stopped: str = "", markers: bool = False) -> None:
 
 
 def plot_panels(panels: list, path, suptitle: str = "", stopped: dict | None = None, markers: bool = False) -> Path:
-    """One panel per dict(title=, curves={label: (x, y)}, xlabel=, ylabel=, logx=, logy=); ``stopped`` maps a
+    """One panel per dict(title=, curves={label: (x, y)}, xlabel=, ylabel=, logx=, logy=) (``logy="auto"``: log
+    when the values span more than a decade); ``stopped`` maps a
     label to the reason its run stopped early. The same label keeps its colour and style in every panel."""
     stopped = stopped or {}
     labels = list(dict.fromkeys(lab for p in panels for lab in p["curves"]))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.7), squeeze=False)
     for ax, p in zip(axes[0], panels):
         drawn = 0
+        if p.get("logy") == "auto":
+            p = dict(p, logy=spans_decades([y for _, y in p["curves"].values()]))
         for lab, (x, y) in p["curves"].items():
             x, y = finite_positive(x, y, p.get("logx", False), p.get("logy", False))
             if x.size:
@@ -129,7 +140,7 @@ def plot_trajectory_margins(trajectories: dict, path, norms=("l1", "l2", "linf")
                 xs, xlabel = _time_axis(traj)
                 curves[label] = (xs, ys)
         panels.append(dict(title=f"{kind}, {nm} norm", curves=curves, xlabel=xlabel,
-                           ylabel=f"normalized {kind} ({nm})", logx=True, logy=True))
+                           ylabel=f"normalized {kind} ({nm})", logx=True, logy="auto"))
     stopped = {lab: stop_reason(t) for lab, t in trajectories.items() if stop_reason(t)}
     return plot_panels(panels, path, suptitle=title, stopped=stopped)
 

@@ -70,7 +70,7 @@ def _margins_figure(m, figdir, checks):
         s = np.asarray(tr.s, float)[i0:]
         opt = kc.max_margin_linear(X.numpy(), y.numpy(), norm=nm).margin
         panels.append(dict(title=f"{nm} flow: {nm} margin", xlabel="loss-normalized time s",
-                           ylabel=f"normalized {nm} margin", logx=True, logy=True,
+                           ylabel=f"normalized {nm} margin", logx=True, logy="auto",
                            curves={f"{nm} flow": (s, np.asarray(tr.margins[nm], float)[i0:]),
                                    f"exact {nm} max-margin {opt:.4g}": (s[[0, -1]] if s.size else s, [opt, opt])}))
     path = plot_panels(panels, figdir / "flow_margins.png",
