@@ -1,4 +1,4 @@
-"""The explicit approximate-KKT certificate of Prop. A.13 and the Bregman identity of Prop. B.6 (SPEC 4-5).
+"""The explicit approximate-KKT certificate of Prop. A.13 and the Bregman identity of Prop. B.6.
 
 At theta with every q_i > 0 (exponential loss L = sum_i e^{-q_i}), write rho = ||theta||, q_min = min_i q_i,
 theta~ = theta / q_min^{1/L}, w = softmax(-q) (so e^{-q_i} = L w_i) and g = grad L = -L * J^T w, J the

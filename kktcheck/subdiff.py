@@ -1,4 +1,4 @@
-"""The subdifferential of 1/2||theta||^2 as cvxpy constraints (SPEC Lemma A.4), with near-tie tolerance.
+"""The subdifferential of 1/2||theta||^2 as cvxpy constraints (Lemma A.4: ||theta|| d||theta|| = d(1/2||theta||^2)), with near-tie tolerance.
 
     d(1/2||x||^2) = ||x|| * d||x|| = { h : ||h||_* = ||x||, <h, x> = ||x||^2 }.
 
@@ -8,7 +8,7 @@ a number or an affine cvxpy expression; every parametrization below is linear in
 
 Finite-time iterates never hit exact ties or zeros, so the exact set is almost always a singleton far
 from the limit's. ``tol`` (relative, default ``DEFAULT_TOL``) enlarges the set to the one of the nearest
-point with exact ties (SPEC section 4, sets A_tau and Z_tau):
+point with exact ties (the sets A_tau of near-maximal and Z_tau of near-zero coordinates):
 
 * l2:       h = t * theta / ||theta||_2 (unique; no tolerance).
 * l1:       Z = {j : |theta_j| <= tol * ||theta||_inf}; h_j = t sign(theta_j) off Z, |h_j| <= t on Z.
@@ -174,7 +174,7 @@ def scaled_constraints(nrm, theta, h, t, tol: float = DEFAULT_TOL) -> list:
 
 
 def norm_subdifferential_constraints(norm, theta, h, tol: float = DEFAULT_TOL) -> list:
-    """Constraints for h in ||theta|| * d||theta|| = d(1/2||theta||^2) (SPEC Lemma A.4), tolerance ``tol``.
+    """Constraints for h in ||theta|| * d||theta|| = d(1/2||theta||^2) (Lemma A.4: ||theta|| d||theta|| = d(1/2||theta||^2)), tolerance ``tol``.
 
     ``theta``: list of float64 tensors/arrays (one per layer); ``h``: list of cvxpy expressions shaped by
     ``block_shape``. At theta = 0 the set is {0}.

@@ -1,4 +1,4 @@
-"""Checks of the steepest-flow results (SPEC sections 2, 3, 9) on trajectories of ``flow.integrate``.
+"""Checks of the steepest-flow results (Prop A.3, Thm 3.1, Lemmas A.6-A.7, Gunasekar et al.'s linear limit) on trajectories of ``flow.integrate``.
 
 Every check returns a CheckResult and has a negative control (a violated hypothesis) on which the same
 code reports failure.  Float identities use tolerances derived from finfo(float64).eps; discrete-time
@@ -163,7 +163,7 @@ def norm_rate(nrm, params, v) -> float:
 
 
 def thm31_terms(field, params, degree):
-    """(LHS, RHS) of SPEC Thm 3.1 in loss time at params: LHS = d/ds log soft margin (right derivative) from
+    """(LHS, RHS) of Thm 3.1 in loss time at params: LHS = d/ds log soft margin (right derivative) from
     the exact velocity v = -||G||_* dualize(G), with ``norm_rate`` for d/ds ||theta||, RHS = degree (||G||_*^2/<theta,-G> - ||G||_*/||theta||)."""
     nrm = field.norm
     ev = field(params)
@@ -253,7 +253,7 @@ def gunasekar_run(norm: str, measure_norm: str, step: float = 0.25, max_steps: i
 
 
 def check_gunasekar(norm="l2", *, measure_norm=None, rtol=0.01, step=0.25, max_steps=3000) -> CheckResult:
-    """SPEC section 9: on linearly separable data the linear model's normalized hard margin under the
+    """Gunasekar et al. 2018: on linearly separable data the linear model's normalized hard margin under the
     ``norm`` flow reaches the exact ||.||-max-margin (kktcheck.max_margin_linear) within rtol.
     Constant loss-time steps (Gunasekar's loss-scaled lr eta ~ 1/L): each step moves the margins q_i by
     O(step), so the softmax weights stay resolved; relative steps do NOT follow the flow late on for

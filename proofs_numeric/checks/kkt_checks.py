@@ -1,4 +1,4 @@
-"""Theorem checks on approximate KKT points of (MM): Prop. A.13, Prop. B.6 and Theorem 3.4 (SPEC sections 4-5).
+"""Theorem checks on approximate KKT points of (MM): Prop. A.13, Prop. B.6 and Theorem 3.4.
 
 Each check takes the snapshots of a steepest-descent run (a ``Trajectory`` from ``proofs_numeric.flow``, or
 a list of parameter lists with their log-losses) and returns a ``CheckResult``.

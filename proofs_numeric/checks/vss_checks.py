@@ -1,4 +1,4 @@
-"""KKT points of (MM) that are not local optima (Vardi, Shamir & Srebro 2022; SPEC section 8, cases C1 and C3).
+"""KKT points of (MM) that are not local optima (Vardi, Shamir & Srebro 2022; cases C1 and C3).
 
 (MM) is min 1/2 ||theta||_2^2 s.t. q_i(theta) = y_i f(x_i; theta) >= 1, for an L-homogeneous f. Rescaling
 theta' = v / q_min(v)^{1/L} maps any direction v onto a feasible point with 1/2 ||theta'||^2 = 1/2 gamma_bar(v)^{-2/L},
@@ -12,7 +12,7 @@ certificate is re-checked directly: q_min(theta') >= 1 and the norm decrease, bo
 found, the probe gives evidence of local optimality, not a proof. This is why the negative controls evaluate the
 probe at known global optima.
 
-Cases (SPEC section 8; the paper's own counterexample data were not recovered, these constructions were):
+Cases (the paper's own counterexample data were not recovered, these constructions were):
 * C1: depth-2 diagonal net f = sum_j u_j v_j x_j on one point x = (1, 2), y = +1. From the anti-balanced init
   u = (.1, .1), v = (.1, -.1), gradient flow reaches gamma_bar = 1/2, a KKT point. The global optimum is
   (0, 1, 0, 1)/sqrt(2) with gamma_bar = 1. The balanced init u = v = (.1, .1) reaches the global optimum.

@@ -1,4 +1,4 @@
-"""Adam vs sign descent (paper Fig. 2) on sklearn's 8x8 digits (SPEC section 6, defaults section 12).
+"""Adam vs sign descent (paper Fig. 2) on sklearn's 8x8 digits (our defaults; the paper's are lost).
 
 Setup (our defaults): digits 3 vs 6 and 2 vs 7, 100 unit-norm training points, TwoLayerReLU(64, 100)
 (both layers trained, degree 2), init N(0, 0.01^2), mean logistic loss, constant step sizes:

@@ -1,4 +1,4 @@
-"""Shampoo and the spectral margin (paper Fig. 3, SPEC Eq. 15) on sklearn's 8x8 digits.
+"""Shampoo and the spectral margin (paper Fig. 3; spectral margin min_i q_i / ||W||_2 of the first layer) on sklearn's 8x8 digits.
 
 Model: f(x; W) = a^T relu(W x), a frozen at alternating +-1/sqrt(100) (TwoLayerReLU(train_output=False)),
 degree 1 in W. Spectral margin gamma_spec(W) = min_i y_i f(x_i; W) / ||W||_2 (kc.margin(norm="spectral")).
