@@ -50,23 +50,31 @@ def spans_decades(ys, decades: float = 1.0) -> bool:
     return bool(v.size and np.log10(v.max() / v.min()) > decades)
 
 
-def draw(ax, x, y, label, i, stopped: str = "", markers: bool = False) -> None:
+def draw(ax, x, y, label, i, stopped: str = "", markers: bool = False, color=None, scatter: bool = False,
+         thin: bool = False) -> None:
     """Curve number ``i`` in the shared style; ``stopped``: why the run ended early (marked, lighter)."""
     ls = LINESTYLES[i % len(LINESTYLES)]
-    color = f"C{i % 10}"
-    mk = "o" if markers or x.size < 12 else None
-    if stopped:
-        ax.plot(x, y, ls="--", color=color, alpha=0.5, lw=1.2, marker=mk, ms=3, label=f"{label} (stopped: {stopped})")
+    color = color or f"C{i % 10}"
+    mk = "o" if markers or scatter or x.size < 12 else None
+    lab = None if thin else str(label)
+    if scatter:
+        ax.plot(x, y, ls="none", marker="o", ms=3.5, color=color, alpha=0.8, label=lab)
+    elif stopped:
+        ax.plot(x, y, ls="--", color=color, alpha=0.5, lw=1.2, marker=mk, ms=3,
+                label=None if thin else f"{label} (stopped: {stopped})")
         ax.plot(x[-1:], y[-1:], "x", color=color, ms=8, mew=2)
     else:
-        ax.plot(x, y, ls=ls, color=color, lw=1.4, marker=mk, ms=3, label=str(label))
+        ax.plot(x, y, ls=ls, color=color, lw=0.7 if thin else 1.4, alpha=0.6 if thin else 1.0, marker=mk, ms=3,
+                label=lab)
 
 
-def plot_panels(panels: list, path, suptitle: str = "", stopped: dict | None = None, markers: bool = False) -> Path:
-    """One panel per dict(title=, curves={label: (x, y)}, xlabel=, ylabel=, logx=, logy=) (``logy="auto"``: log
-    when the values span more than a decade); ``stopped`` maps a
-    label to the reason its run stopped early. The same label keeps its colour and style in every panel."""
-    stopped = stopped or {}
+def plot_panels(panels: list, path, suptitle: str = "", stopped: dict | None = None, markers: bool = False,
+                colors: dict | None = None, legend_groups: dict | None = None) -> Path:
+    """One panel per dict(title=, curves={label: (x, y)}, xlabel=, ylabel=, logx=, logy=, scatter=) (``logy="auto"``:
+    log when the values span more than a decade); ``stopped`` maps a label to the reason its run stopped early.
+    The same label keeps its colour and style in every panel. ``colors`` (label -> colour) with ``legend_groups``
+    (group name -> colour): many thin lines, one legend entry per group (e.g. one line per seed)."""
+    stopped, colors = stopped or {}, colors or {}
     labels = list(dict.fromkeys(lab for p in panels for lab in p["curves"]))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.7), squeeze=False)
     for ax, p in zip(axes[0], panels):
@@ -76,8 +84,12 @@ def plot_panels(panels: list, path, suptitle: str = "", stopped: dict | None = N
         for lab, (x, y) in p["curves"].items():
             x, y = finite_positive(x, y, p.get("logx", False), p.get("logy", False))
             if x.size:
-                draw(ax, x, y, lab, labels.index(lab), stopped.get(lab, ""), markers)
+                draw(ax, x, y, lab, labels.index(lab), stopped.get(lab, ""), markers, colors.get(lab),
+                     p.get("scatter", False), thin=legend_groups is not None)
                 drawn += 1
+        if legend_groups is not None and drawn:
+            for g, c in legend_groups.items():
+                ax.plot([], [], color=c, label=g)
         ax.set_xscale("log" if p.get("logx") else "linear")
         ax.set_yscale("log" if p.get("logy") else "linear")
         ax.set_title(p.get("title") or p.get("ylabel", ""), fontsize=10)

@@ -148,38 +148,38 @@ def order_table(runs):
 
 
 def figures(runs, C, out) -> list:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Per init scale: hard margins since 100% train accuracy, one panel per norm (each line one seed; runs that
+    never reached L < 1 are left out and counted in the panel title). Then final test accuracy against the
+    final margin, one panel per norm (each algorithm in its own norm), log x."""
+    from ..plotting import plot_panels
     paths = []
     for alpha in sorted({r["alpha"] for r in runs}):
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-        for r in (r for r in runs if r["alpha"] == alpha and r["fit_step"] >= 0):
-            st = np.asarray(r["record_steps"])
-            k = st >= r["fit_step"]
-            for ax, p in zip(axes, NORMS):
-                m = np.asarray(r["margins"][p])[k]
-                ok = m > 0
-                ax.plot((st[k] - r["fit_step"] + 1)[ok], m[ok], color=COLORS[name(r)], lw=0.7, alpha=0.6)
-        for ax, p in zip(axes, NORMS):
-            ax.set_xscale("log"), ax.set_yscale("log")
-            ax.set_xlabel("steps since 100% train accuracy + 1"), ax.set_ylabel(f"gamma_bar_{p}")
-        for lab, c in COLORS.items():
-            axes[0].plot([], [], color=c, label=lab)
-        axes[0].legend(fontsize=7)
-        fig.suptitle(f"teacher-student, init scale {alpha:g}: hard margins (each line one seed)")
-        fig.tight_layout()
-        paths.append(str(Path(out) / f"ts_margins_alpha{alpha:g}.png"))
-        fig.savefig(paths[-1], dpi=80), plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+        sel = [r for r in runs if r["alpha"] == alpha]
+        fit = [r for r in sel if r["fit_step"] >= 0]
+        panels = []
+        for p in NORMS:
+            curves = {}
+            for i, r in enumerate(fit):
+                st = np.asarray(r["record_steps"])
+                k = st >= r["fit_step"]
+                curves[f"{name(r)} seed {i}"] = ((st[k] - r["fit_step"] + 1), np.asarray(r["margins"][p])[k])
+            panels.append(dict(title=f"gamma_bar_{p} ({len(sel) - len(fit)} of {len(sel)} runs never fit)",
+                               curves=curves, xlabel="steps since 100% train accuracy + 1",
+                               ylabel=f"gamma_bar_{p}", logx=True, logy="auto"))
+        paths.append(str(plot_panels(panels, Path(out) / f"ts_margins_alpha{alpha:g}.png", legend_groups=COLORS,
+                                     suptitle=f"teacher-student, init scale {alpha:g}: hard margins (one line per run)",
+                                     colors={lab: COLORS[lab.split(" seed")[0]] for pn in panels
+                                             for lab in pn["curves"]})))
+    panels = []
     for lab in ("GD", "CD", "SD"):
         sel = [r for r in runs if name(r) == lab and late(r)]
-        ax.scatter([r["margins"][own_norm(r)][-1] for r in sel], [r["test_acc"] for r in sel], s=12,
-                   color=COLORS[lab], label=f"{lab} (gamma_bar_{ALGO_NORM[lab]})")
-    ax.set_xscale("log"), ax.set_xlabel("final margin in the algorithm's own norm"), ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=7), fig.tight_layout()
-    paths.append(str(Path(out) / "ts_test_acc_vs_margin.png"))
-    fig.savefig(paths[-1], dpi=80), plt.close(fig)
+        p = ALGO_NORM[lab]
+        panels.append(dict(title=f"{lab}: test accuracy vs gamma_bar_{p}", xlabel=f"final gamma_bar_{p}",
+                           ylabel="test accuracy", logx=True, scatter=True,
+                           curves={f"{lab} ({len(sel)} runs with L < 1)": ([r["margins"][p][-1] for r in sel],
+                                                                            [r["test_acc"] for r in sel])}))
+    paths.append(str(plot_panels(panels, Path(out) / "ts_test_acc_vs_margin.png",
+                                 suptitle="final test accuracy against the final margin in the algorithm's own norm")))
     return paths
 
 
