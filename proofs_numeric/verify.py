@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .checks.registry import SUITES, run_suites
 from .report.model import Report, Section, Table, run_metadata
+from .results import Figure, figure_caption
 from .report.write import check_out_dir, write_report
 
 DEFAULT_SEED = 0
@@ -62,10 +63,14 @@ def _tables(tables) -> list:
 def experiment_section(name, result, seconds=0.0) -> Section:
     title = getattr(result, "title", None) or f"Experiment: {name}"
     claims = list(getattr(result, "claims", []) or [])
+    case = getattr(result, "case", None)
     for r in claims:
         r.suite = getattr(r, "suite", "") or name
-    return Section(title, kind="experiment", results=claims, name=name,
-                   figures=[Path(f) for f in (getattr(result, "figures", []) or [])],
+        r.case = getattr(r, "case", None) or case
+    where = f" ({case.text()})" if case is not None else ""
+    figures = [f if figure_caption(f) else Figure(str(f), f"experiment {name}: the runs of this section{where}")
+               for f in (getattr(result, "figures", []) or [])]
+    return Section(title, kind="experiment", results=claims, name=name, figures=figures,
                    tables=_tables(getattr(result, "tables", None)), text=str(getattr(result, "summary", "") or ""),
                    seconds=seconds)
 

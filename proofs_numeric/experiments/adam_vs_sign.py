@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..results import CheckResult
+from ..results import CheckResult, Figure, describe_case
 from ._digits_common import kkt_rows, plot_runs, run_cached, single_thread
 from .base import ExperimentResult, register
 
@@ -118,6 +118,12 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
             claims.append(second_phase(runs["Adam eps=1e-8"], tag))
             claims.append(second_phase(runs["Adam eps=0"], tag))  # eps-free: a phase 2 here is not eps-driven
             claims.append(own_margin_largest(runs, pair=tag))
+            case = describe_case(model, ds.train, data_name=f"sklearn digits {pair[0]} vs {pair[1]}",
+                                 algorithm=", ".join(runs), norm="l2 / linf margins", step=f"{steps} steps, seed {seed}",
+                                 reached="; ".join(f"{n}: {r.status} at step {int(r.steps[-1])}" for n, r in runs.items()))
+            for c in claims:
+                c.case = c.case or case
+            figures[-1] = Figure(figures[-1], f"The runs of the claims tagged{tag}: {case.text()}")
             rows = []
             for name, r in runs.items():
                 k = int(np.nanargmax(r.margins["linf"]))

@@ -3,7 +3,8 @@
 An experiment is a function ``run(out, *, seeds=None, quick=False, progress=True) -> ExperimentResult``
 registered under a name with ``@register("name", "one-line description")``. ``ExperimentResult`` holds the
 paper's claims as ``CheckResult`` rows (measured value, threshold, verdict), the PNGs written into ``out``,
-named tables (lists of dict rows) and a one-paragraph summary; the report renders all four.
+named tables (lists of dict rows), a one-paragraph summary and the ``case`` (model, data, sizes, algorithms,
+steps) that claims without a case of their own inherit; the report renders all of them.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class ExperimentResult:
     tables: dict = field(default_factory=dict)    # caption -> list of dict rows
     summary: str = ""
     title: str | None = None
+    case: object = None                           # a results.Case: what ran (claims without their own case get it)
 
     @property
     def ok(self) -> bool:

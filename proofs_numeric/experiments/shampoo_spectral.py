@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..results import CheckResult
+from ..results import CheckResult, Figure, describe_case
 from ._digits_common import kkt_rows, plot_runs, run_cached, single_thread
 from .base import ExperimentResult, register
 
@@ -89,6 +89,12 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
         claims = [largest_spectral(runs, "Spectral descent", pair=tag),
                   largest_spectral(runs, "Shampoo (accumulating)", pair=tag, informational=True)]
         claims += [increases_after_fit(runs[n], tag) for n in ALGOS]
+        case = describe_case(model, ds.train, data_name=f"sklearn digits {pair[0]} vs {pair[1]}, second layer frozen",
+                             algorithm=", ".join(runs), norm="spectral / l2 margins", step=f"{steps} steps, seed {seed}",
+                             reached="; ".join(f"{n}: {r.status} at step {int(r.steps[-1])}" for n, r in runs.items()))
+        for c in claims:
+            c.case = case
+        fig = Figure(fig, f"The runs of this section's claims: {case.text()}")
         rows = [{"algorithm": n, "status": r.status, "final loss": f"{math.exp(r.log_loss[-1]):.3g}",
                  **{f"gamma_{nm} end": f"{r.margins[nm][-1]:.4g}" for nm in NORMS}} for n, r in runs.items()]
         tables = {f"final margins{tag}": rows}

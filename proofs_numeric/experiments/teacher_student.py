@@ -139,8 +139,12 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
     tables["KKT residual max(eps_rel, delta_rel) of (MM) at the final iterate, per norm"] = kkt_table
     summary = (f"Teacher-student, {len(seeds)} seeds x init scales {list(C['alphas'])}, {C['steps']} steps; "
                f"d={C['d']}, n={C['n']}, width {C['width']} (our defaults; docs/experiments.md).")
+    from ..results import Case
+    case = Case("two-layer ReLU student", f"ReLU-teacher data, init scales {list(C['alphas'])}, {len(seeds)} seeds",
+                C["n"], C["d"], C["width"], "GD, CD, SD and the switches GD->SD, GD->CD (batched engine)",
+                "l2 / l1 / linf", f"{C['steps']} steps", "see the tables: runs that reached L < 1 per algorithm")
     return ExperimentResult("teacher_student", claims, figures, tables, summary,
-                            title="Teacher-student: margins of GD, CD and SD")
+                            title="Teacher-student: margins of GD, CD and SD", case=case)
 
 
 __all__ = ["run", "RUNS", "DEFAULTS", "QUICK", "init_params", "load_or_train", "label"]
