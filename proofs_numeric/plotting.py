@@ -90,6 +90,8 @@ def plot_panels(panels: list, path, suptitle: str = "", stopped: dict | None = N
         if legend_groups is not None and drawn:
             for g, c in legend_groups.items():
                 ax.plot([], [], color=c, label=g)
+            if any(lab in stopped for lab in p["curves"]):
+                ax.plot([], [], ls="--", marker="x", color="grey", alpha=0.6, label="stopped / unfinished run")
         ax.set_xscale("log" if p.get("logx") else "linear")
         ax.set_yscale("log" if p.get("logy") else "linear")
         ax.set_title(p.get("title") or p.get("ylabel", ""), fontsize=10)

@@ -107,14 +107,16 @@ class Recorder:
                        xlabel="step", ylabel="log10 L", logx=True)]
         i0 = next((i for i, v in enumerate(self.log_loss) if v < 0), len(s))
         for n in self.norms:
-            panels.append(dict(title=f"margins, {n} norm (from L < 1)", xlabel="step", ylabel=f"normalized margin ({n})",
+            panels.append(dict(title=f"margins, {n} norm (from L < 1)", xlabel="step",
+                               ylabel=f"normalized margin ({n})",
                                logx=True, logy="auto",
                                curves={"hard margin": (s[i0:], self.margins[n][i0:]),
                                        "soft margin": (s[i0:], self.soft_margins[n][i0:])}))
         if self.residuals:
             panels.append(dict(title=f"KKT residual, {self.residual_norm} norm", xlabel="step", logx=True, logy=True,
                                ylabel="max(stationarity_rel, complementarity_rel)",
-                               curves={"kc.residual": ([r[0] for r in self.residuals], [r[1] for r in self.residuals])}))
+                               curves={"kc.residual": ([r[0] for r in self.residuals],
+                                                       [r[1] for r in self.residuals])}))
         return plot_panels(panels, path, suptitle=title or f"recorded every {self.every} steps ({self.loss} loss)")
 
 

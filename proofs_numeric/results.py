@@ -55,13 +55,16 @@ class Case:
 
 def describe_case(model, data, *, data_name: str = "", algorithm: str = "", norm: str = "", step: str = "",
                   reached: str = "") -> Case:
-    """A ``Case`` read off a model object (class name, ``width`` if any) and data (X, y) (n = len(X), d = the
-    rest of X's shape); duck-typed so it needs neither torch nor the model classes."""
+    """A ``Case`` read off a model object (class name, ``width`` or a two-layer net's W rows) and data (X, y)
+    (n = len(X), d = the rest of X's shape); duck-typed so it needs neither torch nor the model classes."""
     X = data[0] if isinstance(data, (tuple, list)) and data else None
     shape = tuple(getattr(X, "shape", ()) or ())
     n = int(shape[0]) if shape else None
     d = (int(shape[1]) if len(shape) == 2 else "x".join(map(str, shape[1:]))) if len(shape) > 1 else None
     width = getattr(model, "width", None)
+    W = getattr(model, "W", None)
+    if width is None and "TwoLayer" in type(model).__name__ and len(getattr(W, "shape", ())) == 2:
+        width = int(model.W.shape[0])        # hidden width of a two-layer net, W: (width, d)
     return Case(type(model).__name__, data_name, n, d, int(width) if isinstance(width, int) else None,
                 algorithm, norm, step, reached)
 

@@ -4,7 +4,8 @@
 computation), imports ``proofs_numeric.checks.suites`` (which registers the default-case suites; a missing
 teammate module shows up as a "not available" section), runs the suites, then every experiment in
 ``proofs_numeric.experiments.EXPERIMENTS``, and writes report.md, report.html and report.json atomically
-into ``out`` with the PNGs beside them. ``suites=[...]`` selects theorem suites and experiments by name. ``Report.ok`` is False if any check is not as expected,
+into ``out`` with the PNGs beside them. ``suites=[...]`` selects theorem suites and experiments by name.
+``Report.ok`` is False if any theorem check or negative control is not as expected,
 any section raised, or any section is not available; the CLI turns that into exit code 1.
 """
 from __future__ import annotations

@@ -3,7 +3,8 @@
 A suite is a function ``fn(quick: bool, figdir: Path) -> list[CheckResult]`` that builds its own default
 case(s) (seeded), runs the checks and may write PNGs into ``figdir`` (listed in each ``CheckResult.figures``).
 Register it with one decorator, ``@register_suite(name, section)`` (or ``@register_suite(name, section,
-module="flow_checks", needs=[...])`` for ``fn(mod, quick, figdir)`` with a guarded import); ``section`` is the report heading it is listed under
+module="flow_checks", needs=[...])`` for ``fn(mod, quick, figdir)`` with a guarded import); ``section`` is the
+report heading it is listed under
 (e.g. "Flow and margins (Thm 3.1)", "KKT (Thm 3.4, Prop A.13)").
 
 ``run_suites`` runs every registered suite in registration order. An ``Exception`` inside a suite does not

@@ -148,8 +148,9 @@ def order_table(runs):
 
 
 def figures(runs, C, out) -> list:
-    """Per init scale: hard margins since 100% train accuracy, one panel per norm (each line one seed; runs that
-    never reached L < 1 are left out and counted in the panel title). Then final test accuracy against the
+    """Per init scale: hard margins since 100% train accuracy, one panel per norm (each line one run; runs that
+    never fit are left out, runs that fit but never reached L < 1 are drawn lighter with an end marker; both
+    are counted in the panel title). Then final test accuracy against the
     final margin, one panel per norm (each algorithm in its own norm), log x."""
     from ..plotting import plot_panels
     paths = []
@@ -163,10 +164,13 @@ def figures(runs, C, out) -> list:
                 st = np.asarray(r["record_steps"])
                 k = st >= r["fit_step"]
                 curves[f"{name(r)} seed {i}"] = ((st[k] - r["fit_step"] + 1), np.asarray(r["margins"][p])[k])
-            panels.append(dict(title=f"gamma_bar_{p} ({len(sel) - len(fit)} of {len(sel)} runs never fit)",
+            panels.append(dict(title=f"gamma_bar_{p} ({len(sel) - len(fit)} never fit, "
+                                     f"{sum(not late(r) for r in fit)} never L < 1)",
                                curves=curves, xlabel="steps since 100% train accuracy + 1",
                                ylabel=f"gamma_bar_{p}", logx=True, logy="auto"))
+        unfinished = {f"{name(r)} seed {i}": "never reached L < 1" for i, r in enumerate(fit) if not late(r)}
         paths.append(str(plot_panels(panels, Path(out) / f"ts_margins_alpha{alpha:g}.png", legend_groups=COLORS,
+                                     stopped=unfinished,
                                      suptitle=f"teacher-student, init scale {alpha:g}: hard margins (one line per run)",
                                      colors={lab: COLORS[lab.split(" seed")[0]] for pn in panels
                                              for lab in pn["curves"]})))
