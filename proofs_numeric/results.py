@@ -80,6 +80,21 @@ def reached_text(traj) -> str:
     return f"log10 L = {ll:.4g} after {steps} steps (status {getattr(traj, 'status', '?')}{sep})"
 
 
+def fmt_num(x) -> str:
+    """Numbers in 4 significant digits; bools, None and non-numbers as text."""
+    if isinstance(x, bool) or x is None:
+        return str(x)
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(v) or math.isinf(v):
+        return str(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.4g}"
+    return f"{v:.4g}" if not float(v).is_integer() else str(int(v))
+
+
 @dataclass
 class Figure:
     """A PNG with a caption naming the run it shows. ``os.fspath(fig)`` is its path."""
@@ -166,7 +181,8 @@ class CheckResult:
 
     @property
     def threshold(self) -> str:
-        return f"{self.comparison} {self.tolerance:.4g}"
+        """The pass condition as text, e.g. ">= 0.7" (numbers as in the report tables)."""
+        return f"{self.comparison} {fmt_num(self.tolerance)}"
 
     def row(self) -> dict:
         return {"check": self.name, "claim": self.claim, "measured": self.measured,
@@ -192,5 +208,5 @@ def verdict_text(r) -> str:
     return v.upper() + tag
 
 
-__all__ = ["VERDICTS", "Case", "describe_case", "reached_text", "Figure", "Table", "figure_path",
+__all__ = ["VERDICTS", "fmt_num", "Case", "describe_case", "reached_text", "Figure", "Table", "figure_path",
            "figure_caption", "CheckResult", "verdict_text"]

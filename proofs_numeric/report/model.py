@@ -10,13 +10,12 @@ not as expected.
 """
 from __future__ import annotations
 
-import math
 import platform
 import sys
 from dataclasses import dataclass, field
 from importlib import metadata as _md
 
-from ..results import Table
+from ..results import Table, fmt_num
 
 
 @dataclass
@@ -95,21 +94,6 @@ class Report:
     def summary(self) -> str:
         """The summary on one line: "theorem checks: ...; negative controls: ...; paper claims: ... -- VERDICT"."""
         return "; ".join(self.summary_lines()[:-1]) + " -- " + self.verdict()
-
-
-def fmt_num(x) -> str:
-    """Numbers in 4 significant digits; bools, None and non-numbers as text."""
-    if isinstance(x, bool) or x is None:
-        return str(x)
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if math.isnan(v) or math.isinf(v):
-        return str(v)
-    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-        return f"{v:.4g}"
-    return f"{v:.4g}" if not float(v).is_integer() else str(int(v))
 
 
 def run_metadata(**extra) -> dict:

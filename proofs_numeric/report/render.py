@@ -45,7 +45,7 @@ def _label(i: int) -> str:
 def _row(r, cases):
     claim = r.claim + (f" [control: {r.changed}]" if r.negative_control and r.changed else "")
     case = _label(cases.index(r.case.text())) if r.case is not None else "-"
-    return [r.name, case, claim, r.definition or "-", fmt_num(r.measured), f"{r.comparison} {fmt_num(r.tolerance)}",
+    return [r.name, case, claim, r.definition or "-", fmt_num(r.measured), r.threshold,
             verdict_text(r), _expected(r)]
 
 
@@ -62,7 +62,7 @@ def _figures(s) -> list:
 def _problem_lines(report: Report) -> tuple:
     """(not as expected, not reproduced, section problems): one line each, with measured vs threshold."""
     def line(r):
-        return f"{r.name}: measured {fmt_num(r.measured)} vs threshold {r.comparison} {fmt_num(r.tolerance)} " \
+        return f"{r.name}: measured {fmt_num(r.measured)} vs threshold {r.threshold} " \
                f"({verdict_text(r)}) -- {r.claim}"
     bad = [line(r) for r in report.not_as_expected()]
     claims = [line(r) for r in report.not_reproduced()]
