@@ -23,6 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 
 LINESTYLES = ("-", "--", "-.", ":")
@@ -94,6 +95,8 @@ def plot_panels(panels: list, path, suptitle: str = "", stopped: dict | None = N
                 ax.plot([], [], ls="--", marker="x", color="grey", alpha=0.6, label="stopped / unfinished run")
         ax.set_xscale("log" if p.get("logx") else "linear")
         ax.set_yscale("log" if p.get("logy") else "linear")
+        if p.get("logx"):
+            ax.xaxis.set_minor_formatter(NullFormatter())   # minor labels collide on short log ranges
         ax.set_title(p.get("title") or p.get("ylabel", ""), fontsize=10)
         ax.set_xlabel(p.get("xlabel", "x"))
         ax.set_ylabel(p.get("ylabel", "y"))
