@@ -149,3 +149,18 @@ def test_unwritable_out_dir_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "write_text", deny)
     with pytest.raises(ValueError, match="not writable.*Permission denied"):
         check_out_dir(d)
+
+
+def test_no_evidence_rows_are_counted_and_decide_the_verdict(tmp_path):
+    def empty_ctrl(quick, figdir):
+        return [CheckResult("ctrl-empty", "breaks on the control", float("inf"), 1.0, False, negative_control=True)]
+
+    def empty_claim(quick, figdir):
+        return [CheckResult("claim-empty", "paper claim", 0.5, 1.0, True, informational=True, evidence=False)]
+
+    report, (md, _, js) = _run(tmp_path, ctrl=empty_ctrl)
+    assert not report.ok and report.counts()["controls_as_expected"] == 0
+    assert "NO EVIDENCE (negative control)" in md.read_text() and '"verdict": "no evidence"' in js.read_text()
+    report, (md, _, _) = _run(tmp_path, good=_good, claim=empty_claim)
+    assert report.ok and [r.name for r in report.not_reproduced()] == ["claim-empty"]
+    assert "paper claims: 0 reproduced, 1 NOT reproduced" in md.read_text()
