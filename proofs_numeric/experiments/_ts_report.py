@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..results import CheckResult
+from .base import describe
 from .batched import ALGO_NORM, NORMS
 
 MONO_TOL = 1e-3     # relative soft-margin decrease allowed between records (discretization; see docs)
@@ -107,12 +108,25 @@ def informational(runs) -> list:
     return rows
 
 
+DEFINITIONS = {
+    "margin-monotone:": ("largest relative drop of the soft margin between consecutive records after L < 1, over "
+                         "the runs that reached L < 1", "the GD->CD runs measured in linf, not CD's own l1"),
+    "ownership:": ("fraction of seeds (where GD, CD and SD all reached L < 1) in which the named algorithm has "
+                   "the largest final gamma_bar in that norm", "the claimed owner is an algorithm of another norm"),
+    "generalization:": "mean over seeds of test accuracy (first) - test accuracy (second), runs that reached L < 1",
+    "switch-marginal:": "|mean over seeds of test accuracy (switched run) - test accuracy (GD)|",
+    "kkt-own-norm:": "largest over runs of residual in the own norm / smallest residual in the other norms "
+                     "(residual: max(eps_rel, delta_rel) of kc.residual at the final iterate)",
+}
+
+
 def claims_and_tables(runs, C):
     claims = [monotone_claim(runs, a, ALGO_NORM[a]) for a in ("GD", "CD", "SD")]
     claims += [monotone_claim(runs, "GD->CD", "linf", negative=True)]   # Remark 3.2: only the own norm
     for p in NORMS:
         claims += [ownership(runs, p, OWNER[p]), ownership(runs, p, WRONG[p], negative=True)]
     claims += informational(runs)
+    describe(claims, DEFINITIONS)
     return claims, {"final values (median over the runs that reached L < 1)": final_table(runs),
                     "ordering at the end: largest median margin and the owner's win fraction": order_table(runs)}
 
@@ -220,4 +234,4 @@ def kkt(runs, C, n_runs: int):
         claims.append(CheckResult(f"kkt-own-norm:{algo}", f"{algo}'s final iterate is closer to a KKT point of (MM) "
                                   f"in its own norm {ALGO_NORM[algo]} than in the other norms (ratio < 1){why}", m,
                                   1.0, bool(m < 1.0), "<", {"runs": len(rs)}, informational=algo != "GD"))
-    return claims, rows
+    return describe(claims, DEFINITIONS), rows

@@ -27,6 +27,18 @@ class ExperimentResult:
         return all(c.as_expected for c in self.claims)
 
 
+def describe(claims: list, definitions: dict) -> list:
+    """Set each claim's one-line ``definition`` (and, for a negative control, ``changed``) from ``definitions``:
+    id prefix -> definition or (definition, changed). The longest matching prefix wins; returns ``claims``."""
+    for c in claims:
+        keys = [k for k in definitions if c.name.startswith(k)]
+        if keys and not c.definition:
+            d = definitions[max(keys, key=len)]
+            c.definition, changed = (d, "") if isinstance(d, str) else d
+            c.changed = c.changed or (changed if c.negative_control else "")
+    return claims
+
+
 @dataclass(frozen=True)
 class Experiment:
     name: str
@@ -56,4 +68,4 @@ def get(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-__all__ = ["ExperimentResult", "Experiment", "EXPERIMENTS", "register", "get"]
+__all__ = ["ExperimentResult", "Experiment", "EXPERIMENTS", "register", "get", "describe"]
