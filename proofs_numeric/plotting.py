@@ -23,7 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 
 LINESTYLES = ("-", "--", "-.", ":")
@@ -71,17 +71,18 @@ def draw(ax, x, y, label, i, stopped: str = "", markers: bool = False, color=Non
 
 def plot_panels(panels: list, path, suptitle: str = "", stopped: dict | None = None, markers: bool = False,
                 colors: dict | None = None, legend_groups: dict | None = None) -> Path:
-    """One panel per dict(title=, curves={label: (x, y)}, xlabel=, ylabel=, logx=, logy=, scatter=) (``logy="auto"``:
-    log when the values span more than a decade); ``stopped`` maps a label to the reason its run stopped early.
-    The same label keeps its colour and style in every panel. ``colors`` (label -> colour) with ``legend_groups``
+    """One panel per dict(title=, curves={label: (x, y)}, xlabel=, ylabel=, logx=, logy=, scatter=) (``"auto"``
+    for logx/logy: log when the values span more than a decade); ``stopped`` maps a label to the reason its run
+    stopped early. The same label keeps its colour and style in every panel. ``colors`` (label -> colour) with ``legend_groups``
     (group name -> colour): many thin lines, one legend entry per group (e.g. one line per seed)."""
     stopped, colors = stopped or {}, colors or {}
     labels = list(dict.fromkeys(lab for p in panels for lab in p["curves"]))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.7), squeeze=False)
     for ax, p in zip(axes[0], panels):
         drawn = 0
-        if p.get("logy") == "auto":
-            p = dict(p, logy=spans_decades([y for _, y in p["curves"].values()]))
+        for key, i in (("logx", 0), ("logy", 1)):
+            if p.get(key) == "auto":
+                p = dict(p, **{key: spans_decades([c[i] for c in p["curves"].values()])})
         for lab, (x, y) in p["curves"].items():
             x, y = finite_positive(x, y, p.get("logx", False), p.get("logy", False))
             if x.size:
@@ -95,8 +96,10 @@ def plot_panels(panels: list, path, suptitle: str = "", stopped: dict | None = N
                 ax.plot([], [], ls="--", marker="x", color="grey", alpha=0.6, label="stopped / unfinished run")
         ax.set_xscale("log" if p.get("logx") else "linear")
         ax.set_yscale("log" if p.get("logy") else "linear")
-        if p.get("logx"):
-            ax.xaxis.set_minor_formatter(NullFormatter())   # minor labels collide on short log ranges
+        for axis, on, vals in ((ax.xaxis, p.get("logx"), [x for x, _ in p["curves"].values()]),
+                               (ax.yaxis, p.get("logy"), [y for _, y in p["curves"].values()])):
+            if on:
+                _log_minor_labels(axis, spans_decades(vals))
         ax.set_title(p.get("title") or p.get("ylabel", ""), fontsize=10)
         ax.set_xlabel(p.get("xlabel", "x"))
         ax.set_ylabel(p.get("ylabel", "y"))
@@ -104,6 +107,19 @@ def plot_panels(panels: list, path, suptitle: str = "", stopped: dict | None = N
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     return save(fig, Path(path))
+
+
+def _log_minor_labels(axis, long_range: bool) -> None:
+    """Minor tick labels of a log axis: none over a decade or more (the decades are labelled), else only at
+    2x and 5x powers of ten in plain numbers (the default labels collide on short ranges)."""
+    if long_range:
+        axis.set_minor_formatter(NullFormatter())
+        return
+
+    def fmt(v, _pos):
+        mant = v / 10 ** np.floor(np.log10(v)) if v > 0 else 0
+        return f"{v:g}" if np.isclose(mant, 2) or np.isclose(mant, 5) else ""
+    axis.set_minor_formatter(FuncFormatter(fmt))
 
 
 def plot_curves(curves: dict, path, xlabel: str = "x", ylabel: str = "y", logx: bool = False,

@@ -165,7 +165,7 @@ def figures(runs, C, out) -> list:
     """Per init scale: hard margins since 100% train accuracy, one panel per norm (each line one run; runs that
     never fit are left out, runs that fit but never reached L < 1 are drawn lighter with an end marker; both
     are counted in the panel title). Then final test accuracy against the
-    final margin, one panel per norm (each algorithm in its own norm), log x."""
+    final margin, one panel per norm (each algorithm in its own norm), log x when the margins span decades."""
     from ..plotting import plot_panels
     paths = []
     for alpha in sorted({r["alpha"] for r in runs}):
@@ -193,7 +193,7 @@ def figures(runs, C, out) -> list:
         sel = [r for r in runs if name(r) == lab and late(r)]
         p = ALGO_NORM[lab]
         panels.append(dict(title=f"{lab}: test accuracy vs gamma_bar_{p}", xlabel=f"final gamma_bar_{p}",
-                           ylabel="test accuracy", logx=True, scatter=True,
+                           ylabel="test accuracy", logx="auto", scatter=True,
                            curves={f"{lab} ({len(sel)} runs with L < 1)": ([r["margins"][p][-1] for r in sel],
                                                                             [r["test_acc"] for r in sel])}))
     paths.append(str(plot_panels(panels, Path(out) / "ts_test_acc_vs_margin.png",
