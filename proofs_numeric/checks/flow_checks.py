@@ -262,7 +262,8 @@ def check_gunasekar(norm="l2", *, measure_norm=None, rtol=0.01, step=0.25, max_s
     import kktcheck as kc
     model, th, data = linear_case()
     mn = make_norm(measure_norm or norm)
-    tr = gunasekar_run(make_norm(norm).name, mn.name, step, max_steps)
+    run = (make_norm(norm).name, mn.name, float(step), int(max_steps))
+    tr = gunasekar_run(*run)
     opt = kc.max_margin_linear(data[0].numpy(), data[1].numpy(), norm=mn.name)
     got = float(tr.margins[mn.name][-1])
     err = abs(got - opt.margin) / opt.margin
@@ -270,7 +271,7 @@ def check_gunasekar(norm="l2", *, measure_norm=None, rtol=0.01, step=0.25, max_s
     return CheckResult(f"gunasekar-{tr.norm}" + (f"-measured-{mn.name}" if measure_norm else ""),
                        "flow margin -> exact max-margin in the algorithm's norm", err, rtol, err <= rtol,
                        detail={"flow_margin": got, "optimal_margin": float(opt.margin),
-                               "final_log10_loss": float(tr.log10_loss[-1])},
+                               "final_log10_loss": float(tr.log10_loss[-1]), "run": run},
                        negative_control=neg,
                        definition=f"|final {mn.name} margin of the flow - exact {mn.name} max-margin| / exact",
                        changed=f"compared in {mn.name}, not the algorithm's {make_norm(norm).name}" if neg else "",

@@ -60,15 +60,12 @@ def _flow_limits(m, quick, figdir):
 def _margins_figure(m, figdir, checks):
     """Each flow's margin in its own norm against loss-normalized time (log-log), one panel per norm, with the
     exact max-margin as a flat line: the same (cached) runs as the gunasekar-* checks."""
-    import kktcheck as kc
-    from ..flow.cases import linear_case
-    _, _, (X, y) = linear_case()
     panels = []
-    for nm in NORMS:
-        tr = m.gunasekar_run(nm, nm)
+    for nm, r in zip(NORMS, checks):
+        tr = m.gunasekar_run(*r.detail["run"])          # the check's own (cached) run
         i0 = tr.t0_index or 0
         s = np.asarray(tr.s, float)[i0:]
-        opt = kc.max_margin_linear(X.numpy(), y.numpy(), norm=nm).margin
+        opt = r.detail["optimal_margin"]
         panels.append(dict(title=f"{nm} flow: {nm} margin", xlabel="loss-normalized time s",
                            ylabel=f"normalized {nm} margin", logx=True, logy="auto",
                            curves={f"{nm} flow": (s, np.asarray(tr.margins[nm], float)[i0:]),
