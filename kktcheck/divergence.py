@@ -1,4 +1,4 @@
-"""Generalized Bregman divergence and KKT proximity measures for (MM) (SPEC section 5).
+"""Generalized Bregman divergence and KKT proximity measures for (MM).
 
 (MM): min 1/2 ||theta||^2  s.t.  q_i(theta) >= 1, with ||.|| the algorithm's norm and ||.||_* its dual.
 
@@ -8,7 +8,7 @@
       D(u) = 1/2 ||u||_*^2 + 1/2 ||theta||^2 - <theta, u>
            = 1/2 (||u||_* - ||theta||)^2 + (||u||_* ||theta|| - <theta, u>)     (both terms >= 0),
   evaluated in the second form (no cancellation of the two large squares). D >= 0, and D = 0 iff
-  u in d(1/2 ||theta||^2) (SPEC Lemma A.4); l2: D = 1/2 ||u - theta||_2^2.
+  u in d(1/2 ||theta||^2) (Lemma A.4); l2: D = 1/2 ||u - theta||_2^2.
 * ``bregman_proximity``: Eq. (74) at the feasible rescaling theta~ = theta / q_min^{1/L}:
       P_D = min_{eps, lambda >= 0} eps  s.t.  D(J~^T lambda) <= eps,  sum_j lambda_j (1 - q~_j) >= -eps,
   J~ = rows grad q_j(theta~) = grad q_j(theta) / q_min^{(L-1)/L}, q~_j = q_j / q_min.
@@ -34,6 +34,7 @@ from .jacobian import margins_and_jacobian
 from .margins import _prepare
 from .norms import norm as make_norm
 from .params import blocks, flatten, inner, unflatten
+from ._quiet import silence_highs_banner
 
 _OK = ("optimal", "optimal_inaccurate")
 
@@ -126,8 +127,9 @@ def _solve(prob, measure, lam, mp, nrm, h_of=None, info=None):
     import cvxpy as cp
     t0 = time.perf_counter()
     tt = float(nrm(mp.theta_tilde))
+    silence_highs_banner()
     try:
-        prob.solve()
+        prob.solve(verbose=False)
         status, msg = prob.status, ""
     except (cp.error.SolverError, cp.error.DCPError, ValueError) as err:
         status, msg = "solver_error", f"cvxpy: {err}"
@@ -149,7 +151,7 @@ def _solve(prob, measure, lam, mp, nrm, h_of=None, info=None):
 
 
 def bregman_proximity(theta, data, *, model=None, norm="l2") -> ProximityResult:
-    """Bregman proximity measure P_D (SPEC Eq. 74) of the normalized point theta~ = theta / q_min^{1/L}."""
+    """Bregman proximity measure P_D (the paper's Eq. 74: min over u and lambda of the generalized Bregman divergence) of the normalized point theta~ = theta / q_min^{1/L}."""
     import cvxpy as cp
     nrm = make_norm(norm)
     mp = mm_point(theta, data, model)
@@ -165,7 +167,7 @@ def bregman_proximity(theta, data, *, model=None, norm="l2") -> ProximityResult:
 
 
 def dutta_proximity(theta, data, *, model=None, norm="l2", subgradient="auto") -> ProximityResult:
-    """Dutta et al. KKT proximity measure of theta~ (SPEC section 5), stationarity in the dual norm, squared.
+    """Dutta et al. KKT proximity measure of theta~ (Dutta et al. 2013), stationarity in the dual norm, squared.
 
     ``subgradient``: "exact" uses h = ||theta~|| * nrm.subgradient(theta~) (the gradient when the norm is
     smooth; a fixed selection otherwise); "enlarged" lets h range over {h : D(h) <= eps}; "auto" picks

@@ -1,4 +1,4 @@
-"""Exact linear max-margin direction by convex programming (SPEC section 9, Gunasekar et al. 2018).
+"""Exact linear max-margin direction by convex programming (Gunasekar et al. 2018).
 
 For separable data {(x_i, y_i)} with a_i := y_i x_i and a norm ||.|| on R^d,
 
@@ -27,11 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._quiet import silence_highs_banner
 from .data import check_data
 from .norms import LpNorm, norm as make_norm
 
-_LP_OPTS = {"solver": "HIGHS"}
-_SOCP_OPTS = {"solver": "CLARABEL", "tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10,
+_LP_OPTS = {"solver": "HIGHS", "verbose": False}
+_SOCP_OPTS = {"solver": "CLARABEL", "verbose": False, "tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10,
               "max_iter": 500}
 SEPARATION_TOL = 1e-9  # gamma* <= SEPARATION_TOL * max_i ||a_i||_*  is read as "not separable"
 
@@ -70,6 +71,7 @@ def _solve(A: np.ndarray, nrm):
     cons = [A @ w >= t, nrm.cvxpy([w]) <= 1]
     prob = cp.Problem(cp.Maximize(t), cons)
     opts = _LP_OPTS if _is_lp(nrm) else _SOCP_OPTS
+    silence_highs_banner()
     try:
         with warnings.catch_warnings():  # an inaccurate solve is reported below as an error with its status
             warnings.simplefilter("ignore", UserWarning)

@@ -1,4 +1,4 @@
-"""Losses in log space: log L(theta) and the inverse loss used by the soft margin (SPEC sections 1, 3).
+"""Losses in log space: log L(theta) and the inverse loss used by the soft margin: log L = logsumexp_i log l(q_i), soft margin l^{-1}(L) / ||theta||^L.
 
 L is a SUM over samples (not a mean).  Binary, with q_i = y_i f(x_i):
 * "exp":       L = sum_i exp(-q_i),               log L = logsumexp(-q).

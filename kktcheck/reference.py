@@ -7,7 +7,7 @@ claimed) and ``is_kkt`` (whether ``theta`` itself is a KKT point of (MM) up to s
 * ``linear_max_margin(norm)``: separable data, a bias-free linear model f(x) = <w, x> (degree 1).
   theta_star solves min 1/2||w||^2 s.t. y_i <w, x_i> >= 1 (cvxpy), lambda_star are its dual variables.
   ``kc.max_margin_linear`` (if present) gives the same direction; ``perturbed=True`` moves w off it.
-* ``two_layer_dead_neuron()``: SPEC section 8, C3. Width 3, x1 = e1, x2 = e2, y = +1; a = (1, 1, 0), w1 = e1,
+* ``two_layer_dead_neuron()``: Vardi-Shamir-Srebro case C3. Width 3, x1 = e1, x2 = e2, y = +1; a = (1, 1, 0), w1 = e1,
   w2 = e2, neuron 3 zero. KKT for the l2 norm with lambda = (1, 1) (hand derivation: dq_i/dw_i = a_i e_i = e_i,
   dq_i/da_i = relu(w_i . e_i) = 1, so theta = sum_i lambda_i grad q_i and q_i = 1).
 * ``two_layer_clarke_needed()``: x_A = (1, -1), x_B = (0, 1), y = +1; w1 = c(1, -1), a1 = sqrt(2) c,

@@ -4,10 +4,12 @@ from __future__ import annotations
 import importlib
 
 from . import models
+from .record import Recorder, record
+from .results import CheckResult
 
-_SUBMODULES = ("flow", "optim", "losses", "checks", "experiments", "report", "data")
+_SUBMODULES = ("flow", "optim", "losses", "checks", "experiments", "report", "datasets", "results", "plotting")
 
-__all__ = ["models", *_SUBMODULES]
+__all__ = ["models", "record", "Recorder", "CheckResult", *_SUBMODULES]
 
 
 def __getattr__(name):

@@ -1,7 +1,8 @@
 """Command line: ``proofs-numeric verify`` (the main job) and ``proofs-numeric experiment NAME``.
 
-Exit codes: 0 every check as expected; 1 some check not as expected (or a section raised / is not
-available); 2 bad usage (unknown experiment name, output path that is a file or unwritable).
+Exit codes: 0 every theorem check and negative control as expected; 1 some check or control not as expected
+(or a section raised / is not available); informational paper claims never change it; 2 bad usage (unknown
+suite or experiment name, output path that is a file or unwritable).
 """
 from __future__ import annotations
 
@@ -16,11 +17,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     v = sub.add_parser("verify", help="run all theorem checks on built-in cases and the experiments; write a report",
                        description="Run every registered theorem-check suite and every experiment, then write "
-                                   "report.md and report.html (with PNGs) into --out. Exit code 1 if any check is "
-                                   "not as expected.")
+                                   "report.md, report.html and report.json (with PNGs) into --out. Exit code 1 if "
+                                   "a theorem check or negative control is not as expected (paper claims, which "
+                                   "are informational, do not change it).")
     v.add_argument("--quick", action="store_true", help="smaller runs (the main job stays under ~3 minutes)")
     v.add_argument("--out", default="report", metavar="DIR", help="output directory (default: ./report)")
     v.add_argument("--no-experiments", action="store_true", help="only the theorem-check suites")
+    v.add_argument("--suite", action="append", default=None, metavar="NAME",
+                   help="run only this suite or experiment (repeatable; see --list)")
+    v.add_argument("--list", action="store_true", help="list the suite and experiment names and exit")
     v.add_argument("--no-progress", action="store_true", help="no progress bars")
     e = sub.add_parser("experiment", help="run one experiment and write its report",
                        description="Run one of the paper's experiments with its plots; report.md/report.html in --out.")
@@ -29,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="number of seeds (0..N-1)")
     e.add_argument("--quick", action="store_true", help="small version of the experiment")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
+    e.add_argument("--json", action="store_true",
+                   help="print the machine-readable report (report.json) on stdout; the summary goes to stderr")
     sub.add_parser("list", help="list the check suites and experiments",
                    description="List the registered theorem-check suites and the experiment names.")
     return p
@@ -49,21 +56,34 @@ def _err(msg) -> int:
     return 2
 
 
-def _finish(report, paths) -> int:
-    print(report.summary())
+def _finish(report, paths, as_json: bool = False) -> int:
+    stream = sys.stderr if as_json else sys.stdout
+    for line in report.summary_lines():
+        print(line, file=stream)
     for p in paths:
-        print(f"wrote {p}")
+        print(f"wrote {p}", file=stream)
+    if as_json:
+        json_path = [p for p in paths if str(p).endswith(".json")][0]
+        sys.stdout.write(open(json_path, encoding="utf-8").read())
     return 0 if report.ok else 1
 
 
 def _cmd_verify(a, argv) -> int:
     from .report.write import check_out_dir
-    from .verify import verify
+    from .verify import load_suites, verify
+    if a.list:
+        return _cmd_list()
+    if a.suite:
+        names, _ = _experiment_names()
+        valid = list(load_suites()) + ([] if a.no_experiments else names)
+        unknown = [n for n in a.suite if n not in valid]
+        if unknown:
+            return _err(f"unknown suite {unknown[0]!r}; valid names: {', '.join(valid)}")
     try:
         check_out_dir(a.out)
     except ValueError as exc:
         return _err(exc)
-    report, paths = verify(a.out, quick=a.quick, progress=not a.no_progress,
+    report, paths = verify(a.out, quick=a.quick, progress=not a.no_progress, suites=a.suite,
                            with_experiments=not a.no_experiments, argv=argv)
     return _finish(report, paths)
 
@@ -90,7 +110,7 @@ def _cmd_experiment(a, argv) -> int:
     seeds = None if a.seeds is None else list(range(a.seeds))
     report, paths = experiment_report(a.name, out, seeds=seeds, quick=a.quick, progress=not a.no_progress,
                                       argv=argv)
-    return _finish(report, paths)
+    return _finish(report, paths, as_json=a.json)
 
 
 def _cmd_list() -> int:

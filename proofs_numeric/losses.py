@@ -1,12 +1,12 @@
 """Losses in log space for the dynamics (re-exports ``kktcheck.losses``) and G = grad log L.
 
-L(theta) = sum_i l(q_i(theta)) (a SUM, SPEC section 1).  The flow code never forms L or grad L:
+L(theta) = sum_i l(q_i(theta)) (a SUM over samples, not a mean).  The flow code never forms L or grad L:
 it works with log L = logsumexp_i log l_i and
 
     G = grad log L = grad L / L = sum_i softmax(log l)_i * grad log l_i,
 
 which autograd of the log-space scalar produces directly (for the exp loss: -sum_i softmax(-q)_i grad q_i).
-Both stay finite and accurate at log L = -1e6, where L itself underflows to 0 (SPEC section 10.1).
+Both stay finite and accurate at log L = -1e6, where L itself underflows to 0.
 """
 from __future__ import annotations
 

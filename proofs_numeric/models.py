@@ -60,9 +60,9 @@ class Linear(HomogeneousModel):
 class TwoLayerReLU(HomogeneousModel):
     """f(x) = a^T relu(W x), W: (width, d), a: (out, width).
 
-    ``train_output=True``: theta = (W, a), degree 2 (SPEC Eq. 13).
+    ``train_output=True``: theta = (W, a), degree 2 (f(x) = sum_j a_j relu(<w_j, x>)).
     ``train_output=False``: theta = (W,), a frozen at ``output`` (default alternating +-1/sqrt(width)),
-    degree 1 in W (SPEC Eq. 15).
+    degree 1 in W (the spectral-margin set-up).
     """
 
     def __init__(self, d: int, width: int, train_output: bool = True, out: int = 1, output=None):

@@ -3,8 +3,9 @@
 ``verify(out, quick=...)`` checks the output directory first (a file or an unwritable path fails before any
 computation), imports ``proofs_numeric.checks.suites`` (which registers the default-case suites; a missing
 teammate module shows up as a "not available" section), runs the suites, then every experiment in
-``proofs_numeric.experiments.EXPERIMENTS``, adds the KKT section, and writes report.md and report.html
-atomically into ``out`` with the PNGs beside them. ``Report.ok`` is False if any check is not as expected,
+``proofs_numeric.experiments.EXPERIMENTS``, and writes report.md, report.html and report.json atomically
+into ``out`` with the PNGs beside them. ``suites=[...]`` selects theorem suites and experiments by name.
+``Report.ok`` is False if any theorem check or negative control is not as expected,
 any section raised, or any section is not available; the CLI turns that into exit code 1.
 """
 from __future__ import annotations
@@ -16,8 +17,8 @@ import time
 from pathlib import Path
 
 from .checks.registry import SUITES, run_suites
-from .report.kkt import kkt_section
 from .report.model import Report, Section, Table, run_metadata
+from .results import Figure, figure_caption
 from .report.write import check_out_dir, write_report
 
 DEFAULT_SEED = 0
@@ -62,8 +63,15 @@ def _tables(tables) -> list:
 
 def experiment_section(name, result, seconds=0.0) -> Section:
     title = getattr(result, "title", None) or f"Experiment: {name}"
-    return Section(title, kind="experiment", results=list(getattr(result, "claims", []) or []),
-                   figures=[Path(f) for f in (getattr(result, "figures", []) or [])],
+    claims = list(getattr(result, "claims", []) or [])
+    case = getattr(result, "case", None)
+    for r in claims:
+        r.suite = getattr(r, "suite", "") or name
+        r.case = getattr(r, "case", None) or case
+    where = f" ({case.text()})" if case is not None else ""
+    figures = [f if figure_caption(f) else Figure(str(f), f"experiment {name}: the runs of this section{where}")
+               for f in (getattr(result, "figures", []) or [])]
+    return Section(title, kind="experiment", results=claims, name=name, figures=figures,
                    tables=_tables(getattr(result, "tables", None)), text=str(getattr(result, "summary", "") or ""),
                    seconds=seconds)
 
@@ -73,7 +81,7 @@ def run_experiments(out: Path, quick: bool, progress: bool, names=None, seeds=No
     if registry is None:
         return [Section("Experiments", kind="experiment", status="not available", message=run)]
     sections = []
-    for name in (list(registry) if names is None else names):
+    for name in (list(registry) if names is None else [n for n in names if n in registry]):
         t0 = time.perf_counter()
         try:
             res = run(name, out / f"exp_{name}", seeds=seeds, quick=quick, progress=progress)
@@ -86,18 +94,23 @@ def run_experiments(out: Path, quick: bool, progress: bool, names=None, seeds=No
 
 def verify(out, *, quick: bool = False, progress: bool = True, suites=None, experiments=None,
            with_experiments: bool = True, registry: dict | None = None, argv=None) -> tuple:
-    """Run the main job and write the report; returns (Report, (md_path, html_path))."""
+    """Run the main job and write the report; returns (Report, (md_path, html_path, json_path)).
+    ``suites``: names of theorem suites and/or experiments to run (None: all)."""
     out = check_out_dir(out)
     t0 = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     table = load_suites() if registry is None else registry
-    outcomes = run_suites(quick, out, progress=progress, names=suites, suites=table)
+    if suites is not None:
+        valid = list(table) + (list(load_experiments()[0] or []) if with_experiments else [])
+        unknown = [n for n in suites if n not in valid]
+        if unknown:
+            raise ValueError(f"unknown suite(s) {unknown}; valid names: {', '.join(valid)}")
+        experiments = [n for n in suites if n not in table] if experiments is None else experiments
+    names = None if suites is None else [n for n in suites if n in table]
+    outcomes = run_suites(quick, out, progress=progress, names=names, suites=table)
     sections = [Section(f"{o.section} [{o.name}]", status=o.status, message=o.message, results=o.results,
-                        seconds=o.seconds) for o in outcomes]
-    kkt = kkt_section([r for s in sections for r in s.results], out)
-    if kkt is not None:
-        sections.append(kkt)
-    if with_experiments:
+                        seconds=o.seconds, name=o.name) for o in outcomes]
+    if with_experiments and (suites is None or experiments):
         sections += run_experiments(out, quick, progress, experiments)
     meta = run_metadata(mode="quick" if quick else "full", seed=f"fixed per case (default {DEFAULT_SEED})",
                         started=started, wall_time_s=round(time.perf_counter() - t0, 1),

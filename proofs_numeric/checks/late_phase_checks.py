@@ -20,6 +20,7 @@ import torch
 
 from ..flow import RelativeStep, RidgeStep, integrate
 from ..flow.cases import linear_case, separated_case
+from ..results import describe_case, reached_text
 from .flow_checks import fit_order
 from .result import CheckResult
 
@@ -49,11 +50,18 @@ def check_ridge_order(norm="linf", *, hs=(0.16, 0.08, 0.04), h_ref=0.005, T=-100
     order = fit_order(hs, errs)
     ok = ref.status == "success" and all(math.isfinite(e) for e in errs) and order >= min_order
     name = f"ridge-order-{nrm.name}" + ("-explicit-relative-step" if control else "")
+    rule_name = "RelativeStep(h)" if control else "RidgeStep(h)"
+    case = describe_case(model, data, data_name="separable data", algorithm=f"{nrm.name} steepest flow",
+                         norm=nrm.name, step=f"{rule_name}, h in {list(hs)}; reference RidgeStep({h_ref})",
+                         reached=reached_text(ref))
     return CheckResult(name, "the late-phase integrator converges to one flow as the relative step h shrinks "
                        "(first order)", order, min_order, ok, comparison=">=",
                        detail={"hs": list(hs), "errors": errs, "h_ref": h_ref, "target_log_loss": T,
                                "final_log_loss": depth, "reference_margin": float(ref.margin[-1])},
-                       negative_control=control)
+                       negative_control=control, case=case,
+                       definition=(f"fitted slope of log ||phi_h - phi_ref|| against log h, phi = theta/||theta||_"
+                                   f"{nrm.name} at the first step with log L <= {T:g}"),
+                       changed="explicit RelativeStep(h) (the old default) instead of RidgeStep(h)" if control else "")
 
 
 def check_gunasekar_ridge(norm="linf", *, measure_norm=None, rtol=1e-3, log10_target=-1e4) -> CheckResult:
@@ -66,13 +74,18 @@ def check_gunasekar_ridge(norm="linf", *, measure_norm=None, rtol=1e-3, log10_ta
     got = float(tr.margins[mn.name][-1])
     err = abs(got - opt.margin) / opt.margin
     ok = tr.status == "success" and math.isfinite(err) and err <= rtol
+    case = describe_case(model, data, data_name="linearly separable data", algorithm=f"{tr.norm} steepest flow",
+                         norm=tr.norm, step=tr.info["step_rule"], reached=reached_text(tr))
     return CheckResult(f"gunasekar-deep-{tr.norm}" + (f"-measured-{mn.name}" if measure_norm else ""),
                        "deep flow margin (log10 L <= -1e4) within 1e-3 of the exact max-margin in the "
                        "algorithm's norm", err, rtol, ok,
                        detail={"flow_margin": got, "optimal_margin": float(opt.margin),
                                "final_log10_loss": float(tr.log10_loss[-1]), "steps": tr.info["steps"],
                                "ridge_steps": tr.info["ridge_steps"], "status": tr.status},
-                       negative_control=mn != kc.norm(norm))
+                       negative_control=mn != kc.norm(norm), case=case,
+                       definition=(f"|gamma_{mn.name}(w_T) - gamma*_{mn.name}| / gamma*_{mn.name}, gamma = min_i "
+                                   f"y_i <w, x_i> / ||w||_{mn.name}, gamma* from kc.max_margin_linear"),
+                       changed=f"margin measured in {mn.name}, not the algorithm's {tr.norm}" if measure_norm else "")
 
 
 __all__ = ["check_ridge_order", "check_gunasekar_ridge"]

@@ -2,7 +2,9 @@
 
 A suite is a function ``fn(quick: bool, figdir: Path) -> list[CheckResult]`` that builds its own default
 case(s) (seeded), runs the checks and may write PNGs into ``figdir`` (listed in each ``CheckResult.figures``).
-Register it with ``@register_suite(name, section)``; ``section`` is the report heading it is listed under
+Register it with one decorator, ``@register_suite(name, section)`` (or ``@register_suite(name, section,
+module="flow_checks", needs=[...])`` for ``fn(mod, quick, figdir)`` with a guarded import); ``section`` is the
+report heading it is listed under
 (e.g. "Flow and margins (Thm 3.1)", "KKT (Thm 3.4, Prop A.13)").
 
 ``run_suites`` runs every registered suite in registration order. An ``Exception`` inside a suite does not
@@ -13,12 +15,13 @@ interrupted run writes no report.
 """
 from __future__ import annotations
 
+import importlib
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .result import CheckResult
+from ..results import CheckResult
 
 
 @dataclass
@@ -47,18 +50,40 @@ class SuiteOutcome:
 SUITES: dict = {}
 
 
-def register_suite(name: str, section: str, *, available: bool = True, reason: str = ""):
-    """Decorator: register ``fn(quick, figdir) -> list[CheckResult]`` under ``name`` (unique)."""
+def register_suite(name: str, section: str, *, module: str | None = None, needs=(), available: bool = True,
+                   reason: str = ""):
+    """Decorator registering a suite under ``name`` (unique), listed under the report heading ``section``.
+
+    Without ``module``: decorates ``fn(quick, figdir) -> list[CheckResult]``. With ``module`` (a module of
+    ``proofs_numeric.checks``, imported here, guarded): decorates ``fn(mod, quick, figdir)``; when the module
+    does not import or lacks a function in ``needs``, the suite is registered as "not available" with the
+    reason instead, and the report says so."""
     if not isinstance(name, str) or not name:
         raise ValueError("register_suite needs a non-empty suite name")
 
     def deco(fn):
         if not callable(fn):
             raise TypeError(f"suite {name!r}: expected a function fn(quick, figdir), got {type(fn).__name__}")
-        SUITES[name] = Suite(name, section, fn, available, reason)
+        if module is None:
+            SUITES[name] = Suite(name, section, fn, available, reason)
+            return fn
+        mod, err = _import_checks_module(module)
+        missing = [n for n in needs if mod is not None and not hasattr(mod, n)]
+        if mod is None or missing:
+            register_unavailable(name, section, err or f"proofs_numeric.checks.{module} lacks {missing}")
+        else:
+            SUITES[name] = Suite(name, section, lambda quick, figdir: fn(mod, quick, Path(figdir)))
         return fn
 
     return deco
+
+
+def _import_checks_module(name):
+    """(module, None) or (None, 'ImportError: ...')."""
+    try:
+        return importlib.import_module(f"proofs_numeric.checks.{name}"), None
+    except Exception as exc:  # noqa: BLE001 - reported as 'not available'
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def register_unavailable(name: str, section: str, reason: str) -> None:
@@ -76,6 +101,8 @@ def run_suite(suite: Suite, quick: bool, figdir: Path) -> SuiteOutcome:
         bad = [type(r).__name__ for r in res if not isinstance(r, CheckResult)]
         if bad:
             raise TypeError(f"suite returned {bad[0]} objects, expected CheckResult")
+        for r in res:
+            r.suite = r.suite or suite.name
         return SuiteOutcome(suite.name, suite.section, "ok", res, seconds=time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - recorded in the report, not swallowed
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()

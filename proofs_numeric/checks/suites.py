@@ -1,19 +1,20 @@
 """The built-in default-case suites of ``proofs-numeric verify`` (each a list of theorem checks).
 
-Suites call the check functions of ``flow_checks`` (steepest flow, SPEC sections 2, 3, 9) and ``kkt_checks``
-(approximate KKT, SPEC sections 4-5) with their default cases; every positive check is paired with its
-negative control. Imports are guarded: when a module or a check function is missing, the suite is
-registered as "not available" with the import error, and the report says so instead of crashing.
-``quick=True`` uses fewer/larger steps where the check allows (same claims, same tolerances).
+Suites call the check functions of ``flow_checks`` (the steepest flow: Prop A.3, Thm 3.1, Lemmas A.6/A.7,
+Gunasekar et al.'s linear limit, solver orders), ``kkt_checks`` (approximate KKT: Thm 3.4, Props A.13 and
+B.6) and ``vss_checks`` (KKT points that are not local optima) with their default cases; every positive
+check is paired with its negative control. Each suite is registered by one decorator whose import is
+guarded: when a module or a check function is missing, the suite is listed as "not available" with the
+import error. ``quick=True`` uses fewer/larger steps where the check allows (same claims, same tolerances).
+Figures are drawn from the very runs the checks measured, with a caption naming that run.
 """
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
-
 import numpy as np
 
-from .registry import register_suite, register_unavailable
+from ..plotting import plot_curves, plot_panels
+from ..results import Figure
+from .registry import register_suite
 
 FLOW_ID = "Flow identities (Prop A.3, Thm 3.1 pointwise inequality, Lemma A.7)"
 FLOW_MONO = "Margin monotonicity in discrete time (Thm 3.1, Remark 3.2)"
@@ -23,25 +24,9 @@ KKT = "Approximate KKT (Thm 3.4, Prop A.13, Prop B.6)"
 NORMS = ("l2", "l1", "linf")
 
 
-def _module(name):
-    """(module, None) or (None, 'ImportError: ...')."""
-    try:
-        return importlib.import_module(f"proofs_numeric.checks.{name}"), None
-    except Exception as exc:  # noqa: BLE001 - reported as 'not available'
-        return None, f"{type(exc).__name__}: {exc}"
-
-
-def _register(name, section, module, needs, fn):
-    """Register ``fn(mod, quick, figdir)`` if ``module`` imports and has every function in ``needs``."""
-    mod, err = _module(module)
-    missing = [n for n in needs if mod is not None and not hasattr(mod, n)]
-    if mod is None or missing:
-        register_unavailable(name, section, err or f"proofs_numeric.checks.{module} lacks {missing}")
-        return
-    register_suite(name, section)(lambda quick, figdir: fn(mod, quick, Path(figdir)))
-
-
 # ---------------------------------------------------------------- flow (teammate A's checks)
+@register_suite("flow-identities", FLOW_ID, module="flow_checks",
+                needs=["check_prop_a3", "check_thm31_inequality", "check_lemma_a7"])
 def _flow_identities(m, quick, figdir):
     out = []
     for nm in NORMS:
@@ -51,6 +36,7 @@ def _flow_identities(m, quick, figdir):
     return out
 
 
+@register_suite("flow-monotone", FLOW_MONO, module="flow_checks", needs=["check_thm31_monotone"])
 def _flow_monotone(m, quick, figdir):
     hs = (0.08, 0.04, 0.02) if quick else (0.08, 0.04, 0.02, 0.01)
     out = [m.check_thm31_monotone(nm, hs=hs) for nm in NORMS]
@@ -60,44 +46,52 @@ def _flow_monotone(m, quick, figdir):
     return out
 
 
+@register_suite("flow-limits", FLOW_LIM, module="flow_checks", needs=["check_lemma_a6", "check_gunasekar"])
 def _flow_limits(m, quick, figdir):
     out = [m.check_lemma_a6(nm) for nm in NORMS] + [m.check_lemma_a6("l2", negative=True)]
     g = [m.check_gunasekar(nm) for nm in NORMS] + [m.check_gunasekar("l1", measure_norm="l2")]
-    if g:
-        g[0].figures.append(_margins_figure(figdir, quick))
+    if hasattr(m, "gunasekar_run"):
+        fig = _margins_figure(m, figdir, g[:len(NORMS)])
+        for r in g[:len(NORMS)]:
+            r.figures.append(fig)
     return out + g
 
 
-def _margins_figure(figdir, quick):
-    """Margins vs loss-normalized time (log-log), l1/l2/linf panels, for the l2, l1 and linf flows on the
-    linear default case (the flow solver from SPEC section 10.1)."""
-    from ..flow import RelativeStep, integrate
-    from ..flow.cases import linear_case
-    from ..report.plots import plot_trajectory_margins
-    model, th, data = linear_case()
-    h, n = (0.02, 800) if quick else (0.01, 3000)
-    trajs = {f"{nm} flow": integrate(model, th, data, norm=nm, step=RelativeStep(h), max_steps=n) for nm in NORMS}
-    return plot_trajectory_margins(trajs, figdir / "flow_margins.png", norms=NORMS)
+def _margins_figure(m, figdir, checks):
+    """Each flow's margin in its own norm against loss-normalized time (log-log), one panel per norm, with the
+    exact max-margin as a flat line: the same (cached) runs as the gunasekar-* checks."""
+    panels = []
+    for nm, r in zip(NORMS, checks):
+        tr = m.gunasekar_run(*r.detail["run"])          # the check's own (cached) run
+        i0 = tr.t0_index or 0
+        s = np.asarray(tr.s, float)[i0:]
+        opt = r.detail["optimal_margin"]
+        panels.append(dict(title=f"{nm} flow: {nm} margin", xlabel="loss-normalized time s",
+                           ylabel=f"normalized {nm} margin", logx=True, logy="auto",
+                           curves={f"{nm} flow": (s, np.asarray(tr.margins[nm], float)[i0:]),
+                                   f"exact {nm} max-margin {opt:.4g}": (s[[0, -1]] if s.size else s, [opt, opt])}))
+    path = plot_panels(panels, figdir / "flow_margins.png",
+                       suptitle="Gunasekar et al.: flow margin -> exact max-margin")
+    return Figure(str(path), f"The runs of {', '.join(r.name for r in checks)}: {checks[0].case.text()} "
+                             "(the l1 and linf runs likewise in their norms); flat line: the exact max-margin.")
 
 
+@register_suite("solver-order", SOLVER, module="flow_checks", needs=["check_solver_order"])
 def _solver_order(m, quick, figdir):
     out = [m.check_solver_order(s) for s in ("euler", "heun", "rk4")]
     return out + [m.check_solver_order("euler", declared_order=2)]
 
 
-_register("flow-identities", FLOW_ID, "flow_checks", ["check_prop_a3", "check_thm31_inequality", "check_lemma_a7"],
-          _flow_identities)
-_register("flow-monotone", FLOW_MONO, "flow_checks", ["check_thm31_monotone"], _flow_monotone)
-_register("flow-limits", FLOW_LIM, "flow_checks", ["check_lemma_a6", "check_gunasekar"], _flow_limits)
-_register("solver-order", SOLVER, "flow_checks", ["check_solver_order"], _solver_order)
 
 
 # ---------------------------------------------------------------- KKT (teammate C2's checks)
 KKT_CASES = (("l2", "linf"), ("linf", "l2"), ("l1", "l2"), ("spectral", "l2"))
 
 
+@register_suite("kkt", KKT, module="kkt_checks", needs=["local_trajectory", "check_thm34", "check_a13", "check_b6"])
 def _kkt(m, quick, figdir):
     from ..flow.cases import kkt_case
+    from ..results import describe_case
     steps = 6400 if quick else 12800
     snap_steps = np.unique(np.geomspace(steps / 64, steps, 8 if quick else 12).astype(int))
     out = []
@@ -105,23 +99,53 @@ def _kkt(m, quick, figdir):
         data, model, th0 = kkt_case(norm)
         snaps, lls = m.local_trajectory(model, th0, data, norm=norm, lr=0.05, steps=steps, snapshot_steps=snap_steps)
         kw = dict(model=model, log_losses=lls)
-        out += [m.check_thm34(snaps, data, norm=norm, burn_in=0.0, **kw),
+        rows = [m.check_thm34(snaps, data, norm=norm, burn_in=0.0, **kw),
                 m.check_thm34(snaps, data, norm=norm, residual_norm=wrong, burn_in=0.0, **kw),
                 m.check_a13(snaps, data, norm=norm, **kw), m.check_a13(snaps, data, norm=norm, weights="uniform", **kw),
                 m.check_b6(snaps, data, norm=norm, **kw), m.check_b6(snaps, data, norm=norm, bregman_norm=wrong, **kw)]
-        for r in out[-6:]:
-            if "delta" in r.detail and "log_loss" not in r.detail and len(r.detail["delta"]) == len(lls):
-                r.detail["log_loss"] = [float(v) for v in lls]
+        case = describe_case(model, data, data_name="separable data, margin 0.3 along a planted direction",
+                             algorithm=f"normalized {norm} steepest descent (exp loss)", norm=norm,
+                             step=f"lr 0.05, {steps} steps, {len(snap_steps)} snapshots from step {snap_steps[0]}",
+                             reached=f"log10 L = {lls[-1] / np.log(10):.4g} after {steps} steps")
+        for r in rows:
+            r.case = case
+        _kkt_figures(rows, norm, figdir, case)
+        out += rows
     return out
 
 
-_register("kkt", KKT, "kkt_checks", ["local_trajectory", "check_thm34", "check_a13", "check_b6"], _kkt)
+def _kkt_figures(rows, norm, figdir, case):
+    """Thm 3.4: residual r against log(1/L) (own norm and the control's norm) on the rows' run; Prop A.13: delta,
+    its bound and the objectives against log(1/L) for the positive A.13 row."""
+    th = [r for r in rows if r.name.startswith("thm3.4") and r.has_evidence]
+    if th:
+        curves = {r.name + (" (negative control)" if r.negative_control else ""):
+                  (-np.asarray(r.detail["log_loss"]), r.detail["residual"]) for r in th}
+        p = plot_curves(curves, figdir / f"kkt_residual_{norm}.png", xlabel="log(1/L)",
+                        ylabel="KKT residual r (scale-free)", logx=True, logy=True,
+                        title=f"Thm 3.4: residual vs loss, {norm} run")
+        for r in th:
+            r.figures.append(Figure(str(p), f"KKT residual of the {norm} run ({case.text()}); a line falling to "
+                                            "the right in the algorithm's own norm, flat for the control."))
+    for r in rows:
+        d = r.detail
+        if r.name.startswith("propA13") and not r.negative_control and r.has_evidence and d.get("log_loss"):
+            x = -np.asarray(d["log_loss"])
+            curves = {"delta (construction)": (x, d["delta"]), "Prop A.13 bound on delta": (x, d["delta_bound"]),
+                      "objective max(eps_rel, delta_rel), construction": (x, d["objective_construction"])}
+            if d["objective_optimized"]:
+                curves["objective, optimized (kc.residual)"] = (x, d["objective_optimized"])
+            p = plot_curves(curves, figdir / f"kkt_a13_{r.name}.png", xlabel="log(1/L)", ylabel="value",
+                            logx=True, logy=True, title=f"{r.name}: bound vs values")
+            r.figures.append(Figure(str(p), f"Prop A.13 on the {norm} run ({case.text()}): delta must stay under "
+                                            "its bound; the optimized objective never above the construction's."))
 
 
-# ---------------------------------------------------------------- Vardi, Shamir & Srebro 2022 (SPEC section 8)
+# ---------------------------------------------------------------- Vardi, Shamir & Srebro 2022
 VSS = "KKT points that are not local optima (Vardi, Shamir & Srebro 2022)"
 
 
+@register_suite("vss", VSS, module="vss_checks", needs=["check_flow_limit", "check_kkt", "check_not_local"])
 def _vss(m, quick, figdir):
     starts = 6 if quick else 20
     out = []
@@ -129,29 +153,24 @@ def _vss(m, quick, figdir):
         out += [m.check_flow_limit(name), m.check_kkt(name), m.check_kkt(name, negative=True),
                 m.check_not_local(name, starts=starts), m.check_not_local(name, negative=True, starts=starts)]
     out.insert(1, m.check_flow_limit("C1", negative=True))
-    from ..report.plots import plot_curves
-    probes = [r for r in out if r.name.startswith("vss-not-local")]
+    probes = [r for r in out if r.name.startswith("vss-not-local") and not r.negative_control]
     curves = {f"{r.name.replace('vss-not-local-', '')} (order {r.detail['gain_order_in_r']:.2f})":
-              (r.detail["radii"], r.detail["gains"]) for r in probes if not r.negative_control}
-    fig = plot_curves(curves, figdir / "vss_gains.png", xlabel="probe radius r", ylabel="relative gain of gamma_bar",
-                      logx=True, logy=True, markers=True,
-                      title="best gain of gamma_bar within radius r")
+              (r.detail["radii"], r.detail["gains"]) for r in probes}
+    path = plot_curves(curves, figdir / "vss_gains.png", xlabel="probe radius r", ylabel="relative gain of gamma_bar",
+                       logx=True, logy=True, markers=True, title="best gain of gamma_bar within radius r")
+    fig = Figure(str(path), f"The ascent probes of {', '.join(r.name for r in probes)} ({starts} Nelder-Mead starts "
+                            "per radius) at the flows' limits; slope 2: a saddle, slope 1: ascent through a kink.")
     for r in probes:
-        r.figures.append(str(fig))
+        r.figures.append(fig)
     return out
 
 
-_register("vss", VSS, "vss_checks", ["check_flow_limit", "check_kkt", "check_not_local"], _vss)
-
-
 # ---------------------------------------------------------------- late phase (RidgeStep, the default integrator)
+@register_suite("late-phase", "Late phase: the default integrator follows one flow to the limit",
+                module="late_phase_checks", needs=["check_gunasekar_ridge", "check_ridge_order"])
 def _late_phase(m, quick, figdir):
     out = [m.check_gunasekar_ridge(nm) for nm in ("l1", "l2", "linf")]
     out.append(m.check_gunasekar_ridge("linf", measure_norm="l2"))
     norms = ("linf",) if quick else ("linf", "l1", "l2")
     out += [m.check_ridge_order(nm) for nm in norms] + [m.check_ridge_order("linf", control=True)]
     return out
-
-
-_register("late-phase", "Late phase: the default integrator follows one flow to the limit",
-          "late_phase_checks", ["check_gunasekar_ridge", "check_ridge_order"], _late_phase)

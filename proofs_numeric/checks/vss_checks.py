@@ -1,4 +1,4 @@
-"""KKT points of (MM) that are not local optima (Vardi, Shamir & Srebro 2022; SPEC section 8, cases C1 and C3).
+"""KKT points of (MM) that are not local optima (Vardi, Shamir & Srebro 2022; cases C1 and C3).
 
 (MM) is min 1/2 ||theta||_2^2 s.t. q_i(theta) = y_i f(x_i; theta) >= 1, for an L-homogeneous f. Rescaling
 theta' = v / q_min(v)^{1/L} maps any direction v onto a feasible point with 1/2 ||theta'||^2 = 1/2 gamma_bar(v)^{-2/L},
@@ -12,7 +12,7 @@ certificate is re-checked directly: q_min(theta') >= 1 and the norm decrease, bo
 found, the probe gives evidence of local optimality, not a proof. This is why the negative controls evaluate the
 probe at known global optima.
 
-Cases (SPEC section 8; the paper's own counterexample data were not recovered, these constructions were):
+Cases (the paper's own counterexample data were not recovered, these constructions were):
 * C1: depth-2 diagonal net f = sum_j u_j v_j x_j on one point x = (1, 2), y = +1. From the anti-balanced init
   u = (.1, .1), v = (.1, -.1), gradient flow reaches gamma_bar = 1/2, a KKT point. The global optimum is
   (0, 1, 0, 1)/sqrt(2) with gamma_bar = 1. The balanced init u = v = (.1, .1) reaches the global optimum.
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .result import CheckResult
+from ..results import CheckResult, describe_case
 
 RADII = (0.1, 0.05, 0.02)
 GAIN_TOL = 1e-9      # relative gain of gamma_bar that counts as an ascent (rounding is ~1e-15 here)
@@ -147,6 +147,13 @@ def _trained(name: str, balanced: bool):
     return tuple(tr.params)
 
 
+def _case(case, what="l2 gradient flow from the case's init"):
+    data = {"C1": "one point x = (1, 2), y = +1", "C3": "x_1 = e_1, x_2 = e_2, y = (+1, +1)"}[case.name]
+    return describe_case(case.model, (case.X, case.y), data_name=f"VSS case {case.name}: {data}", algorithm=what,
+                         norm="l2", step="adaptive flow solver (default step)" if "flow" in what else "",
+                         reached=f"log L <= {TARGET_LOG_LOSS:g}" if "flow" in what else "")
+
+
 def check_flow_limit(name="C1", *, negative=False) -> CheckResult:
     """The flow from the case's init reaches the predicted KKT margin. Negative control (C1): the balanced init,
     checked against the same predicted value 1/2, reaches the global optimum 1 instead."""
@@ -158,7 +165,9 @@ def check_flow_limit(name="C1", *, negative=False) -> CheckResult:
     return CheckResult(f"vss-flow-limit-{name}" + ("-balanced" if negative else ""),
                        f"{tag}{name}: gradient flow reaches the KKT point with gamma_bar = {target.predicted:g}",
                        err, MARGIN_RTOL, err <= MARGIN_RTOL, "<=", {"gamma_bar": g, "predicted": target.predicted},
-                       negative_control=negative)
+                       negative_control=negative, case=_case(case),
+                       definition="|gamma_bar of the flow's final iterate - predicted| / predicted",
+                       changed="the balanced init u = v = (.1, .1)" if negative else "")
 
 
 def check_kkt(name="C1", *, negative=False) -> CheckResult:
@@ -176,7 +185,11 @@ def check_kkt(name="C1", *, negative=False) -> CheckResult:
                        f"{tag}{name}: the flow's limit is a KKT point of (MM) (approximate-KKT residual ~ 0)", val,
                        KKT_TOL, res.status == "optimal" and val <= KKT_TOL, "<=",
                        {"stationarity_rel": res.stationarity_rel, "complementarity_rel": res.complementarity_rel,
-                        "status": res.status}, negative_control=negative)
+                        "status": res.status}, negative_control=negative,
+                       case=_case(case, "kc.residual (l2, Clarke sets) at the rescaled point"
+                                  if negative else "l2 gradient flow from the case's init, then kc.residual"),
+                       definition="max(stationarity_rel, complementarity_rel) of kc.residual at the rescaled point",
+                       changed="a feasible point that is not KKT instead of the flow's limit" if negative else "")
 
 
 def check_not_local(name="C1", *, negative=False, starts: int = 20) -> CheckResult:
@@ -195,7 +208,11 @@ def check_not_local(name="C1", *, negative=False, starts: int = 20) -> CheckResu
                        f"(gamma_bar gain > {GAIN_TOL:g} at r = {', '.join(map(str, pr['radii']))})",
                        min(gains), GAIN_TOL, ok, ">",
                        {"radii": pr["radii"], "gains": gains, "gain_order_in_r": order, "gamma_bar": pr["gamma_bar"], **cert},
-                       negative_control=negative)
+                       negative_control=negative,
+                       case=_case(case, f"Nelder-Mead ascent probe ({starts} starts) at the "
+                                  + ("known global optimum" if negative else "flow's limit")),
+                       definition="smallest (over the radii) best relative gain of gamma_bar within radius r",
+                       changed="the probe runs at a known global optimum" if negative else "")
 
 
 __all__ = ["vss_case", "VSSCase", "gamma_bar", "ascent_probe", "train", "check_flow_limit", "check_kkt",

@@ -1,4 +1,4 @@
-"""Data sets: small synthetic sets (``synthetic``), the teacher-student generator (SPEC Eq. 14) and the
+"""Data sets: small synthetic sets (``synthetic``), the teacher-student generator (ReLU teacher) and the
 scikit-learn 8x8 digits pairs (``digits``) and real MNIST files (``mnist``).  All but ``synthetic`` load
 lazily on first use."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Binary tasks from scikit-learn's bundled 8x8 handwritten digits (1797 images, no download; SPEC section 12).
+"""Binary tasks from scikit-learn's bundled 8x8 handwritten digits (1797 images, no download).
 
 * ``load_digits_pair(a=3, b=6, n_train=100, seed=0)``: digit ``a`` -> label +1, digit ``b`` -> label -1.
 * ``load_digits_parity(n_train=100, seed=0)``: even digits -> +1, odd digits -> -1.

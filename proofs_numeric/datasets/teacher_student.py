@@ -1,4 +1,5 @@
-"""Teacher-student data (SPEC Eq. 14) with our defaults (SPEC section 12; the paper's numbers are lost).
+"""Teacher-student data: x ~ N(0, I_d), labels from a fixed ReLU teacher, with our defaults (the paper's
+numbers are lost).
 
 Teacher: f*(x) = sum_{j=1}^{k*} a*_j relu(<w*_j, x>), bias-free, with
 * each w*_j having exactly ``active`` non-zero coordinates (positions uniform without replacement, values
@@ -72,7 +73,7 @@ class TeacherStudent:
 
 
 def teacher_student(d: int = 30, n: int = 40, *, k_star: int = 3, active: int = 3, seed: int = 0) -> TeacherStudent:
-    """Draw the teacher and n training points (SPEC Eq. 14, defaults of SPEC section 12: d = 30, n = 40,
+    """Draw the teacher and n training points (our defaults: d = 30, n = 40,
     k* = 3, 3 active coordinates per teacher neuron). Same ``seed`` -> the same numbers."""
     d, n = _int("d", d, 1), _int("n", n, 1)
     k_star, active = _int("k_star", k_star, 1), _int("active", active, 1)

@@ -1,4 +1,4 @@
-"""The paper's experiments (SPEC section 6, our defaults in section 12), each registered by name.
+"""The paper's experiments (our defaults; the paper's exact settings are not available), each registered by name.
 
 ``run_experiment(name, out_dir, seeds=..., quick=..., progress=...)`` runs one and returns its
 ``ExperimentResult``; ``proofs-numeric experiment NAME`` and ``proofs-numeric verify`` call it.

@@ -54,30 +54,16 @@ def run_cached(cache_dir, cfg, model, p0, data, make_opt, steps, name, norms, st
 
 
 def plot_runs(runs: dict, norms, path, title) -> str:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(norms) + 1, figsize=(4.2 * (len(norms) + 1), 3.6))
-    last = max(int(r.steps[-1]) for r in runs.values())
-    for name, r in runs.items():
-        s = list(r.steps + 1) + ([last + 1] if r.steps[-1] < last else [])
-        hold = lambda v: list(v) + ([v[-1]] if r.steps[-1] < last else [])  # noqa: E731 - held flat
-        axes[0].plot(s, hold(r.log_loss / math.log(10)), label=name)
-        for ax, nm in zip(axes[1:], norms):
-            ax.plot(s, hold(r.margins[nm]), label=name)
-    axes[0].set_ylabel("log10 loss")
-    for ax, nm in zip(axes[1:], norms):
-        ax.set_ylabel(f"normalized margin ({nm})")
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("step + 1")
-    axes[-1].legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return str(path)
+    """log10 L and the normalized margin in each norm against step + 1 (log x), one panel each. A run that stopped
+    early (loss threshold reached, or diverged) ends where it stopped, lighter, with an "x" (never held flat)."""
+    from ..plotting import plot_panels
+    panels = [dict(title="training loss", xlabel="step + 1", ylabel="log10 loss", logx=True,
+                   curves={n: (r.steps + 1, r.log_loss / math.log(10)) for n, r in runs.items()})]
+    panels += [dict(title=f"normalized margin ({nm})", xlabel="step + 1", ylabel=f"normalized margin ({nm})",
+                    logx=True, logy="auto", curves={n: (r.steps + 1, r.margins[nm]) for n, r in runs.items()})
+               for nm in norms]
+    stopped = {n: f"{r.status} at step {r.stopped_at}" for n, r in runs.items() if r.status != "ok"}
+    return str(plot_panels(panels, path, suptitle=title, stopped=stopped))
 
 
 def kkt_rows(runs: dict, model, data, norms) -> list:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks.result import CheckResult
+from ..results import CheckResult
+from .base import describe
 from .batched import ALGO_NORM, NORMS
 
 MONO_TOL = 1e-3     # relative soft-margin decrease allowed between records (discretization; see docs)
@@ -107,12 +108,25 @@ def informational(runs) -> list:
     return rows
 
 
+DEFINITIONS = {
+    "margin-monotone:": ("largest relative drop of the soft margin between consecutive records after L < 1, over "
+                         "the runs that reached L < 1", "the GD->CD runs measured in linf, not CD's own l1"),
+    "ownership:": ("fraction of seeds (where GD, CD and SD all reached L < 1) in which the named algorithm has "
+                   "the largest final gamma_bar in that norm", "the claimed owner is an algorithm of another norm"),
+    "generalization:": "mean over seeds of test accuracy (first) - test accuracy (second), runs that reached L < 1",
+    "switch-marginal:": "|mean over seeds of test accuracy (switched run) - test accuracy (GD)|",
+    "kkt-own-norm:": "largest over runs of residual in the own norm / smallest residual in the other norms "
+                     "(residual: max(eps_rel, delta_rel) of kc.residual at the final iterate)",
+}
+
+
 def claims_and_tables(runs, C):
     claims = [monotone_claim(runs, a, ALGO_NORM[a]) for a in ("GD", "CD", "SD")]
     claims += [monotone_claim(runs, "GD->CD", "linf", negative=True)]   # Remark 3.2: only the own norm
     for p in NORMS:
         claims += [ownership(runs, p, OWNER[p]), ownership(runs, p, WRONG[p], negative=True)]
     claims += informational(runs)
+    describe(claims, DEFINITIONS)
     return claims, {"final values (median over the runs that reached L < 1)": final_table(runs),
                     "ordering at the end: largest median margin and the owner's win fraction": order_table(runs)}
 
@@ -148,38 +162,42 @@ def order_table(runs):
 
 
 def figures(runs, C, out) -> list:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Per init scale: hard margins since 100% train accuracy, one panel per norm (each line one run; runs that
+    never fit are left out, runs that fit but never reached L < 1 are drawn lighter with an end marker; both
+    are counted in the panel title). Then final test accuracy against the
+    final margin, one panel per norm (each algorithm in its own norm), log x when the margins span decades."""
+    from ..plotting import plot_panels
     paths = []
     for alpha in sorted({r["alpha"] for r in runs}):
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-        for r in (r for r in runs if r["alpha"] == alpha and r["fit_step"] >= 0):
-            st = np.asarray(r["record_steps"])
-            k = st >= r["fit_step"]
-            for ax, p in zip(axes, NORMS):
-                m = np.asarray(r["margins"][p])[k]
-                ok = m > 0
-                ax.plot((st[k] - r["fit_step"] + 1)[ok], m[ok], color=COLORS[name(r)], lw=0.7, alpha=0.6)
-        for ax, p in zip(axes, NORMS):
-            ax.set_xscale("log"), ax.set_yscale("log")
-            ax.set_xlabel("steps since 100% train accuracy + 1"), ax.set_ylabel(f"gamma_bar_{p}")
-        for lab, c in COLORS.items():
-            axes[0].plot([], [], color=c, label=lab)
-        axes[0].legend(fontsize=7)
-        fig.suptitle(f"teacher-student, init scale {alpha:g}: hard margins (each line one seed)")
-        fig.tight_layout()
-        paths.append(str(Path(out) / f"ts_margins_alpha{alpha:g}.png"))
-        fig.savefig(paths[-1], dpi=80), plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+        sel = [r for r in runs if r["alpha"] == alpha]
+        fit = [r for r in sel if r["fit_step"] >= 0]
+        panels = []
+        for p in NORMS:
+            curves = {}
+            for i, r in enumerate(fit):
+                st = np.asarray(r["record_steps"])
+                k = st >= r["fit_step"]
+                curves[f"{name(r)} seed {i}"] = ((st[k] - r["fit_step"] + 1), np.asarray(r["margins"][p])[k])
+            panels.append(dict(title=f"gamma_bar_{p} ({len(sel) - len(fit)} never fit, "
+                                     f"{sum(not late(r) for r in fit)} never L < 1)",
+                               curves=curves, xlabel="steps since 100% train accuracy + 1",
+                               ylabel=f"gamma_bar_{p}", logx=True, logy="auto"))
+        unfinished = {f"{name(r)} seed {i}": "never reached L < 1" for i, r in enumerate(fit) if not late(r)}
+        paths.append(str(plot_panels(panels, Path(out) / f"ts_margins_alpha{alpha:g}.png", legend_groups=COLORS,
+                                     stopped=unfinished,
+                                     suptitle=f"teacher-student, init scale {alpha:g}: hard margins (one line per run)",
+                                     colors={lab: COLORS[lab.split(" seed")[0]] for pn in panels
+                                             for lab in pn["curves"]})))
+    panels = []
     for lab in ("GD", "CD", "SD"):
         sel = [r for r in runs if name(r) == lab and late(r)]
-        ax.scatter([r["margins"][own_norm(r)][-1] for r in sel], [r["test_acc"] for r in sel], s=12,
-                   color=COLORS[lab], label=f"{lab} (gamma_bar_{ALGO_NORM[lab]})")
-    ax.set_xscale("log"), ax.set_xlabel("final margin in the algorithm's own norm"), ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=7), fig.tight_layout()
-    paths.append(str(Path(out) / "ts_test_acc_vs_margin.png"))
-    fig.savefig(paths[-1], dpi=80), plt.close(fig)
+        p = ALGO_NORM[lab]
+        panels.append(dict(title=f"{lab}: test accuracy vs gamma_bar_{p}", xlabel=f"final gamma_bar_{p}",
+                           ylabel="test accuracy", logx="auto", scatter=True,
+                           curves={f"{lab} ({len(sel)} runs with L < 1)": ([r["margins"][p][-1] for r in sel],
+                                                                            [r["test_acc"] for r in sel])}))
+    paths.append(str(plot_panels(panels, Path(out) / "ts_test_acc_vs_margin.png",
+                                 suptitle="final test accuracy against the final margin in the algorithm's own norm")))
     return paths
 
 
@@ -216,4 +234,4 @@ def kkt(runs, C, n_runs: int):
         claims.append(CheckResult(f"kkt-own-norm:{algo}", f"{algo}'s final iterate is closer to a KKT point of (MM) "
                                   f"in its own norm {ALGO_NORM[algo]} than in the other norms (ratio < 1){why}", m,
                                   1.0, bool(m < 1.0), "<", {"runs": len(rs)}, informational=algo != "GD"))
-    return claims, rows
+    return describe(claims, DEFINITIONS), rows

@@ -3,7 +3,8 @@
 An experiment is a function ``run(out, *, seeds=None, quick=False, progress=True) -> ExperimentResult``
 registered under a name with ``@register("name", "one-line description")``. ``ExperimentResult`` holds the
 paper's claims as ``CheckResult`` rows (measured value, threshold, verdict), the PNGs written into ``out``,
-named tables (lists of dict rows) and a one-paragraph summary; the report renders all four.
+named tables (lists of dict rows), a one-paragraph summary and the ``case`` (model, data, sizes, algorithms,
+steps) that claims without a case of their own inherit; the report renders all of them.
 """
 from __future__ import annotations
 
@@ -19,10 +20,23 @@ class ExperimentResult:
     tables: dict = field(default_factory=dict)    # caption -> list of dict rows
     summary: str = ""
     title: str | None = None
+    case: object = None                           # a results.Case: what ran (claims without their own case get it)
 
     @property
     def ok(self) -> bool:
         return all(c.as_expected for c in self.claims)
+
+
+def describe(claims: list, definitions: dict) -> list:
+    """Set each claim's one-line ``definition`` (and, for a negative control, ``changed``) from ``definitions``:
+    id prefix -> definition or (definition, changed). The longest matching prefix wins; returns ``claims``."""
+    for c in claims:
+        keys = [k for k in definitions if c.name.startswith(k)]
+        if keys and not c.definition:
+            d = definitions[max(keys, key=len)]
+            c.definition, changed = (d, "") if isinstance(d, str) else d
+            c.changed = c.changed or (changed if c.negative_control else "")
+    return claims
 
 
 @dataclass(frozen=True)
@@ -54,4 +68,4 @@ def get(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-__all__ = ["ExperimentResult", "Experiment", "EXPERIMENTS", "register", "get"]
+__all__ = ["ExperimentResult", "Experiment", "EXPERIMENTS", "register", "get", "describe"]

@@ -1,6 +1,6 @@
 """Batched full-batch steepest descent for S two-layer bias-free ReLU nets at once (no Python loop over seeds).
 
-Model (SPEC Eq. 13): f(x; W, a) = sum_j a_j relu(<w_j, x>), W: (k, d) in PyTorch (out, in) layout, a: (k,);
+Model: f(x; W, a) = sum_j a_j relu(<w_j, x>), W: (k, d) in PyTorch (out, in) layout, a: (k,);
 degree L = 2. Stacked over S runs: W (S, k, d), a (S, k), X (S, n, d), y (S, n) in {-1, +1}; each run's
 parameter vector is theta_s = vec(W_s, a_s) (W row-major, then a: the order of ``kktcheck.params.flatten``
 on TwoLayerReLU's [W, a]).
@@ -28,7 +28,7 @@ Switching: a run with ``switch_to`` uses its first algorithm before the first st
 (``fit_step``) and the second from t on. A run is frozen once log L < ``stop_log_loss`` (overflow guard).
 
 Recorded at log-spaced steps (and the last): log L, train accuracy, hard margins
-gamma_bar_p = min_i q_i / ||theta||_p^2 (SPEC Eq. 13; equal to kc.margin(..., norm=p)) and soft margins
+gamma_bar_p = min_i q_i / ||theta||_p^2 (equal to kc.margin(..., norm=p)) and soft margins
 gamma_tilde_p = -log L / ||theta||_p^2 for p in l1, l2, linf; the hard margins also at each run's fit step.
 """
 from __future__ import annotations

@@ -8,8 +8,8 @@ nothing overflows; exp(log L) underflows only below 1e-308.
 Recorded at ~``n_records`` log-spaced steps (and the last): log L, train accuracy, and the hard normalized
 margins gamma_bar_norm = min_i y_i f(x_i) / ||theta||^L for every norm in ``norms`` (kc.norm names, e.g.
 "l2", "linf", "spectral"), identical to kc.margin (tests check this). Training stops early when
-log L < ``stop_log_loss`` (the paper's SD early stop; the last value is then held flat in the plots) or when
-the iterate becomes non-finite (status "diverged").
+log L < ``stop_log_loss`` (the paper's SD early stop; the plots end such a run at its last record, marked as
+stopped) or when the iterate becomes non-finite (status "diverged").
 """
 from __future__ import annotations
 

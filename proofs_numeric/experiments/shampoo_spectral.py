@@ -1,4 +1,5 @@
-"""Shampoo and the spectral margin (paper Fig. 3, SPEC Eq. 15) on sklearn's 8x8 digits.
+"""Shampoo and the spectral margin (paper Fig. 3) on sklearn's 8x8 digits; the spectral margin is
+min_i q_i / ||W||_2 with W the first layer (the second layer frozen, so f has degree 1 in W).
 
 Model: f(x; W) = a^T relu(W x), a frozen at alternating +-1/sqrt(100) (TwoLayerReLU(train_output=False)),
 degree 1 in W. Spectral margin gamma_spec(W) = min_i y_i f(x_i; W) / ||W||_2 (kc.margin(norm="spectral")).
@@ -21,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks.result import CheckResult
+from ..results import CheckResult, Figure, describe_case
 from ._digits_common import kkt_rows, plot_runs, run_cached, single_thread
-from .base import ExperimentResult, register
+from .base import ExperimentResult, describe, register
 
 ALGOS = ("GD", "Adam", "Spectral descent", "Shampoo (accumulating)")
 NORMS = ("spectral", "l2", "linf")
@@ -38,6 +39,12 @@ def make_optimizer(name: str):
     if name not in table:
         raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(table)}")
     return table[name]
+
+
+DEFINITIONS = {
+    "spectral-largest": "final spectral margin of the named run / the largest final spectral margin of the others",
+    "spectral-increases": "final spectral margin - spectral margin at the first record with 100% train accuracy",
+}
 
 
 def largest_spectral(runs: dict, winner: str, rivals=("GD", "Adam"), pair="", informational=False) -> CheckResult:
@@ -89,6 +96,13 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
         claims = [largest_spectral(runs, "Spectral descent", pair=tag),
                   largest_spectral(runs, "Shampoo (accumulating)", pair=tag, informational=True)]
         claims += [increases_after_fit(runs[n], tag) for n in ALGOS]
+        case = describe_case(model, ds.train, data_name=f"sklearn digits {pair[0]} vs {pair[1]}, second layer frozen",
+                             algorithm=", ".join(runs), norm="spectral / l2 margins",
+                             step=f"{steps} steps, seed {seed}",
+                             reached="; ".join(f"{n}: {r.status} at step {int(r.steps[-1])}" for n, r in runs.items()))
+        for c in describe(claims, DEFINITIONS):
+            c.case = case
+        fig = Figure(fig, f"The runs of this section's claims: {case.text()}")
         rows = [{"algorithm": n, "status": r.status, "final loss": f"{math.exp(r.log_loss[-1]):.3g}",
                  **{f"gamma_{nm} end": f"{r.margins[nm][-1]:.4g}" for nm in NORMS}} for n, r in runs.items()]
         tables = {f"final margins{tag}": rows}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 import kktcheck as kc
-from proofs_numeric.checks.result import CheckResult
+from proofs_numeric.results import CheckResult
 
 _EPS = torch.finfo(torch.float64).eps
 

@@ -4,18 +4,19 @@
 cannot be created or written, raises ``ValueError`` with what to do.
 ``write_report`` renders both files to hidden temporary names in the output directory and renames them
 into place only when both renderings succeeded, so an interrupted or failing run never leaves a
-half-written report.md / report.html (an older complete report stays untouched).
+half-written report.md / report.html / report.json (an older complete report stays untouched).
 Figures outside the output directory are copied into ``DIR/figures`` so the report is self-contained.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
 from pathlib import Path
 
 from .model import Report
-from .render import to_html, to_markdown
+from .render import to_html, to_json, to_markdown
 
 
 def check_out_dir(out) -> Path:
@@ -65,14 +66,15 @@ def _relativizer(out: Path):
 
 
 def write_report(report: Report, out, stem: str = "report") -> tuple:
-    """Write ``stem.md`` and ``stem.html`` into ``out`` atomically; returns their paths."""
+    """Write ``stem.md``, ``stem.html`` and ``stem.json`` into ``out`` atomically; returns their paths."""
     out = check_out_dir(out)
     rel = _relativizer(out)
-    final = [out / f"{stem}.md", out / f"{stem}.html"]
+    final = [out / f"{stem}.md", out / f"{stem}.html", out / f"{stem}.json"]
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmps = [out / f".{p.name}.tmp-{tag}" for p in final]
     try:
-        text = [to_markdown(report, rel), to_html(report, rel)]
+        text = [to_markdown(report, rel), to_html(report, rel),
+                json.dumps(to_json(report, rel), indent=1, allow_nan=False) + "\n"]
         for tmp, t in zip(tmps, text):
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.write(t)

@@ -94,3 +94,52 @@ def test_console_script_is_declared():
     tomllib = pytest.importorskip("tomllib")
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert meta["project"]["scripts"]["proofs-numeric"] == "proofs_numeric.cli:main"
+
+
+def _md_rows(md: str) -> dict:
+    """check id -> cells of its row in report.md's check tables (8 columns)."""
+    rows = {}
+    for line in md.splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(cells) == 8 and cells[0] not in ("check", "---"):
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_report_json_agrees_with_report_md_on_a_quick_suite(tmp_path, capsys):
+    import json
+    from proofs_numeric.report.model import fmt_num
+    out = tmp_path / "r"
+    assert cli.main(["verify", "--quick", "--suite", "flow-identities", "--no-experiments", "--no-progress",
+                     "--out", str(out)]) == 0
+    data = json.loads((out / "report.json").read_text())
+    md_rows = _md_rows((out / "report.md").read_text())
+    assert len(data["rows"]) == len(md_rows) == 12        # 9 positive checks and 3 controls, nothing else ran
+    keys = {"id", "suite", "claim", "definition", "measured", "threshold", "verdict", "is_control",
+            "informational", "case", "figures"}
+    for row in data["rows"]:
+        assert keys <= set(row) and row["suite"] == "flow-identities"
+        cells = md_rows[row["id"]]
+        assert cells[4] == fmt_num(row["measured"]) and cells[5] == row["threshold"]
+        assert cells[6].split(" (")[0].lower() == row["verdict"]
+        assert ("(negative control)" in cells[6]) == row["is_control"]
+        assert row["case"]["n"] == 10 or row["case"]["model"] == "OffsetLinear"
+    counts = data["counts"]
+    assert counts["checks"] == 9 and counts["controls"] == 3 and data["verdict"] == "ALL AS EXPECTED"
+
+
+def test_verify_list_and_unknown_suite(capsys, tmp_path):
+    assert cli.main(["verify", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "flow-identities" in listed and "teacher_student" in listed
+    assert cli.main(["verify", "--suite", "nope", "--out", str(tmp_path / "o")]) == 2
+    assert "unknown suite 'nope'" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_experiment_json_prints_the_machine_readable_report(fake_experiments, tmp_path, capsys):
+    import json
+    assert cli.main(["experiment", "good", "--out", str(tmp_path / "g"), "--no-progress", "--json"]) == 0
+    cap = capsys.readouterr()
+    data = json.loads(cap.out)                             # stdout holds the JSON only
+    assert [r["id"] for r in data["rows"]] == ["good-claim"] and data["rows"][0]["verdict"] == "pass"
+    assert "verdict: ALL AS EXPECTED" in cap.err

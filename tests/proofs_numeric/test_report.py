@@ -10,16 +10,24 @@ import pytest
 
 from proofs_numeric.checks.registry import Suite, run_suites
 from proofs_numeric.checks.result import CheckResult
+from proofs_numeric.results import Case, Figure, Table
 from proofs_numeric.flow.trajectory import Trajectory
-from proofs_numeric.report import check_out_dir, kkt_section, plot_curves, plot_trajectory_margins, render
+from proofs_numeric.report import check_out_dir, plot_curves, plot_trajectory_margins, render
 from proofs_numeric.verify import verify
+
+
+CASE = Case("Linear", "separable points", 12, 4, None, "l2 steepest flow", "l2", "ConstantStep(0.25)",
+            "log10 L = -40 after 300 steps")
 
 
 def _good(quick, figdir):
     fig = plot_curves({"a": (np.arange(1, 5), np.arange(1, 5) ** 2)}, Path(figdir) / "fake.png", "x", "y",
                       logx=True, logy=True)
-    return [CheckResult("fake-pos", "identity holds", 1e-16, 1e-13, True, figures=[fig]),
-            CheckResult("fake-neg", "identity breaks on the control", 0.5, 1e-13, False, negative_control=True)]
+    shared = Figure(str(fig), "the fake run of fake-pos and fake-neg")
+    return [CheckResult("fake-pos", "identity holds", 1e-16, 1e-13, True, figures=[shared], case=CASE,
+                        definition="largest relative identity error"),
+            CheckResult("fake-neg", "identity breaks on the control", 0.5, 1e-13, False, negative_control=True,
+                        figures=[shared], case=CASE, changed="an offset added to the model")]
 
 
 def _bad(quick, figdir):
@@ -35,12 +43,10 @@ def _interrupt(quick, figdir):
 
 
 def _kkt(quick, figdir):
-    ll = [-10.0, -20.0, -40.0, -80.0]
-    return [CheckResult("thm3.4-l2", "residual -> 0", 0.9, 0.5, True, comparison=">=",
-                        detail={"log_loss": ll, "residual": [0.1, 0.05, 0.025, 0.0125]}),
-            CheckResult("propA13-l2", "delta <= bound", 0.2, 1.0, True,
-                        detail={"delta": [0.1, 0.05], "delta_bound": [1.0, 0.5], "objective_construction": [0.3, 0.2],
-                                "objective_optimized": [0.1, 0.05]})]
+    table = Table("propA13-l2: per snapshot", ["log L", "delta", "A.13 bound"], [[-10.0, 0.1, 1.0], [-20.0, 0.05, 0.5]])
+    return [CheckResult("thm3.4-l2", "residual -> 0", 0.9, 0.5, True, comparison=">="),
+            CheckResult("propA13-l2", "delta <= bound", 0.2, 1.0, True, tables=[table]),
+            CheckResult("claim-x", "a paper's empirical claim", 0.59, 1.0, False, comparison=">", informational=True)]
 
 
 def _reg(**fns):
@@ -53,23 +59,28 @@ def _run(tmp_path, **fns):
 
 
 def test_report_files_reference_pngs_and_count_negative_controls(tmp_path):
-    report, (md, html) = _run(tmp_path, good=_good, kkt=_kkt)
+    report, (md, html, _) = _run(tmp_path, good=_good, kkt=_kkt)
     assert md.exists() and html.exists()
     mdt, htt = md.read_text(), html.read_text()
     for text, pat in ((mdt, r"!\[[^\]]*\]\(([^)]+\.png)\)"), (htt, r"<img src='([^']+\.png)'")):
         refs = re.findall(pat, text)
-        assert "fake.png" in refs and "kkt_residual_l2.png" in refs
+        assert refs == ["fake.png"]                      # shared by two rows, embedded once
         assert all((md.parent / r).is_file() for r in refs)
-    assert report.ok and report.counts() == {"checks": 4, "as_expected": 4, "negative_controls": 1,
-                                             "negative_as_expected": 1, "errors": 0, "not_available": 0}
-    assert "4 checks, 4 as expected" in mdt and "FAIL (negative control)" in mdt
-    assert "A.13 bound" in mdt and "objective (optimized)" in htt
+    c = report.counts()
+    assert report.ok and (c["checks"], c["checks_as_expected"], c["controls"], c["controls_as_expected"]) == (3, 3, 1, 1)
+    assert (c["claims"], c["claims_reproduced"]) == (1, 0)
+    assert "theorem checks: 3 as expected, 0 not" in mdt and "paper claims: 0 reproduced, 1 NOT reproduced" in mdt
+    assert "claim-x: measured 0.59 vs threshold > 1" in mdt and "class=\"notrep\"" in htt
+    assert "FAIL (negative control)" in mdt and "an offset added to the model" in mdt
+    assert "Linear (d" not in mdt and "- **A**: Linear on separable points, n=12, d=4" in mdt
+    assert "the fake run of fake-pos and fake-neg" in mdt and "the fake run of fake-pos and fake-neg" in htt
+    assert "A.13 bound" in mdt and "A.13 bound" in htt
     assert "torch" in mdt and "wall_time_s" in htt  # run metadata
     assert not list(md.parent.glob(".*tmp*"))
 
 
 def test_failing_check_and_raising_suite_make_the_report_not_ok(tmp_path):
-    report, (md, _) = _run(tmp_path, good=_good, bad=_bad, err=_raises)
+    report, (md, _, _) = _run(tmp_path, good=_good, bad=_bad, err=_raises)
     text = md.read_text()
     assert not report.ok and "NOT ALL AS EXPECTED" in text
     assert "RuntimeError: boom" in text and "| fake-bad |" in text
@@ -83,7 +94,7 @@ def test_interrupted_run_leaves_no_report(tmp_path):
 
 
 def test_renderer_failure_leaves_no_partial_file_and_keeps_old_report(tmp_path, monkeypatch):
-    _, (md, html) = _run(tmp_path, good=_good)
+    _, (md, html, _) = _run(tmp_path, good=_good)
     old = md.read_text()
 
     def broken(report, rel):
@@ -127,7 +138,6 @@ def test_plots_write_pngs(tmp_path):
         assert p.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="at least one trajectory"):
         plot_trajectory_margins({}, tmp_path / "x.png")
-    assert kkt_section([CheckResult("x", "c", 0.0, 1.0, True)], tmp_path) is None
 
 
 def test_unwritable_out_dir_is_a_clear_error(tmp_path, monkeypatch):
@@ -139,3 +149,18 @@ def test_unwritable_out_dir_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "write_text", deny)
     with pytest.raises(ValueError, match="not writable.*Permission denied"):
         check_out_dir(d)
+
+
+def test_no_evidence_rows_are_counted_and_decide_the_verdict(tmp_path):
+    def empty_ctrl(quick, figdir):
+        return [CheckResult("ctrl-empty", "breaks on the control", float("inf"), 1.0, False, negative_control=True)]
+
+    def empty_claim(quick, figdir):
+        return [CheckResult("claim-empty", "paper claim", 0.5, 1.0, True, informational=True, evidence=False)]
+
+    report, (md, _, js) = _run(tmp_path, ctrl=empty_ctrl)
+    assert not report.ok and report.counts()["controls_as_expected"] == 0
+    assert "NO EVIDENCE (negative control)" in md.read_text() and '"verdict": "no evidence"' in js.read_text()
+    report, (md, _, _) = _run(tmp_path, good=_good, claim=empty_claim)
+    assert report.ok and [r.name for r in report.not_reproduced()] == ["claim-empty"]
+    assert "paper claims: 0 reproduced, 1 NOT reproduced" in md.read_text()

@@ -96,3 +96,17 @@ def test_solver_order(solver):
 def test_solver_wrong_declared_order_fails():
     r = fc.check_solver_order("euler", declared_order=2)
     assert r.negative_control and not r.passed
+
+
+def test_flow_margins_figure_is_drawn_from_the_gunasekar_checks_runs(tmp_path):
+    """The figure beside the gunasekar rows re-uses their runs (cache hits, no new integration) and its caption
+    names those checks and their step rule."""
+    from proofs_numeric.checks import flow_checks as fc
+    from proofs_numeric.checks import suites
+    checks = [fc.check_gunasekar(nm) for nm in suites.NORMS]
+    before = fc.gunasekar_run.cache_info()
+    fig = suites._margins_figure(fc, tmp_path, checks)
+    after = fc.gunasekar_run.cache_info()
+    assert after.misses == before.misses and after.hits == before.hits + 3
+    assert "gunasekar-l2, gunasekar-l1, gunasekar-linf" in fig.caption and "ConstantStep(0.25)" in fig.caption
+    assert (tmp_path / "flow_margins.png").read_bytes()[:4] == b"\x89PNG"
