@@ -96,6 +96,33 @@ class TwoLayerReLU(HomogeneousModel):
         J = gW.reshape(Xf.shape[0], -1)
         return q, (torch.cat([J, y[:, None] * act], dim=1) if self.train_output else J)
 
+    def kink_rows(self, params, X, y, q, J, radius):
+        """Clarke pieces of near-kink neurons, for the late-phase step (binary y, one output).
+
+        Neuron j contributes c_ij relu(z_ij) to q_i, c_ij = y_i a_j, z_ij = <w_j, x_i>. Where c_ij < 0 the
+        contribution min(0, c_ij z_ij) is CONCAVE: the linearization on the current side over-predicts q_i once
+        the step crosses the kink. For every such pair with |z_ij| <= radius_i (the largest change of z_ij a step
+        can make), return the row of the OTHER side: q'_i = q_i -+ c_ij z_ij and J'_i = J_i -+ (the neuron's
+        gradient: c_ij x_i in the W_j block, y_i z_ij at a_j). Returns (q', J', owner) as tensors; empty when
+        no pair qualifies. Each row flips one neuron (several near-kink neurons of one point: one row each)."""
+        Xf = X.reshape(X.shape[0], -1)
+        a = (params[1] if self.train_output else self.a_frozen)[0]
+        Z = Xf @ params[0].T
+        C = y[:, None] * a[None, :]
+        pick = (C < 0) & (Z.abs() <= radius[:, None])
+        i, j = torch.nonzero(pick, as_tuple=True)
+        if i.numel() == 0:
+            return q[:0], J[:0], i
+        sgn = torch.where(Z[i, j] > 0, -1.0, 1.0).to(q.dtype)       # active -> remove the piece, else add it
+        d = Xf.shape[1]
+        rows = J[i].clone()
+        width = params[0].shape[0]
+        cols = j[:, None] * d + torch.arange(d)[None, :]
+        rows.scatter_add_(1, cols, sgn[:, None] * C[i, j][:, None] * Xf[i])
+        if self.train_output:
+            rows[torch.arange(i.numel()), width * d + j] += sgn * y[i] * Z[i, j]
+        return q[i] + sgn * C[i, j] * Z[i, j], rows, i
+
 
 class ReLUNet(HomogeneousModel):
     """Bias-free ReLU MLP; ``widths = [d, h_1, ..., h_{D-1}, out]``, degree D = len(widths) - 1."""

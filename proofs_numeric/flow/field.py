@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from kktcheck.jacobian import margins_and_jacobian
@@ -63,6 +64,24 @@ class SteepestField:
             else:
                 q, J = margins_and_jacobian(self.fm, params, self.X, self.y)
         return q.detach().numpy().astype(float), J.detach().numpy().astype(float)
+
+    def kink_rows(self, params, q, J, step, cap=None):
+        """Clarke pieces of near-kink ReLU units for a step of length ``step`` (algorithm's norm), as extra
+        (q', J') rows (numpy), or None when the model has no ``kink_rows``. A step D changes <w_j, x_i> by at
+        most ||D|| ||x_i||_* (dual norm of the algorithm's norm on the x_i entries), the radius used. At most
+        ``cap`` rows (default n) are kept: those whose other side is closest (smallest |q'_i - q_i| = |c_ij z_ij|)."""
+        if not hasattr(self.fm, "kink_rows"):
+            return None
+        Xf = self.X.reshape(self.X.shape[0], -1)
+        radius = step * torch.stack([self.norm.dual_norm._value([x]) for x in Xf])
+        with torch.no_grad():
+            qa, Ja, owner = self.fm.kink_rows(params, self.X, self.y, torch.from_numpy(q), torch.from_numpy(J), radius)
+        qa, Ja, owner = qa.numpy().astype(float), Ja.numpy().astype(float), owner.numpy()
+        cap = q.size if cap is None else int(cap)
+        if qa.size > cap:
+            pick = np.argsort(np.abs(qa - q[owner]))[:cap]
+            qa, Ja = qa[pick], Ja[pick]
+        return qa, Ja
 
     def __call__(self, params) -> FieldEval:
         self.n_evals += 1

@@ -20,8 +20,12 @@ runs with different h share the same explicit stretch and converge as h shrinks.
 
 The time increment of a ridge step is ||D|| / ||G_+||_* (loss time; divided by L_+ in flow time), the
 implicit-Euler relation theta_+ = theta - ds ||G_+||_* dualize(G_+) with G_+ at the end of the step.
-Limits: ReLU kinks crossed inside a step are not in the linearization (the trust-region test catches the
-resulting shortfall; after ``max_rejections`` rejected tries the rule takes ``cooldown`` explicit steps and
+Kinks: a ReLU unit whose contribution to q_i is concave (y_i a_j < 0) and whose pre-activation the step can
+move across zero enters with both sides, as an extra row of the LP (the model's ``kink_rows``: the Clarke
+piece of the other side), so the LP cannot over-predict the gain by crossing it. Convex kinks need nothing:
+the current side's linearization is a lower bound there. Limits: several kinks of one point crossed together
+(one row flips one unit) and models without ``kink_rows`` rely on the trust-region test (the achieved gain
+catches the shortfall; after ``max_rejections`` rejected tries the rule takes ``cooldown`` explicit steps and
 then tries the ridge again: coordinate descent on ReLU nets spends most of its steps there); norms other than l1, l2, linf, other losses and multi-class labels use the explicit
 regime only (a relative step with the safeguard).
 """
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from kktcheck.params import unflatten
@@ -77,9 +82,11 @@ class RidgeStep(StepRule):
     def _ridge(self, ctx: StepContext) -> StepOutcome:
         rho, L = ctx.theta_norm, ctx.degree
         q, J = ctx.field.margins_jacobian(ctx.params)
-        qn, Jn = q / rho ** L, J / rho ** (L - 1)
-        start = float(qn.min())
+        start = float(q.min()) / rho ** L
         for _ in range(self.max_rejections):
+            kinks = ctx.field.kink_rows(ctx.params, q, J, self.h_cur * rho)
+            qa, Ja = (q, J) if kinks is None else (np.concatenate([q, kinks[0]]), np.vstack([J, kinks[1]]))
+            qn, Jn = qa / rho ** L, Ja / rho ** (L - 1)
             sol = ridge_step(qn, Jn, self.h_cur, ctx.field.ridge_norm, self.w)
             D = unflatten(torch.from_numpy(rho * sol.D), ctx.params)
             with torch.no_grad():
