@@ -5,12 +5,13 @@ import importlib
 
 from . import models
 
-_SUBMODULES = ("flow", "optim", "losses", "checks", "experiments", "report", "data")
+_SUBMODULES = ("flow", "optim", "losses", "checks", "experiments", "report", "datasets")
+_ALIASES = {"data": "datasets"}  # pn.data was advertised before the package was named datasets
 
 __all__ = ["models", *_SUBMODULES]
 
 
 def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+    if name in _SUBMODULES or name in _ALIASES:
+        return importlib.import_module(f".{_ALIASES.get(name, name)}", __name__)
     raise AttributeError(f"module 'proofs_numeric' has no attribute {name!r}")
