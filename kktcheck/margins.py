@@ -18,7 +18,7 @@ import torch
 
 from .data import check_inputs, check_labels
 from .losses import check_loss, inverse_loss, log_loss, pair_gaps
-from .model import ModuleModel, as_model, check_declared_degree, model_outputs
+from .model import ModuleModel, as_model, is_homogeneous, model_outputs
 from .norms import norm as make_norm
 from .scale import LOG2, unit_scale
 
@@ -37,10 +37,7 @@ def _prepare(theta, data, model):
     degree, then the labels against the model's output width. Returns (fm, params, L, X, y)."""
     X, y_raw = check_inputs(data)
     fm, params, L = as_model(theta, model, X)
-    unit = unit_scale(params)[1]
-    if not isinstance(fm, ModuleModel):       # a declared degree: verify it (margins rely on it)
-        check_declared_degree(fm, unit, X, L)
-    probe = model_outputs(fm, unit, X[:1])
+    probe = model_outputs(fm, unit_scale(params)[1], X[:1])
     y = check_labels(y_raw, 1 if probe.dim() == 1 else probe.shape[1])
     return fm, params, L, X, y
 
@@ -61,11 +58,20 @@ def sample_margins(theta, data, *, model=None) -> torch.Tensor:
         return sample_margins_from_outputs(model_outputs(fm, params, X), y)
 
 
+def _homogeneous(fm, u, X, L) -> bool:
+    """A detected degree (ModuleModel) holds by construction; a declared one is verified once."""
+    return isinstance(fm, ModuleModel) or is_homogeneous(fm, u, X, L)
+
+
 def margin(theta, data, *, model=None, norm="l2") -> float:
-    """Hard margin min_i q_i(theta) / ||theta||^L = min_i q_i(u), u = theta/||theta|| in the given norm."""
+    """Hard margin min_i q_i(theta) / ||theta||^L = min_i q_i(u), u = theta/||theta|| in the given norm
+    (for a model that is not L-homogeneous as declared: the definition evaluated at theta itself)."""
     fm, params, L, X, y = _prepare(theta, data, model)
-    u, _ = unit_direction(params, make_norm(norm))
+    nrm = make_norm(norm)
+    u, _ = unit_direction(params, nrm)
     with torch.no_grad():
+        if not _homogeneous(fm, u, X, L):
+            return float(sample_margins_from_outputs(model_outputs(fm, params, X), y).min()) / nrm(params) ** L
         return float(sample_margins_from_outputs(model_outputs(fm, u, X), y).min())
 
 
@@ -73,8 +79,11 @@ def soft_margin(theta, data, *, model=None, norm="l2", loss="exp") -> float:
     """Soft margin l^{-1}(L(theta)) / ||theta||^L (exp loss: log(1/L)/||theta||^L) in the given norm."""
     check_loss(loss)
     fm, params, L, X, y = _prepare(theta, data, model)
-    u, log_rho = unit_direction(params, make_norm(norm))
+    nrm = make_norm(norm)
+    u, log_rho = unit_direction(params, nrm)
     with torch.no_grad():
+        if not _homogeneous(fm, u, X, L):
+            return inverse_loss(float(log_loss(model_outputs(fm, params, X), y, loss)), loss) / nrm(params) ** L
         f = model_outputs(fm, u, X)
     return soft_margin_at_unit(f, y, loss, L * log_rho)
 

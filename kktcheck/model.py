@@ -89,10 +89,10 @@ def detect_degree(model, params, X: torch.Tensor, *, rtol: float = 1e-8) -> int:
     return L
 
 
-def _deviation(model, params, X, f1, L, scale, rtol):
-    """(first c in {0.5, 2, 3} with |f(c theta) - c^L f(theta)| > 10 rtol max(1, c^L) scale, or None; its error)."""
+def _deviation(model, params, X, f1, L, scale, rtol, cs=(0.5, 2.0, 3.0)):
+    """(first c in cs with |f(c theta) - c^L f(theta)| > 10 rtol max(1, c^L) scale, or None; its error)."""
     err = 0.0
-    for c in (0.5, 2.0, 3.0):
+    for c in cs:
         fc = model.apply_params([c * p for p in params], X)
         err = float((fc - c ** L * f1).abs().max())
         if not err <= rtol * max(1.0, c ** L) * scale * 10:
@@ -100,16 +100,18 @@ def _deviation(model, params, X, f1, L, scale, rtol):
     return None, err
 
 
-def check_declared_degree(model, params, X: torch.Tensor, L: int, *, rtol: float = 1e-8) -> None:
-    """ValueError when a model's declared ``degree`` L does not satisfy f(c theta) = c^L f(theta) on X: the
-    margins are computed at theta / ||theta|| through that identity, so a wrong degree would be silent."""
-    f1 = model_outputs(model, params, X)
-    scale = max(float(f1.abs().max()),
-                float(model_outputs(model, [p.abs() for p in params], X.abs()).abs().max()))
-    c, err = _deviation(model, params, X, f1, L, scale, rtol) if scale > 0 else (None, 0.0)
-    if c is not None:
-        raise ValueError(f"the model declares degree = {L}, but f(x; c*theta) != c^{L} f(x; theta) for c = {c} "
-                         f"(max deviation {err:.3g}); fix model.degree (the homogeneity degree in theta)")
+def is_homogeneous(model, params, X: torch.Tensor, L: int, *, rtol: float = 1e-8) -> bool:
+    """True when f(2 theta) = 2^L f(theta) on X to rounding (relative to f(|theta|; |X|), see detect_degree).
+
+    Margins use this identity to evaluate at theta / ||theta||; a model declaring a degree it does not have
+    (e.g. a negative control with an output offset) is evaluated by the literal definition instead."""
+    try:
+        f1 = model_outputs(model, params, X)
+        scale = max(float(f1.abs().max()),
+                    float(model_outputs(model, [p.abs() for p in params], X.abs()).abs().max()))
+    except ValueError:
+        return False
+    return _deviation(model, params, X, f1, L, scale, rtol, cs=(2.0,))[0] is None
 
 
 def model_outputs(fm, params, X: torch.Tensor) -> torch.Tensor:
