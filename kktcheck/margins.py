@@ -17,12 +17,11 @@ import math
 import torch
 
 from .data import check_inputs, check_labels
-from .losses import check_loss, inverse_loss, log_loss, pair_gaps
+from .losses import check_loss, inverse_loss, log_loss, log_softplus, pair_gaps
 from .model import ModuleModel, as_model, is_homogeneous, model_outputs
 from .norms import norm as make_norm
-from .scale import LOG2, unit_scale
+from .scale import LOG2, scaled_float, times_pow2, unit_scale
 
-_LOG_BIG = 690.0   # C * max|f(u)| above e^690 would come close to float64's e^709.78: use the exact limit
 
 
 def sample_margins_from_outputs(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -42,13 +41,31 @@ def _prepare(theta, data, model):
     return fm, params, L, X, y
 
 
-def unit_direction(params, nrm) -> tuple[list[torch.Tensor], float]:
-    """(u, log ||theta||) with u = theta / ||theta||, computed on theta / 2^e so neither overflows."""
+class PowerScale:
+    """C = m * 2^E (m a float, E an integer) = ||theta||^L with ||theta|| = r 2^e: m = r^L, E = e L. Products and
+    quotients by C are exact power-of-two shifts of products by m, never forming C (it may lie far outside
+    float64); log C = log m + E log 2 is only used where a logarithm is the natural input."""
+
+    def __init__(self, m: float, E: int):
+        self.m, self.E = float(m), int(E)
+        self.log = math.log(self.m) + self.E * LOG2
+
+    def times(self, v: torch.Tensor) -> torch.Tensor:
+        return times_pow2(v * self.m, self.E)
+
+    def over(self, v):
+        if isinstance(v, torch.Tensor):
+            return times_pow2(v / self.m, -self.E)
+        return scaled_float(v / self.m, -self.E)
+
+
+def unit_direction(params, nrm) -> tuple[list[torch.Tensor], float, int]:
+    """(u, r, e): u = theta / ||theta|| and ||theta|| = r 2^e, computed on theta / 2^e so nothing overflows."""
     e, t = unit_scale(params)
     r = float(nrm._value(t))
     if not r > 0:
         raise ValueError("theta = 0: the normalized margin is undefined; pass non-zero parameters")
-    return [b / r for b in t], math.log(r) + e * LOG2
+    return [b / r for b in t], r, e
 
 
 def sample_margins(theta, data, *, model=None) -> torch.Tensor:
@@ -68,7 +85,7 @@ def margin(theta, data, *, model=None, norm="l2") -> float:
     (for a model that is not L-homogeneous as declared: the definition evaluated at theta itself)."""
     fm, params, L, X, y = _prepare(theta, data, model)
     nrm = make_norm(norm)
-    u, _ = unit_direction(params, nrm)
+    u, _, _ = unit_direction(params, nrm)
     with torch.no_grad():
         if not _homogeneous(fm, u, X, L):
             return float(sample_margins_from_outputs(model_outputs(fm, params, X), y).min()) / nrm(params) ** L
@@ -80,41 +97,62 @@ def soft_margin(theta, data, *, model=None, norm="l2", loss="exp") -> float:
     check_loss(loss)
     fm, params, L, X, y = _prepare(theta, data, model)
     nrm = make_norm(norm)
-    u, log_rho = unit_direction(params, nrm)
+    u, r, e = unit_direction(params, nrm)
     with torch.no_grad():
         if not _homogeneous(fm, u, X, L):
             return inverse_loss(float(log_loss(model_outputs(fm, params, X), y, loss)), loss) / nrm(params) ** L
         f = model_outputs(fm, u, X)
-    return soft_margin_at_unit(f, y, loss, L * log_rho)
+    return soft_margin_at_unit(f, y, loss, PowerScale(r ** L, e * L))
 
 
-def soft_margin_at_unit(f: torch.Tensor, y: torch.Tensor, loss: str, log_C: float) -> float:
-    """l^{-1}(L) / C for outputs C f, given f = f(u) and log C = L log ||theta||.
-
-    exp (any log C): with z_k the exponents of L (-q_i, or the pair gaps f_j - f_{y_i}) and q_min = -max z,
-        l^{-1}(L)/C = q_min - log S / C,   S = sum_k exp(-C (z_max - z_k)) in [1, #terms],
-        with C (z_max - z_k) = exp(log C + log(z_max - z_k)) and log S / C = exp(log log S - log C).
-    logistic/ce: directly (outputs C f, log space) while C max|f| < e^690; beyond, the exact limit up to
-        O(#terms / C): q_min if q_min > 0 (the exp formula), else -sum_i max(0, -q_i).
-    A soft margin beyond float64 (C tiny: about -log(n) / C) raises ValueError.
-    """
+def _effective_margins(f: torch.Tensor, y: torch.Tensor, C: PowerScale) -> torch.Tensor:
+    """q'_i with sample i's loss a function of C q'_i: binary q_i; multi-class
+    q'_i = q_i - log(S_i)/C, S_i = sum_{j != y_i} exp(-C (max_j g_ij - g_ij)), g_ij = f_j - f_{y_i}, so that
+    sum_j e^{C g_ij} = e^{-C q'_i} (pairwise exp) and the CE loss is softplus(-C q'_i)."""
     q = sample_margins_from_outputs(f, y)
-    q_min = float(q.min())
-    fmax = float(f.abs().max())
-    direct = loss != "exp" and log_C > -700 and (fmax == 0 or log_C + math.log(fmax) < _LOG_BIG)
-    if direct:
-        C = math.exp(log_C)
-        out = inverse_loss(float(log_loss(C * f, y, loss)), loss) / C
-    elif loss == "exp" or q_min > 0:
-        z = -q if f.dim() == 1 else pair_gaps(f, y).reshape(-1)
-        gap = (-q_min - z).clamp(min=0.0)
-        log_S = float(torch.logsumexp(-torch.exp(log_C + torch.log(gap)), dim=0))
-        corr = math.exp(math.log(log_S) - log_C) if log_S > 0 and math.log(log_S) - log_C < 709 else (
-            0.0 if log_S <= 0 else math.inf)
-        out = q_min - corr
-    else:
-        out = -float(torch.relu(-q).sum())
+    if f.dim() == 1:
+        return q
+    g = pair_gaps(f, y)
+    log_S = torch.logsumexp(-C.times(g.max(dim=1, keepdim=True).values - g), dim=1)
+    return q - C.over(log_S)
+
+
+def _exp_soft(qe: torch.Tensor, C: PowerScale) -> float:
+    """-log(sum_i e^{-C q'_i}) / C = q'_min - log S / C, S = sum_i exp(-C (q'_i - q'_min)) in [1, n]."""
+    q_min = qe.min()
+    log_S = float(torch.logsumexp(-C.times(qe - q_min), dim=0))
+    return float(q_min) - C.over(log_S)
+
+
+def _logistic_soft(qe: torch.Tensor, C: PowerScale) -> float:
+    """l^{-1}(L)/C, L = sum_i softplus(-C q'_i), l^{-1}(L) = -log(e^L - 1).
+
+    A term with C q'_i < -1e300 makes L > 1e300, where l^{-1}(L) = -L exactly in float64:
+    -L/C = -sum_i [max(0, -q'_i) + log1p(e^{-C|q'_i|})/C]. Otherwise terms with C q'_i > 1e300 (each below
+    e^{-1e300}) are dropped; if none is left, log softplus(s) = s to that accuracy and the exp formula holds."""
+    Q = C.times(qe)
+    if bool((Q < -1e300).any()):
+        return -float(torch.relu(-qe).sum()) - float(C.over(torch.log1p(torch.exp(-Q.abs()))).sum())
+    keep = Q <= 1e300
+    if not bool(keep.any()):
+        return _exp_soft(qe, C)
+    lL = float(torch.logsumexp(log_softplus(-Q[keep]), dim=0))
+    if lL > 30.0:                               # l^{-1}(L) = -L - log1p(-e^{-L}) = -L to float64 accuracy
+        x = lL - C.log
+        return -math.exp(x) if x < 709.78 else -math.inf
+    return C.over(inverse_loss(lL, "logistic"))
+
+
+def soft_margin_at_unit(f: torch.Tensor, y: torch.Tensor, loss: str, C: PowerScale) -> float:
+    """l^{-1}(L) / C for outputs C f, given f = f(u) and C = ||theta||^L as a PowerScale (never formed).
+
+    Every loss is a function of C q'_i (``_effective_margins``); exp: ``_exp_soft``, exact for every log C;
+    logistic/ce: ``_logistic_soft``. A soft margin beyond float64 (C tiny: about -log(n)/C) raises ValueError.
+    """
+    qe = _effective_margins(f, y, C)
+    out = _exp_soft(qe, C) if loss == "exp" else _logistic_soft(qe, C)
     if not math.isfinite(out):
-        raise ValueError(f"theta is too small for a float64 soft margin (||theta||^L = e^{log_C:.4g}, so "
-                         f"l^{{-1}}(L)/||theta||^L is about -log(n) e^{-log_C:.4g}); rescale theta")
+        raise ValueError(f"theta is too {'small' if C.log < 0 else 'large'} for a float64 soft margin "
+                         f"(||theta||^L = e^{C.log:.4g}; l^{{-1}}(L)/||theta||^L is beyond 1.8e308 in magnitude); "
+                         "rescale theta")
     return out

@@ -85,10 +85,15 @@ def test_margin_scales_with_X(k):
     assert mk == pytest.approx(m0 * 10.0 ** k, rel=REL)
 
 
-def _mp_soft_margin(q_unit, log_C):
-    """-log(sum exp(-C q_i)) / C in 60-digit arithmetic, C = exp(log_C)."""
+def _mp_l2(v):
+    """||v||_2 of a float64 vector, in 60 digits (C is taken from the actual float theta, not from 10^k)."""
     with mpmath.workdps(60):
-        C = mpmath.exp(mpmath.mpf(log_C))
+        return mpmath.sqrt(mpmath.fsum(mpmath.mpf(float(x)) ** 2 for x in np.ravel(v)))
+
+
+def _mp_soft_margin(q_unit, C):
+    """-log(sum exp(-C q_i)) / C in 60-digit arithmetic."""
+    with mpmath.workdps(60):
         return float(-mpmath.log(mpmath.fsum(mpmath.exp(-C * mpmath.mpf(q)) for q in q_unit)) / C)
 
 
@@ -97,9 +102,8 @@ def test_soft_margin_exp_matches_mpmath_at_every_scale(k):
     nrm = kc.norm("l2")
     u = W / nrm([W])
     q_unit = (Y * (X @ u)).tolist()
-    log_C = math.log(nrm([W])) + k * math.log(10)
     got = kc.soft_margin([W * 10.0 ** k], (X, Y), model=Lin(), norm="l2", loss="exp")
-    assert got == pytest.approx(_mp_soft_margin(q_unit, log_C), rel=REL)
+    assert got == pytest.approx(_mp_soft_margin(q_unit, _mp_l2(W * 10.0 ** k)), rel=REL)
 
 
 @pytest.mark.parametrize("loss", ("exp", "logistic"))
@@ -135,3 +139,36 @@ def test_max_margin_linear_scales_with_X(name, k):
     assert rk.margin == pytest.approx(r0.margin * 10.0 ** k, rel=1e-7)
     assert rk.dual_bound == pytest.approx(r0.dual_bound * 10.0 ** k, rel=1e-7)
     assert np.allclose(rk.w, r0.w, rtol=1e-6, atol=1e-7)
+
+
+def _mp_logistic_soft(q, C):
+    """-log(exp(L) - 1) / C, L = sum_i log(1 + exp(-C q_i)), 60 digits."""
+    with mpmath.workdps(60):
+        L = mpmath.fsum(mpmath.log1p(mpmath.exp(-C * mpmath.mpf(v))) for v in q)
+        return float(-mpmath.log(mpmath.expm1(L)) / C)
+
+
+@pytest.mark.parametrize("X1,k", [([[0.5], [0.6], [1e300]], 0), ([[0.5], [-0.6], [-1e300]], 0),
+                                  ([[0.5], [0.6]], 5), ([[0.5], [-0.6]], 300), ([[0.5], [0.6]], -300)])
+def test_logistic_soft_margin_matches_mpmath(X1, k):
+    """Pinned from the fuzzer: outputs up to 1e300 at C = 1 (one huge sample must not turn the logistic
+    soft margin into the exp formula), and C = 10^+-300 (direct formula, exact limits)."""
+    X1 = np.asarray(X1)
+    y1 = np.ones(len(X1))
+    w = np.array([10.0 ** k])
+    got = kc.soft_margin([w], (X1, y1), model=Lin(), norm="l2", loss="logistic")
+    assert got == pytest.approx(_mp_logistic_soft((X1[:, 0]).tolist(), _mp_l2(w)), rel=REL)
+
+
+def test_soft_margin_of_zero_outputs_at_huge_scale():
+    """Pinned from the fuzzer: f(u) = 0 at ||theta||^2 = 1e310 raised OverflowError (math.exp(log C)).
+    All q_i = 0: L = n l(0), so l^{-1}(L)/C = -log(n)/C (exp) and -log(2^n - 1)/C (logistic), n = 2: subnormal
+    numbers (about 45 significant bits at 1e-310)."""
+    theta = [np.array([[1.0], [0.0], [0.0]]) * 1e155, np.zeros((1, 3))]
+    theta[1][0, 0] = 1e-300                       # f(u) = 0 on x = 0 below; theta != 0
+    data = (np.zeros((2, 1)), -np.ones(2))
+    with mpmath.workdps(30):
+        C = mpmath.mpf(10) ** 310
+        want = {"exp": float(-mpmath.log(2) / C), "logistic": float(-mpmath.log(3) / C)}
+    for loss in ("exp", "logistic"):
+        assert kc.soft_margin(theta, data, model=TwoLayer(), loss=loss) == pytest.approx(want[loss], rel=1e-12)
