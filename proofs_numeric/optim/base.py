@@ -176,11 +176,14 @@ class TransformOptimizer(torch.optim.Optimizer):
                                          f"(shape {tuple(p.shape)}) is not finite (eta = {eta:.3g}, max|d| = "
                                          f"{float(ds[i].abs().max()):.3g}): float64 overflow. No weight was "
                                          "changed; lower lr or rescale the loss")
-            except ValueError:
+            except ValueError as err:
                 for s, b in zip(states, backup):   # leave the optimizer exactly as before the failed step
                     s.clear()
                     s.update(b)
-                raise
+                if "param_groups[" in str(err):
+                    raise
+                sep = "" if str(err).startswith("['params']") else ": "
+                raise ValueError(f"{type(self).__name__}: param_groups[{k}]{sep}{err}") from None
             for p, v in zip(params, new):
                 p.copy_(v)
         return loss

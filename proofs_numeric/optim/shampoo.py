@@ -60,7 +60,7 @@ class ReferenceShampooDirection(Transform):
 
     def update(self, gs, states, params, t):
         out = []
-        for grad, s in zip(gs, states):
+        for j, (grad, s) in enumerate(zip(gs, states)):
             order, original = grad.dim(), grad.shape
             if "precond_0" not in s:
                 for i, n in enumerate(original):
@@ -73,8 +73,8 @@ class ReferenceShampooDirection(Transform):
                 grad = grad.view(n, -1)
                 P.add_(grad @ grad.T)
                 if not bool(torch.isfinite(P).all()):
-                    raise ValueError(f"Shampoo: the preconditioner P_{i} += G G^T of a parameter of shape "
-                                     f"{tuple(original)} overflows float64 (max|g| = {float(grad.abs().max()):.3g}); "
+                    raise ValueError(f"['params'][{j}] (shape {tuple(original)}): the preconditioner "
+                                     f"P_{i} += G G^T overflows float64 (max|g| = {float(grad.abs().max()):.3g}); "
                                      "rescale the loss, or use ShampooNoAccumulation (scale invariant)")
                 if (t - 1) % self.update_freq == 0:
                     Pinv.copy_(sym_power(P, -1.0 / order))
