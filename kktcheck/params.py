@@ -55,12 +55,13 @@ def _check_block_kind(b, name: str) -> None:
         raise TypeError(f"{name} is complex; norms and margins are defined on real parameters")
 
 
-def blocks(theta) -> list[torch.Tensor]:
-    """Light conversion for hot paths: float64 tensors, no copy when possible; only complex/meta blocks are refused."""
+def blocks(theta, name: str = "theta") -> list[torch.Tensor]:
+    """Light conversion for hot paths: float64 tensors, no copy when possible; only complex/meta blocks are
+    refused (TypeError/ValueError naming ``name[k]``)."""
     bs = [theta] if isinstance(theta, (torch.Tensor, np.ndarray)) else list(theta)
     out = []
     for k, b in enumerate(bs):
-        _check_block_kind(b, f"theta[{k}]")
+        _check_block_kind(b, f"{name}[{k}]")
         if isinstance(b, torch.Tensor):
             out.append(b.to(torch.float64))
         elif isinstance(b, np.ndarray):

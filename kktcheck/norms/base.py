@@ -40,7 +40,7 @@ def _nonempty(bs):
 
 def _unit(x, name: str) -> tuple[int, list[torch.Tensor]]:
     """Validated blocks of x, divided by 2^e (see kktcheck.scale.unit_scale)."""
-    bs = _nonempty(blocks(x))
+    bs = _nonempty(blocks(x, name))
     check_finite_blocks(bs, name)
     return unit_scale(bs)
 

@@ -40,6 +40,8 @@ CASES = [
     ("complex X linear", lambda: kc.max_margin_linear(X + 1j, Y), TypeError, r"X is complex"),
     ("complex theta", lambda: kc.norm("l2")([torch.ones(3, dtype=torch.complex128)]), TypeError,
      r"theta\[0\] is complex"),
+    ("complex g", lambda: kc.norm("l1").dualize([torch.ones(2), torch.ones(3, dtype=torch.complex128)]), TypeError,
+     r"g\[1\] is complex"),
     ("dropout in train mode", lambda: kc.margin(relu_net(torch.nn.Dropout(0.5)).train(), (X, Y)), ValueError,
      r"Dropout.*train mode.*\.eval\(\) or remove"),
     ("meta device module", lambda: kc.margin(relu_net().to("meta"), (X, Y)), ValueError,
