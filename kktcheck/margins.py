@@ -7,8 +7,9 @@ Soft margin:                           gamma_tilde = l^{-1}(L(theta)) / ||theta|
 
 Scale: f is L-homogeneous, q(c theta) = c^L q(theta), so both margins are evaluated at the unit direction
 u = theta / ||theta|| (computed on theta / 2^e, kktcheck.scale) and never form ||theta||^L: the hard
-margin is min_i q_i(u) exactly, and the soft margin uses C = ||theta||^L only through log C (see
-``soft_margin_at_unit``). Nothing overflows for ||theta|| anywhere in float64's range.
+margin is min_i q_i(u) exactly, and the soft margin holds C = ||theta||^L as m 2^E (``PowerScale``, see
+``soft_margin_at_unit``). Nothing overflows for ||theta|| anywhere in float64's range. A model whose declared
+degree fails q(2 theta) = 2^L q(theta) is evaluated by the literal definition at theta instead.
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from .losses import check_loss, inverse_loss, log_loss, log_softplus, pair_gaps
 from .model import ModuleModel, as_model, is_homogeneous, model_outputs
 from .norms import norm as make_norm
 from .scale import LOG2, scaled_float, times_pow2, unit_scale
-
 
 
 def sample_margins_from_outputs(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
