@@ -41,17 +41,35 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _kind(f: Path) -> str:
+    """File format from its first bytes: 'npy' (NumPy array), 'zip' (.npz or torch.save), 'pickle', 'other'."""
+    with open(f, "rb") as fh:
+        head = fh.read(6)
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(b"PK"):
+        return "zip"
+    if head[:1] == b"\x80":
+        return "pickle"
+    return "other"
+
+
 def _load_model(path: str):
     import torch
     f = Path(path)
     if not f.is_file():
         raise ValueError(f"model file {path!r} does not exist")
+    if _kind(f) == "npy":
+        raise ValueError(f"MODEL {path!r} is a NumPy .npy array, not a model: save the whole network with "
+                         "torch.save(model, path) (the first argument is MODEL.pt, the second DATA.npz)")
     try:
         obj = torch.load(f, weights_only=False, map_location="cpu")
     except Exception as err:  # torch raises many types for a corrupt file
-        raise ValueError(f"cannot read {path!r} as a torch.save'd file: {type(err).__name__}: {err}") from None
+        what = ": it is a plain pickle, not" if _kind(f) == "pickle" else " as"
+        raise ValueError(f"cannot read MODEL {path!r}{what} a torch.save'd file ({type(err).__name__}: {err}); save "
+                         "the whole network with torch.save(model, path)") from None
     if not isinstance(obj, torch.nn.Module):
-        raise ValueError(f"{path!r} holds a {type(obj).__name__}, not an nn.Module; save the whole model with "
+        raise ValueError(f"MODEL {path!r} holds a {type(obj).__name__}, not an nn.Module; save the whole model with "
                          "torch.save(model, path) (a state_dict alone does not say how to run the network)")
     return obj
 
@@ -61,6 +79,13 @@ def _load_data(path: str):
     f = Path(path)
     if not f.is_file():
         raise ValueError(f"data file {path!r} does not exist")
+    kind = _kind(f)
+    if kind == "npy":
+        raise ValueError(f"DATA {path!r} is a single NumPy array (.npy); the residual needs both X and y: save "
+                         "them together with np.savez(path, X=X, y=y)")
+    if kind == "pickle":
+        raise ValueError(f"DATA {path!r} is a pickle, which is not loaded (unpickling runs arbitrary code); save "
+                         "the arrays with np.savez(path, X=X, y=y)")
     try:
         with np.load(f, allow_pickle=False) as z:
             missing = [k for k in ("X", "y") if k not in z.files]

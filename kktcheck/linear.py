@@ -16,7 +16,9 @@ tol_gap_abs = tol_gap_rel = tol_feas = 1e-10.  Polishing: w is rescaled to ||w||
 margin recomputed from w (never taken from the solver's t); for l2 the active set {i : <w, a_i> <=
 margin (1 + 1e-6)} is re-solved in closed form (least-norm w with <w, a_i> = 1 on the active set,
 w = A_S^T (A_S A_S^T)^+ 1), kept only if it is feasible and has non-negative multipliers.
-Non-separable data (gamma* <= 0) raise ValueError; a solver status other than optimal raises
+Scale: a_i = y_i x_i are divided by 2^e (max |a_ij| in [1/2, 1), exact) before anything else, and margin and
+dual_bound are multiplied back (gamma*(c A) = c gamma*(A), w unchanged), so X anywhere in float64's range
+gives the same w; a margin beyond float64 raises ValueError. Non-separable data (gamma* <= 0) raise ValueError; a solver status other than optimal raises
 RuntimeError carrying cvxpy's status.
 """
 from __future__ import annotations
@@ -27,9 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import torch
+
 from ._quiet import silence_highs_banner
 from .data import check_data
 from .norms import LpNorm, norm as make_norm
+from .scale import log_abs_scaled, scaled_float, unit_scale
 
 _LP_OPTS = {"solver": "HIGHS", "verbose": False}
 _SOCP_OPTS = {"solver": "CLARABEL", "verbose": False, "tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10,
@@ -118,8 +123,23 @@ def max_margin_linear(X, y, norm="l1") -> LinearMaxMargin:
     if Xt.dim() != 2:
         raise ValueError(f"max_margin_linear needs X of shape (n, d); got shape {tuple(Xt.shape)} "
                          "(flatten the inputs first)")
-    A = (yt[:, None] * Xt).numpy()
-    scale = max(nrm.dual(row) for row in A)
+    e, (Au,) = unit_scale([yt[:, None] * Xt])      # gamma*(2^e A) = 2^e gamma*(A): solve at unit scale
+    res = _max_margin_unit(Au.numpy(), nrm)
+    res.margin, res.dual_bound = _scale_back(res.margin, e, "margin"), _scale_back(res.dual_bound, e, "dual bound")
+    return res
+
+
+def _scale_back(value: float, e: int, what: str) -> float:
+    out = scaled_float(value, e)
+    if not math.isfinite(out):
+        raise ValueError(f"the max-margin {what} of X is beyond float64 (log = {log_abs_scaled(value, e):.6g}); "
+                         "rescale X (gamma* scales linearly with X)")
+    return out
+
+
+def _max_margin_unit(A: np.ndarray, nrm) -> LinearMaxMargin:
+    """max_margin_linear on a_i = y_i x_i with max |A_ij| in [1/2, 1)."""
+    scale = max(float(nrm._dual_value([torch.from_numpy(row)])) for row in A)
     if not scale > 0:
         raise ValueError("every x_i is 0: the data are not linearly separable (max margin is 0)")
     w, alpha, status, solver = _solve(A / scale, nrm)          # solve on rescaled data (||a_i||_* <= 1)

@@ -57,7 +57,11 @@ def per_sample_log_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str = "exp
 
 
 def log_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str = "exp") -> torch.Tensor:
-    """log L = logsumexp_i log l_i (a differentiable scalar; its gradient is grad L / L)."""
+    """log L = logsumexp_i log l_i (a differentiable scalar; its gradient is grad L / L).
+
+    Exact for outputs of any finite size (|q| up to 1.8e308: log l_i = -q_i needs no exponential). A hot-path
+    primitive: non-finite outputs propagate (the flow's step controller rejects a step on a non-finite log L);
+    the public margins validate outputs before calling it (kktcheck.model.model_outputs)."""
     return torch.logsumexp(per_sample_log_loss(outputs, y, loss), dim=0)
 
 
@@ -69,8 +73,15 @@ def inverse_loss(log_L: float | torch.Tensor, loss: str = "exp") -> float:
     """
     check_loss(loss)
     lL = float(log_L)
+    if not math.isfinite(lL):
+        raise ValueError(f"log_L = {lL}: the inverse loss needs a finite log L (L = 0 or L = inf carry no margin); "
+                         "compute log L in log space (kc.log_loss) instead of log(L)")
     if loss == "exp":
         return -lL
+    if lL > 709.0:   # l^{-1}(L) = -L - log1p(-e^-L) = -e^{log L}: beyond float64 for log L > 709.78
+        raise ValueError(f"log_L = {lL:.6g} with loss {loss!r}: l^-1(L) = -e^(log L) is beyond float64 "
+                         f"(about -10^{lL / math.log(10):.0f}); the soft margin of such an unseparated model is "
+                         "not a float64. Use the exp loss (l^-1 = -log L) or reduce the scale of theta")
     if lL < -20.0:
         L = math.exp(lL)
         return -lL - math.log1p(L / 2.0 + L * L / 6.0)

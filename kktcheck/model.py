@@ -13,18 +13,33 @@ import math
 import torch
 
 from .params import as_params
+from .scale import unit_scale
 
 _NORMALIZING = (torch.nn.modules.batchnorm._NormBase, torch.nn.LayerNorm, torch.nn.GroupNorm)
+_DROPOUT = (torch.nn.modules.dropout._DropoutNd,)
+
+
+def _check_module(module: torch.nn.Module) -> None:
+    """Refuse what makes f(x; theta) undefined or random before any evaluation: meta tensors, Dropout in train
+    mode, normalization layers and biases (each with the fix)."""
+    for name, p in module.named_parameters():
+        if p.device.type == "meta":
+            raise ValueError(f"parameter {name!r} is on the 'meta' device (a shape without values): materialize "
+                             "the model first, e.g. model.to_empty(device='cpu') and then load its weights")
+    for name, sub in module.named_modules():
+        if isinstance(sub, _DROPOUT) and sub.training and sub.p > 0:
+            raise ValueError(f"module {name!r} ({type(sub).__name__}) is in train mode, so the output is random; "
+                             "call model.eval() or remove Dropout before computing margins")
+        if isinstance(sub, _NORMALIZING):
+            raise ValueError(f"module {name!r} ({type(sub).__name__}) is a normalization layer, so the model "
+                             "is not homogeneous in its parameters; remove it")
 
 
 class ModuleModel:
     """Wrap a bias-free nn.Module as a functional, float64 model."""
 
     def __init__(self, module: torch.nn.Module, degree: int | None = None):
-        for name, sub in module.named_modules():
-            if isinstance(sub, _NORMALIZING):
-                raise ValueError(f"module {name!r} ({type(sub).__name__}) is a normalization layer, so the model "
-                                 "is not homogeneous in its parameters; remove it")
+        _check_module(module)
         for name, p in module.named_parameters():
             if name.split(".")[-1].startswith("bias") and p is not None:
                 raise ValueError(f"module has a bias parameter {name!r}: the max-margin theory needs an "
@@ -50,24 +65,64 @@ class ModuleModel:
 def detect_degree(model, params, X: torch.Tensor, *, rtol: float = 1e-8) -> int:
     """Numerical homogeneity degree: the integer L with f(c theta) = c^L f(theta) for c in {0.5, 2, 3}.
 
-    Raises ValueError (model not positively homogeneous) when no such integer fits.
+    Deviations are measured against A = max(max|f(theta; X)|, max|f(|theta|; |X|)|): for a bias-free
+    ReLU/linear net f(|theta|; |X|) is the sum over paths of |contributions|, the size that bounds the
+    rounding error of f, so an output that nearly cancels (|f| << A) is not mistaken for non-homogeneity.
+    L is read from the larger of the two. Raises ValueError (model not positively homogeneous) when no
+    integer fits, or when both outputs vanish (dead ReLUs, zero weights).
     """
-    f1 = apply_checked(model, params, X)
-    scale = float(f1.abs().max())
+    f1 = model_outputs(model, params, X)
+    fa = model_outputs(model, [p.abs() for p in params], X.abs())
+    use_abs = float(fa.abs().max()) > float(f1.abs().max())
+    scale = max(float(f1.abs().max()), float(fa.abs().max()))
     if not scale > 0:
         raise ValueError("the model outputs 0 on every input at these parameters; cannot detect its "
                          "homogeneity degree (check for dead ReLUs or zero weights)")
-    f2 = model.apply_params([2.0 * p for p in params], X)
-    ratio = float(f2.abs().max()) / scale
+    ref, P, Xr = (fa, [p.abs() for p in params], X.abs()) if use_abs else (f1, params, X)
+    ratio = float(model.apply_params([2.0 * p for p in P], Xr).abs().max()) / float(ref.abs().max())
     L = round(math.log2(ratio)) if ratio > 0 else -1
-    for c in (0.5, 2.0, 3.0):
+    c, err = _deviation(model, params, X, f1, L, scale, rtol)
+    if L < 1 or c is not None:
+        raise ValueError("model is not positively homogeneous in its parameters: f(x; c*theta) != "
+                         f"c^L f(x; theta) for c = {c or 0.5} (best integer L = {L}, max deviation {err:.3g}). "
+                         "Remove biases and use 1-homogeneous activations (ReLU, LeakyReLU, identity).")
+    return L
+
+
+def _deviation(model, params, X, f1, L, scale, rtol, cs=(0.5, 2.0, 3.0)):
+    """(first c in cs with |f(c theta) - c^L f(theta)| > 10 rtol max(1, c^L) scale, or None; its error)."""
+    err = 0.0
+    for c in cs:
         fc = model.apply_params([c * p for p in params], X)
         err = float((fc - c ** L * f1).abs().max())
-        if L < 1 or err > rtol * max(1.0, c ** L) * scale * 10:
-            raise ValueError("model is not positively homogeneous in its parameters: f(x; c*theta) != "
-                             f"c^L f(x; theta) for c = {c} (best integer L = {L}, max deviation {err:.3g}). "
-                             "Remove biases and use 1-homogeneous activations (ReLU, LeakyReLU, identity).")
-    return L
+        if not err <= rtol * max(1.0, c ** L) * scale * 10:
+            return c, err
+    return None, err
+
+
+def is_homogeneous(model, params, X: torch.Tensor, L: int, *, rtol: float = 1e-8) -> bool:
+    """True when f(2 theta) = 2^L f(theta) on X to rounding (relative to f(|theta|; |X|), see detect_degree).
+
+    Margins use this identity to evaluate at theta / ||theta||; a model declaring a degree it does not have
+    (e.g. a negative control with an output offset) is evaluated by the literal definition instead."""
+    try:
+        f1 = model_outputs(model, params, X)
+        scale = max(float(f1.abs().max()),
+                    float(model_outputs(model, [p.abs() for p in params], X.abs()).abs().max()))
+    except ValueError:
+        return False
+    return _deviation(model, params, X, f1, L, scale, rtol, cs=(2.0,))[0] is None
+
+
+def model_outputs(fm, params, X: torch.Tensor) -> torch.Tensor:
+    """apply_checked, then a ValueError when an output is NaN/inf (float64 overflow of the forward pass)."""
+    out = apply_checked(fm, params, X)
+    if not bool(torch.isfinite(out).all()):
+        mx = float(X.abs().max()) if X.numel() else 0.0
+        mt = max((float(p.abs().max()) for p in params if p.numel()), default=0.0)
+        raise ValueError(f"the model's outputs are not finite (float64 overflow) at these inputs and parameters "
+                         f"(max|x| = {mx:.3g}, max|theta| = {mt:.3g}); rescale X (margins scale with it) or theta")
+    return out
 
 
 def _check_shapes(params, shapes) -> None:
@@ -116,5 +171,5 @@ def as_model(theta, model=None, X: torch.Tensor | None = None):
         _check_shapes(params, [tuple(p.shape) for p in fm.module.parameters()])
     if X is None:
         raise ValueError("cannot detect the homogeneity degree without inputs X")
-    fm._degree = detect_degree(fm, params, X)
+    fm._degree = detect_degree(fm, unit_scale(params)[1], X)  # q(c theta) = c^L q(theta): detect at unit scale
     return fm, params, fm.degree

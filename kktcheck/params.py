@@ -32,6 +32,7 @@ def as_params(theta, *, name: str = "theta", check_finite: bool = True) -> list[
         raise ValueError(f"{name} is empty: pass one array per layer")
     out = []
     for k, b in enumerate(blocks):
+        _check_block_kind(b, f"{name}[{k}]")
         try:
             t = torch.as_tensor(b.detach() if isinstance(b, torch.Tensor) else b, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError) as err:
@@ -44,14 +45,30 @@ def as_params(theta, *, name: str = "theta", check_finite: bool = True) -> list[
     return out
 
 
-def blocks(theta) -> list[torch.Tensor]:
-    """Light conversion for hot paths: no validation, float64 tensors, no copy when possible."""
-    if isinstance(theta, torch.Tensor):
-        return [theta.to(torch.float64)]
-    if isinstance(theta, np.ndarray):
-        return [torch.from_numpy(np.asarray(theta, dtype=np.float64))]
-    return [b.to(torch.float64) if isinstance(b, torch.Tensor) else torch.as_tensor(b, dtype=torch.float64)
-            for b in theta]
+def _check_block_kind(b, name: str) -> None:
+    """TypeError for a complex block (float64 conversion would drop its imaginary part silently),
+    ValueError for a tensor on the 'meta' device (a shape without values)."""
+    if isinstance(b, torch.Tensor) and b.device.type == "meta":
+        raise ValueError(f"{name} is on the 'meta' device (a shape without values): materialize the model first, "
+                         "e.g. model.to_empty(device='cpu') and then load its weights")
+    if (isinstance(b, torch.Tensor) and b.is_complex()) or (isinstance(b, np.ndarray) and np.iscomplexobj(b)):
+        raise TypeError(f"{name} is complex; norms and margins are defined on real parameters")
+
+
+def blocks(theta, name: str = "theta") -> list[torch.Tensor]:
+    """Light conversion for hot paths: float64 tensors, no copy when possible; only complex/meta blocks are
+    refused (TypeError/ValueError naming ``name[k]``)."""
+    bs = [theta] if isinstance(theta, (torch.Tensor, np.ndarray)) else list(theta)
+    out = []
+    for k, b in enumerate(bs):
+        _check_block_kind(b, f"{name}[{k}]")
+        if isinstance(b, torch.Tensor):
+            out.append(b.to(torch.float64))
+        elif isinstance(b, np.ndarray):
+            out.append(torch.from_numpy(np.asarray(b, dtype=np.float64)))
+        else:
+            out.append(torch.as_tensor(b, dtype=torch.float64))
+    return out
 
 
 def flatten(theta: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -8,11 +8,12 @@ from .record import Recorder, record
 from .results import CheckResult
 
 _SUBMODULES = ("flow", "optim", "losses", "checks", "experiments", "report", "datasets", "results", "plotting")
+_ALIASES = {"data": "datasets"}  # pn.data was advertised before the package was named datasets
 
 __all__ = ["models", "record", "Recorder", "CheckResult", *_SUBMODULES]
 
 
 def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+    if name in _SUBMODULES or name in _ALIASES:
+        return importlib.import_module(f".{_ALIASES.get(name, name)}", __name__)
     raise AttributeError(f"module 'proofs_numeric' has no attribute {name!r}")

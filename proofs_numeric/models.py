@@ -12,10 +12,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
 F64 = torch.float64
+
+
+def check_size(name: str, v) -> int:
+    """A layer width or input dimension: an integer >= 1 (TypeError for non-integers, ValueError otherwise)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= 1, got {v!r} ({type(v).__name__})")
+    if v < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {v}; every layer needs at least one unit")
+    return int(v)
 
 
 class HomogeneousModel(nn.Module):
@@ -33,6 +43,13 @@ class HomogeneousModel(nn.Module):
                 p.copy_(torch.as_tensor(v, dtype=F64))
 
     def init(self, scale: float = 1.0, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        try:
+            scale = float(scale)
+        except (TypeError, ValueError):
+            raise TypeError(f"init: scale must be a finite number >= 0 (the standard deviation), got {scale!r}") \
+                from None
+        if not (math.isfinite(scale) and scale >= 0):
+            raise ValueError(f"init: scale must be a finite number >= 0 (the standard deviation), got {scale}")
         new = [scale * torch.randn(p.shape, dtype=F64, generator=generator) for p in self.parameters()]
         self.set_params(new)
         return self.params()
@@ -45,6 +62,7 @@ class Linear(HomogeneousModel):
 
     def __init__(self, d: int, out: int = 1):
         super().__init__()
+        d, out = check_size("d", d), check_size("out", out)
         self.weight = nn.Parameter(torch.zeros(out, d, dtype=F64))
 
     def apply_params(self, params, X):
@@ -67,6 +85,7 @@ class TwoLayerReLU(HomogeneousModel):
 
     def __init__(self, d: int, width: int, train_output: bool = True, out: int = 1, output=None):
         super().__init__()
+        d, width, out = check_size("d", d), check_size("width", width), check_size("out", out)
         self.W = nn.Parameter(torch.zeros(width, d, dtype=F64))
         self.train_output = train_output
         if train_output:
@@ -131,6 +150,7 @@ class ReLUNet(HomogeneousModel):
         super().__init__()
         if len(widths) < 2:
             raise ValueError(f"widths needs at least [d, out], got {widths}")
+        widths = [check_size(f"widths[{k}]", w) for k, w in enumerate(widths)]
         self.layers = nn.ParameterList(
             [nn.Parameter(torch.zeros(o, i, dtype=F64)) for i, o in zip(widths[:-1], widths[1:])])
         self.degree = len(widths) - 1
@@ -149,8 +169,7 @@ class DiagonalNet(HomogeneousModel):
 
     def __init__(self, d: int, depth: int = 2):
         super().__init__()
-        if depth < 1:
-            raise ValueError(f"depth must be >= 1, got {depth}")
+        d, depth = check_size("d", d), check_size("depth", depth)
         self.factors = nn.ParameterList([nn.Parameter(torch.zeros(d, dtype=F64)) for _ in range(depth)])
         self.degree = depth
 
@@ -171,6 +190,7 @@ class MatrixLinear(HomogeneousModel):
 
     def __init__(self, a: int, b: int):
         super().__init__()
+        a, b = check_size("a", a), check_size("b", b)
         self.W = nn.Parameter(torch.zeros(a, b, dtype=F64))
 
     def apply_params(self, params, X):

@@ -12,7 +12,14 @@ For a norm ||.|| on parameter space (a list of blocks, one per layer):
 * ``nrm.dual_norm``       the dual norm as a Norm object (its dual is again ``nrm``);
 * ``nrm.cvxpy(xs)``       the norm of cvxpy expressions shaped like the blocks (for convex programs).
 
+* ``nrm.log_value(theta)`` / ``nrm.log_dual(g)``  log ||theta|| and log ||g||_*, finite for any finite
+                          non-zero input (use them where the value itself exceeds float64's 1.8e308).
+
 Set-valued maps return a documented deterministic selection; see each subclass.
+
+Scale: the public methods validate their argument (finite, real, non-empty) and work on x / 2^e with
+2^(e-1) <= max|x_j| < 2^e (kktcheck.scale): ||x|| = 2^e ||x / 2^e||, dualize(x) = dualize(x / 2^e). A value
+beyond float64 raises ValueError pointing at log_value/log_dual instead of returning inf.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from typing import Sequence
 import torch
 
 from ..params import blocks
+from ..scale import check_finite_blocks, log_abs_scaled, scaled_float, unit_scale
 
 
 def _nonempty(bs):
@@ -30,27 +38,56 @@ def _nonempty(bs):
     return bs
 
 
+def _unit(x, name: str) -> tuple[int, list[torch.Tensor]]:
+    """Validated blocks of x, divided by 2^e (see kktcheck.scale.unit_scale)."""
+    bs = _nonempty(blocks(x, name))
+    check_finite_blocks(bs, name)
+    return unit_scale(bs)
+
+
+def _put_back(value, e: int, name: str, what: str) -> float:
+    out = scaled_float(float(value), e)
+    if not abs(out) < float("inf"):
+        raise ValueError(f"{what} of {name} overflows float64 (log = {log_abs_scaled(float(value), e):.6g}); "
+                         f"use {'log_value' if what == '||.||' else 'log_dual'}({name}) for its logarithm")
+    return out
+
+
 class Norm(ABC):
     """A norm on parameter lists. Subclasses implement the ``_``-prefixed block-list methods."""
 
     name: str = "norm"
 
     def __call__(self, theta) -> float:
-        return float(self._value(_nonempty(blocks(theta))))
+        """||theta|| = 2^e ||theta / 2^e||."""
+        e, xs = _unit(theta, "theta")
+        return _put_back(self._value(xs), e, "theta", "||.||")
 
     def dual(self, g) -> float:
-        """Dual norm ||g||_*."""
-        return float(self._dual_value(_nonempty(blocks(g))))
+        """Dual norm ||g||_* = 2^e ||g / 2^e||_*."""
+        e, gs = _unit(g, "g")
+        return _put_back(self._dual_value(gs), e, "g", "||.||_*")
+
+    def log_value(self, theta) -> float:
+        """log ||theta|| (= -inf at theta = 0), finite where ||theta|| itself overflows float64."""
+        e, xs = _unit(theta, "theta")
+        v = float(self._value(xs))
+        return log_abs_scaled(v, e) if v > 0 else -float("inf")
+
+    def log_dual(self, g) -> float:
+        """log ||g||_* (= -inf at g = 0)."""
+        e, gs = _unit(g, "g")
+        v = float(self._dual_value(gs))
+        return log_abs_scaled(v, e) if v > 0 else -float("inf")
 
     def dualize(self, g) -> list[torch.Tensor]:
-        """Duality map: a u with ||u|| = 1 and <g, u> = ||g||_* (u = 0 when g = 0)."""
-        return self._dualize(blocks(g))
+        """Duality map: a u with ||u|| = 1 and <g, u> = ||g||_* (u = 0 when g = 0); scale invariant in g."""
+        return self._dualize(_unit(g, "g")[1])
 
     def steepest(self, g) -> list[torch.Tensor]:
         """Un-normalized steepest step Delta = -||g||_* dualize(g): <g, Delta> = -||g||_*^2, ||Delta|| = ||g||_*."""
-        gb = blocks(g)
-        c = -float(self._dual_value(gb))
-        return [c * u for u in self._dualize(gb)]
+        c = -self.dual(g)
+        return [c * u for u in self.dualize(g)]
 
     def subgradient(self, x) -> list[torch.Tensor]:
         """An element of d||x||: the dual norm's duality map at x (zero at x = 0, which lies in the unit dual ball)."""

@@ -20,16 +20,19 @@ from .base import Norm
 
 
 def _lp(v: torch.Tensor, p: float) -> torch.Tensor:
+    """||v||_p = m ||v / m||_p with m = max |v_j|: no square or power of a large entry overflows, none of a
+    small one underflows (torch's vector_norm does not rescale: ||(1e200, 1e200)||_2 came out inf)."""
     if p == 1:
         return v.abs().sum()
-    if p == 2:
-        return torch.linalg.vector_norm(v)
-    if math.isinf(p):
-        return v.abs().max() if v.numel() else v.new_zeros(())
+    if not v.numel():
+        return v.new_zeros(())
     m = v.abs().max()
-    if m == 0:
+    if math.isinf(p) or m == 0 or not torch.isfinite(m):
         return m
-    return m * ((v.abs() / m) ** p).sum() ** (1.0 / p)
+    a = v.abs() / m
+    if p == 2:
+        return m * torch.linalg.vector_norm(a)
+    return m * (a ** p).sum() ** (1.0 / p)
 
 
 class LpNorm(Norm):
@@ -62,7 +65,8 @@ class LpNorm(Norm):
         if not bool(g.any()):
             return [torch.zeros_like(b) for b in gs]
         if self.p == 2:
-            u = g / torch.linalg.vector_norm(g)
+            a = g / g.abs().max()  # rescale first: g / ||g||_2 is 0 or NaN when ||g||_2 over/underflows
+            u = a / torch.linalg.vector_norm(a)
         elif math.isinf(self.p):
             u = torch.sign(g)
         elif self.p == 1:

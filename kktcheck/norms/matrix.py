@@ -6,6 +6,9 @@
   U_r V_r^T + U_perp M V_perp^T with ||M||_2 <= 1 is also valid).
 * Nuclear norm duality map: u_1 v_1^T for the FIRST top singular pair returned by the SVD.
 
+Values and SVDs are computed on W / max|W_ij| and scaled back (sigma(cW) = c sigma(W), U V^T(cW) = U V^T(W)),
+so matrices with entries near 1e+-300 neither overflow nor lose their small singular values to underflow.
+
 These are per-block norms; ``kc.norm("spectral")`` is their max over layers (see block.py).
 """
 from __future__ import annotations
@@ -27,6 +30,13 @@ def _as_matrix(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1)  # conv kernels: (out, in * kh * kw)
 
 
+def _rescaled(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(m, x / m) with m = max |x_ij| (m = 1 for x = 0): the SVD then works on entries in [-1, 1]."""
+    m = x.abs().max() if x.numel() else x.new_ones(())
+    m = torch.where((m > 0) & torch.isfinite(m), m, torch.ones_like(m))
+    return m, x / m
+
+
 def _single(xs: Sequence[torch.Tensor]) -> torch.Tensor:
     if len(xs) != 1:
         raise ValueError(f"a matrix norm acts on one block, got {len(xs)}; wrap it in a block norm")
@@ -46,11 +56,12 @@ class SpectralMatrix(Norm):
         return NuclearMatrix(self.rank_tol)
 
     def _value(self, xs):
-        return torch.linalg.matrix_norm(_as_matrix(_single(xs)), ord=2)
+        m, x = _rescaled(_as_matrix(_single(xs)))
+        return m * torch.linalg.matrix_norm(x, ord=2)
 
     def _dualize(self, gs):
         g = _single(gs)
-        u, s, vh = torch.linalg.svd(_as_matrix(g), full_matrices=False)
+        u, s, vh = torch.linalg.svd(_rescaled(_as_matrix(g))[1], full_matrices=False)
         if s.numel() == 0 or s[0] == 0:
             return [torch.zeros_like(g)]
         r = int((s > self.rank_tol * s[0]).sum())
@@ -75,11 +86,12 @@ class NuclearMatrix(Norm):
         return SpectralMatrix(self.rank_tol)
 
     def _value(self, xs):
-        return torch.linalg.matrix_norm(_as_matrix(_single(xs)), ord="nuc")
+        m, x = _rescaled(_as_matrix(_single(xs)))
+        return m * torch.linalg.matrix_norm(x, ord="nuc")
 
     def _dualize(self, gs):
         g = _single(gs)
-        u, s, vh = torch.linalg.svd(_as_matrix(g), full_matrices=False)
+        u, s, vh = torch.linalg.svd(_rescaled(_as_matrix(g))[1], full_matrices=False)
         if s.numel() == 0 or s[0] == 0:
             return [torch.zeros_like(g)]
         return [torch.outer(u[:, 0], vh[0]).reshape(g.shape)]

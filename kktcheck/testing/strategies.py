@@ -109,5 +109,23 @@ def separable_linear_data(draw, n=st.integers(3, 12), d=st.integers(2, 5), min_g
     return X, side, w
 
 
+def powers_of_ten(lo: int = -300, hi: int = 300):
+    """Exponents k in [lo, hi] (10.0**k is a normal float64 for -307 <= k <= 308); draw k, scale by 10.0**k."""
+    return st.integers(lo, hi)
+
+
+@st.composite
+def poisoned(draw, blocks, p_clean: float = 0.7):
+    """(blocks, where): with probability p_clean the blocks unchanged and where = None; otherwise copies with
+    ONE entry replaced by NaN, +inf or -inf, and where = the index of the poisoned block."""
+    if draw(st.floats(0, 1)) < p_clean:
+        return blocks, None
+    k = draw(st.integers(0, len(blocks) - 1))
+    out = [b.clone() if isinstance(b, torch.Tensor) else np.array(b, dtype=np.float64, copy=True) for b in blocks]
+    flat = out[k].reshape(-1)
+    flat[draw(st.integers(0, flat.shape[0] - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+    return out, k
+
+
 __all__ = ["EPS", "NORM_NAMES", "tolerance", "elements", "arrays", "shapes", "params", "norms", "lp_norms",
-           "binary_data", "multiclass_data", "separable_linear_data"]
+           "binary_data", "multiclass_data", "separable_linear_data", "powers_of_ten", "poisoned"]

@@ -24,7 +24,7 @@ import math
 import kktcheck as kc
 from kktcheck.norms import LpNorm, SpectralMatrix
 
-from .base import TransformOptimizer, check_beta, check_eps
+from .base import TransformOptimizer, check_beta, check_betas, check_eps
 from .transforms import AdamDirection, Chain, Dualize, Momentum, NewtonSchulz, Partition, Scale, is_matrix
 
 
@@ -37,9 +37,9 @@ def _orthogonalizer(method: str, ns_steps: int, ns_coefficients):
 
 
 class MomentumGD(TransformOptimizer):
-    def __init__(self, params, lr, beta=0.9, normalized: bool = True, schedule=None):
+    def __init__(self, params, lr, beta=0.9, normalized: bool = True, schedule=None, nonfinite="raise"):
         self.normalized = bool(normalized)
-        super().__init__(params, dict(lr=lr, beta=check_beta("beta", beta), schedule=schedule))
+        super().__init__(params, dict(lr=lr, beta=check_beta("beta", beta), schedule=schedule, nonfinite=nonfinite))
 
     def direction(self, group):
         m = Momentum(group["beta"])
@@ -50,8 +50,8 @@ class MomentumGD(TransformOptimizer):
 
 
 class Signum(TransformOptimizer):
-    def __init__(self, params, lr, beta=0.9, schedule=None):
-        super().__init__(params, dict(lr=lr, beta=check_beta("beta", beta), schedule=schedule))
+    def __init__(self, params, lr, beta=0.9, schedule=None, nonfinite="raise"):
+        super().__init__(params, dict(lr=lr, beta=check_beta("beta", beta), schedule=schedule, nonfinite=nonfinite))
 
     def direction(self, group):
         return Chain(Momentum(group["beta"]), Dualize("linf"))
@@ -62,11 +62,11 @@ class Signum(TransformOptimizer):
 
 class Muon(TransformOptimizer):
     def __init__(self, params, lr, beta=0.9, schedule=None, orthogonalize: str = "svd", ns_steps: int = 30,
-                 ns_coefficients=(1.5, -0.5, 0.0)):
+                 ns_coefficients=(1.5, -0.5, 0.0), nonfinite="raise"):
         _orthogonalizer(orthogonalize, ns_steps, ns_coefficients)
         super().__init__(params, dict(lr=lr, beta=check_beta("beta", beta), schedule=schedule,
                                       orthogonalize=orthogonalize, ns_steps=ns_steps,
-                                      ns_coefficients=tuple(ns_coefficients)))
+                                      ns_coefficients=tuple(ns_coefficients), nonfinite=nonfinite))
 
     def direction(self, group):
         return Chain(Momentum(group["beta"]),
@@ -76,15 +76,10 @@ class Muon(TransformOptimizer):
         return kc.norm("spectral")
 
 
-def _check_betas(betas):
-    b1, b2 = betas
-    return check_beta("betas[0] (beta1)", b1), check_beta("betas[1] (beta2)", b2)
-
-
 class Adam(TransformOptimizer):
-    def __init__(self, params, lr, betas=(0.9, 0.999), eps=0.0, schedule=None):
-        super().__init__(params, dict(lr=lr, betas=_check_betas(betas), eps=check_eps("eps", eps),
-                                      schedule=schedule))
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=0.0, schedule=None, nonfinite="raise"):
+        super().__init__(params, dict(lr=lr, betas=check_betas(betas), eps=check_eps("eps", eps),
+                                      schedule=schedule, nonfinite=nonfinite))
 
     def direction(self, group):
         return AdamDirection(*group["betas"], group["eps"])
@@ -120,8 +115,9 @@ class _Hybrid(TransformOptimizer):
 
 
 class MuonSignum(_Hybrid):
-    def __init__(self, params, lr, beta=0.9, schedule=None, is_matrix=is_matrix):
-        super().__init__(params, dict(lr=lr, beta=check_beta("beta", beta), schedule=schedule), is_matrix)
+    def __init__(self, params, lr, beta=0.9, schedule=None, is_matrix=is_matrix, nonfinite="raise"):
+        super().__init__(params, dict(lr=lr, beta=check_beta("beta", beta), schedule=schedule, nonfinite=nonfinite),
+                         is_matrix)
 
     def direction(self, group):
         return Chain(Momentum(group["beta"]),
@@ -132,10 +128,10 @@ class MuonAdam(_Hybrid):
     """lr = eta^M (Muon's rate); Adam's rate is ratio * lr, ratio = eta_0^A / eta_0^M; shared schedule."""
 
     def __init__(self, params, lr, ratio=1.0, beta=0.9, betas=(0.9, 0.999), eps=0.0, schedule=None,
-                 is_matrix=is_matrix):
+                 is_matrix=is_matrix, nonfinite="raise"):
         super().__init__(params, dict(lr=lr, ratio=_check_ratio(ratio), beta=check_beta("beta", beta),
-                                      betas=_check_betas(betas), eps=check_eps("eps", eps), schedule=schedule),
-                         is_matrix)
+                                      betas=check_betas(betas), eps=check_eps("eps", eps), schedule=schedule,
+                                      nonfinite=nonfinite), is_matrix)
 
     def _ratio(self, group):
         return group["ratio"]

@@ -47,6 +47,7 @@ class Eq77Direction(Transform):
             if not bool(G.any()):
                 out.append(torch.zeros_like(g))
                 continue
+            G = G / G.abs().max()   # U V^T is scale invariant; G G^T of entries beyond 1e+-154 would over/underflow
             tol = max(G.shape) * _EPS
             d = sym_power(G @ G.T, -0.25, tol) @ G @ sym_power(G.T @ G, -0.25, tol)
             out.append(d.reshape(g.shape))
@@ -59,7 +60,7 @@ class ReferenceShampooDirection(Transform):
 
     def update(self, gs, states, params, t):
         out = []
-        for grad, s in zip(gs, states):
+        for j, (grad, s) in enumerate(zip(gs, states)):
             order, original = grad.dim(), grad.shape
             if "precond_0" not in s:
                 for i, n in enumerate(original):
@@ -71,6 +72,10 @@ class ReferenceShampooDirection(Transform):
                 transposed = grad.shape
                 grad = grad.view(n, -1)
                 P.add_(grad @ grad.T)
+                if not bool(torch.isfinite(P).all()):
+                    raise ValueError(f"['params'][{j}] (shape {tuple(original)}): the preconditioner "
+                                     f"P_{i} += G G^T overflows float64 (max|g| = {float(grad.abs().max()):.3g}); "
+                                     "rescale the loss, or use ShampooNoAccumulation (scale invariant)")
                 if (t - 1) % self.update_freq == 0:
                     Pinv.copy_(sym_power(P, -1.0 / order))
                 grad = (grad.T @ Pinv).view(original) if i == order - 1 else (Pinv @ grad).view(transposed)
@@ -79,8 +84,8 @@ class ReferenceShampooDirection(Transform):
 
 
 class ShampooNoAccumulation(TransformOptimizer):
-    def __init__(self, params, lr, schedule=None):
-        super().__init__(params, dict(lr=lr, schedule=schedule))
+    def __init__(self, params, lr, schedule=None, nonfinite="raise"):
+        super().__init__(params, dict(lr=lr, schedule=schedule, nonfinite=nonfinite))
 
     def direction(self, group):
         return Eq77Direction()
@@ -90,11 +95,11 @@ class ShampooNoAccumulation(TransformOptimizer):
 
 
 class Shampoo(TransformOptimizer):
-    def __init__(self, params, lr=0.1, epsilon=1e-4, update_freq: int = 1, schedule=None):
+    def __init__(self, params, lr=0.1, epsilon=1e-4, update_freq: int = 1, schedule=None, nonfinite="raise"):
         if int(update_freq) != update_freq or update_freq < 1:
             raise ValueError(f"update_freq must be an integer >= 1, got {update_freq}")
         super().__init__(params, dict(lr=lr, epsilon=check_eps("epsilon", epsilon, positive=True),
-                                      update_freq=int(update_freq), schedule=schedule))
+                                      update_freq=int(update_freq), schedule=schedule, nonfinite=nonfinite))
         for group in self.param_groups:
             for p in group["params"]:
                 if p.dim() == 0:

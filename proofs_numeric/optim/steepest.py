@@ -28,9 +28,9 @@ from .transforms import Dualize
 class NormalizedSteepestDescent(TransformOptimizer):
     normalized = True
 
-    def __init__(self, params, lr, norm="l2", schedule=None):
+    def __init__(self, params, lr, norm="l2", schedule=None, nonfinite="raise"):
         self._norm = kc.norm(norm)
-        super().__init__(params, dict(lr=lr, schedule=schedule))
+        super().__init__(params, dict(lr=lr, schedule=schedule, nonfinite=nonfinite))
 
     def direction(self, group):
         return Dualize(self._norm, scaled=not self.normalized)
@@ -42,16 +42,16 @@ class NormalizedSteepestDescent(TransformOptimizer):
 class SteepestDescent(NormalizedSteepestDescent):
     normalized = False
 
-    def __init__(self, params, lr, norm="l2", schedule=None):
-        super().__init__(params, lr, norm=norm, schedule=schedule)
+    def __init__(self, params, lr, norm="l2", schedule=None, nonfinite="raise"):
+        super().__init__(params, lr, norm=norm, schedule=schedule, nonfinite=nonfinite)
 
 
 class _Named(NormalizedSteepestDescent):
     _NAME = "l2"
 
-    def __init__(self, params, lr, normalized: bool = False, schedule=None):
+    def __init__(self, params, lr, normalized: bool = False, schedule=None, nonfinite="raise"):
         self.normalized = bool(normalized)
-        super().__init__(params, lr, norm=self._NAME, schedule=schedule)
+        super().__init__(params, lr, norm=self._NAME, schedule=schedule, nonfinite=nonfinite)
 
 
 class SignDescent(_Named):

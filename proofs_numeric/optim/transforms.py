@@ -13,7 +13,8 @@ Transforms:
                              <g, d> = ||g||_*^2). Selections at ties are the norm's (kktcheck docs): l1 first
                              argmax, sign(0) = 0, U_r V_r^T of the thin SVD.
 * ``Momentum(beta)``         m_t = beta m_{t-1} + (1 - beta) g_t, m_0 = 0 (SPEC section 7); d = m_t.
-* ``AdamDirection(b1, b2, eps)`` Eq. (75): d = m_hat / (sqrt(v_hat) + eps), bias-corrected; wherever the
+* ``AdamDirection(b1, b2, eps)`` Eq. (75): d = m_hat / (sqrt(v_hat) + eps), bias-corrected (sqrt(v) is kept
+                             directly, "exp_avg_rms", so g^2 never over/underflows); wherever the
                              denominator is 0 the coordinate is 0 (the 0/0 := 0 convention; with
                              beta2 > 0 or beta1 = 0 a zero denominator forces a zero numerator).
 * ``NewtonSchulz(steps, coefficients)`` per block, X <- a X + b (X X^T) X + c (X X^T)^2 X from
@@ -77,6 +78,11 @@ class Momentum(Transform):
 
 
 class AdamDirection(Transform):
+    """Adam's direction with the second moment kept as its square root r = sqrt(v) (state "exp_avg_rms"):
+    r_t = hypot(sqrt(beta2) r_{t-1}, sqrt(1 - beta2) |g_t|) equals sqrt(beta2 v + (1 - beta2) g^2) but never
+    forms g^2, which overflows for |g| > 1e154 and underflows to 0 for |g| < 1e-162 (then v = 0 and the
+    0/0 := 0 rule zeroed the step). d = (m_t / c1) / (r_t / sqrt(c2) + eps), c_k = 1 - beta_k^t."""
+
     def __init__(self, beta1: float, beta2: float, eps: float):
         self.b1, self.b2, self.eps = float(beta1), float(beta2), float(eps)
 
@@ -84,12 +90,14 @@ class AdamDirection(Transform):
         c1, c2 = 1.0 - self.b1 ** t, 1.0 - self.b2 ** t
         out = []
         for g, s in zip(gs, states):
+            if "exp_avg_sq" in s and "exp_avg_rms" not in s:      # a state saved before r replaced v
+                s["exp_avg_rms"] = torch.sqrt(s.pop("exp_avg_sq"))
             if "exp_avg" not in s:
-                s["exp_avg"], s["exp_avg_sq"] = torch.zeros_like(g), torch.zeros_like(g)
-            m, v = s["exp_avg"], s["exp_avg_sq"]
+                s["exp_avg"], s["exp_avg_rms"] = torch.zeros_like(g), torch.zeros_like(g)
+            m, r = s["exp_avg"], s["exp_avg_rms"]
             m.mul_(self.b1).add_(g, alpha=1.0 - self.b1)
-            v.mul_(self.b2).addcmul_(g, g, value=1.0 - self.b2)
-            denom = torch.sqrt(v / c2) + self.eps
+            r.copy_(torch.hypot(r * self.b2 ** 0.5, g.abs() * (1.0 - self.b2) ** 0.5))
+            denom = r / c2 ** 0.5 + self.eps
             zero = denom == 0
             safe = torch.where(zero, torch.ones_like(denom), denom)
             out.append(torch.where(zero, torch.zeros_like(m), (m / c1) / safe))
@@ -108,6 +116,8 @@ class NewtonSchulz(Transform):
 
     def polar(self, G: torch.Tensor) -> torch.Tensor:
         X = _matrix(G)
+        big = X.abs().max()
+        X = X / big if big > 0 else X          # rescale first: ||X||_F over/underflows for entries near 1e+-160
         nrm = torch.linalg.matrix_norm(X)
         if nrm == 0:
             return torch.zeros_like(G)

@@ -38,7 +38,7 @@ def _tol(nrm, theta, u):
     return 16 * EPS * math.sqrt(_P) * (nrm(theta) ** 2 + nrm.dual(u) ** 2 + 1e-300)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(name=st.sampled_from(NORMS), tv=_vals, uv=_vals)
 def test_fenchel_young_gap_nonnegative_and_zero_on_subdifferential(name, tv, uv):
     nrm = kc.norm(name)
@@ -52,7 +52,7 @@ def test_fenchel_young_gap_nonnegative_and_zero_on_subdifferential(name, tv, uv)
                                                                   abs=4 * _tol(nrm, theta, u))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(tv=_vals, uv=_vals)
 def test_l2_gap_is_half_squared_distance(tv, uv):
     theta, u = _params(tv), _params(uv)

@@ -95,7 +95,7 @@ def _small_relu_net(seed, d=3, m=4, n=8):
     return net, (X[keep].numpy(), torch.sign(out[keep]).numpy())
 
 
-@settings(max_examples=3, deadline=None)
+@settings(max_examples=3)
 @given(seed=st.integers(0, 2 ** 16), name=st.sampled_from(["l2", "l1", "linf"]))
 def test_fast_formulations_agree_with_generic(seed, name):
     net, data = _small_relu_net(seed)
@@ -182,7 +182,7 @@ def test_spectral_compression_agrees_with_generic():
     assert fast.objective == pytest.approx(ref.objective, rel=1e-6)
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=4)
 @given(seed=st.integers(0, 1000), name=st.sampled_from(["l2", "l1", "linf"]))
 def test_fast_formulations_agree_on_non_degenerate_points(seed, name):
     """Perturbed max-margin points (mostly 0 < objective < 1): fast and generic optima agree."""

@@ -20,7 +20,7 @@ def _pair(a, b):
     return sum(float((torch.as_tensor(x) * torch.as_tensor(y)).sum()) for x, y in zip(a, b))
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=4)
 @given(seed=st.integers(0, 2 ** 16), name=st.sampled_from(NORMS))
 def test_projection_lies_in_subdifferential(seed, name):
     """The closest h to a random u satisfies ||h||_* = ||theta|| and <h, theta> = ||theta||^2 (Lemma A.4)."""

@@ -41,7 +41,7 @@ def nnls_l2_margin(A):
     return s / np.linalg.norm(w)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(data=kst.separable_linear_data(), norm=st.sampled_from(["l1", "linf", "l2", "lp:3"]))
 # pinned hypothesis counterexamples: repeated tiny points (made SLSQP fail; gap = -7e-18 by rounding)
 @example(data=(np.full((3, 2), -0.03535534), np.ones(3), np.array([-0.70710678, -0.70710678])), norm="l2")

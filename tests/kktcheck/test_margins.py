@@ -35,7 +35,7 @@ def _slack(q, n, nrm_val, L):
     return 32 * EPS * (np.abs(q).max() + math.log(n) + 1.0) / nrm_val ** L
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(st.data())
 def test_lemma_a7_sandwich_exp_loss(data):
     name = data.draw(kst.norms(), label="norm")
@@ -53,7 +53,7 @@ def test_lemma_a7_sandwich_exp_loss(data):
     assert gbar <= gtil + math.log(n) / rho ** L + s
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.data())
 def test_soft_margin_below_hard_margin_logistic_and_ce(data):
     name = data.draw(kst.norms(), label="norm")
@@ -70,7 +70,7 @@ def test_soft_margin_below_hard_margin_logistic_and_ce(data):
         assert gtil <= gbar + _slack(q, n, kc.norm(name)(theta), 2)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.data())
 def test_multiclass_margin_and_pairwise_exp_sandwich(data):
     n = data.draw(st.integers(2, 8), label="n")

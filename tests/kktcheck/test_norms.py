@@ -53,7 +53,7 @@ def draw_case(data):
     return name, CASES[name](), x, g
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(st.data())
 def test_holder_duality_map_and_steepest_step(data):
     name, nrm, x, g = draw_case(data)
@@ -67,7 +67,7 @@ def test_holder_duality_map_and_steepest_step(data):
     assert abs(nrm(step) - gd) <= tol(name, g, gd)                             # ||D|| = ||g||_*
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(st.data())
 def test_dual_of_dual_and_subgradient(data):
     name, nrm, x, _ = draw_case(data)
@@ -80,7 +80,7 @@ def test_dual_of_dual_and_subgradient(data):
     assert in_subdifferential(nrm, x, v, tol(name, x, 1.0))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.data())
 def test_cvxpy_expression_matches_value(data):
     name, nrm, x, _ = draw_case(data)

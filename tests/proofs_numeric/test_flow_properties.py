@@ -15,7 +15,7 @@ from proofs_numeric.losses import grad_log_loss
 EPS = float(np.finfo(np.float64).eps)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=12)
 @given(seed=st.integers(0, 10_000), norm=st.sampled_from(["l2", "l1", "linf", "spectral", "lp:3"]),
        scale=st.floats(0.1, 3.0))
 def test_field_identities_and_first_step(seed, norm, scale):

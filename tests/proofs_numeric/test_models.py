@@ -48,7 +48,7 @@ def _params_for(fm):
     return [p.detach().clone() for p in (fm.module.parameters() if isinstance(fm, ModuleModel) else fm.parameters())]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.data())
 def test_homogeneity_and_euler_identity(data):
     name = data.draw(st.sampled_from(sorted(MODELS)), label="model")

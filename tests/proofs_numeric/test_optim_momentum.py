@@ -33,7 +33,7 @@ def _run(opt_cls, grad_seq, shapes=((4, 3), (5,)), **kw):
     return traj
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=5)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_adam_zero_betas_zero_eps_is_sign_descent_step_for_step(seed):
     seq = _gs(seed, k=6)

@@ -93,7 +93,7 @@ def test_every_optimizer_is_in_the_table():
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.identity], ids=[c.name for c in CASES if c.identity])
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=4)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_step_identity_in_declared_norm(case, seed):
     opt = case.make(_params(seed % 97, scale=0.5), 0.1)
