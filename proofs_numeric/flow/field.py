@@ -65,6 +65,11 @@ class SteepestField:
                 q, J = margins_and_jacobian(self.fm, params, self.X, self.y)
         return q.detach().numpy().astype(float), J.detach().numpy().astype(float)
 
+    @property
+    def has_kinks(self) -> bool:
+        """True when the model provides Clarke pieces of its kinks (``kink_rows``)."""
+        return hasattr(self.fm, "kink_rows")
+
     def kink_rows(self, params, q, J, step, cap=None):
         """Clarke pieces of near-kink ReLU units for a step of length ``step`` (algorithm's norm), as extra
         (q', J') rows (numpy), or None when the model has no ``kink_rows``. A step D changes <w_j, x_i> by at

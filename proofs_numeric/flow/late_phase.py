@@ -20,8 +20,9 @@ runs with different h share the same explicit stretch and converge as h shrinks.
 
 The time increment of a ridge step is ||D|| / ||G_+||_* (loss time; divided by L_+ in flow time), the
 implicit-Euler relation theta_+ = theta - ds ||G_+||_* dualize(G_+) with G_+ at the end of the step.
-Kinks: a ReLU unit whose contribution to q_i is concave (y_i a_j < 0) and whose pre-activation the step can
-move across zero enters with both sides, as an extra row of the LP (the model's ``kink_rows``: the Clarke
+Kinks: when a step is rejected, it is retried once (same h) with every ReLU unit whose contribution to q_i is
+concave (y_i a_j < 0) and whose pre-activation the step can move across zero entered with both sides, as an
+extra row of the LP (the model's ``kink_rows``: the Clarke
 piece of the other side), so the LP cannot over-predict the gain by crossing it. Convex kinks need nothing:
 the current side's linearization is a lower bound there. Limits: several kinks of one point crossed together
 (one row flips one unit) and models without ``kink_rows`` rely on the trust-region test (the achieved gain
@@ -83,8 +84,9 @@ class RidgeStep(StepRule):
         rho, L = ctx.theta_norm, ctx.degree
         q, J = ctx.field.margins_jacobian(ctx.params)
         start = float(q.min()) / rho ** L
+        use_kinks = False
         for _ in range(self.max_rejections):
-            kinks = ctx.field.kink_rows(ctx.params, q, J, self.h_cur * rho)
+            kinks = ctx.field.kink_rows(ctx.params, q, J, self.h_cur * rho) if use_kinks else None
             qa, Ja = (q, J) if kinks is None else (np.concatenate([q, kinks[0]]), np.vstack([J, kinks[1]]))
             qn, Jn = qa / rho ** L, Ja / rho ** (L - 1)
             sol = ridge_step(qn, Jn, self.h_cur, ctx.field.ridge_norm, self.w)
@@ -101,8 +103,11 @@ class RidgeStep(StepRule):
                     0.5 * self.h_cur if ratio < 0.25 else self.h_cur)
                 step = float(ctx.field.norm(D))
                 return StepOutcome(new, ev_new, step / ev_new.speed if ev_new.speed > 0 else 0.0)
-            self.h_cur *= 0.5
             self.n_rejected += 1
+            if not use_kinks and ctx.field.has_kinks:     # first retry: the same step with the kinks' pieces
+                use_kinks = True
+                continue
+            self.h_cur *= 0.5
         return StepOutcome(ctx.params, None, 0.0, f"the ridge step was rejected {self.max_rejections} times "
                            f"(relative step now {self.h_cur:.2e}): the linearized margins do not predict the "
                            "model's (kinks everywhere near theta?)", "stalled")

@@ -103,3 +103,29 @@ def test_ridge_rule_reaches_depth_with_a_monotone_own_margin_on_a_relu_net():
 def test_ridge_step_refuses_bad_h(bad):
     with pytest.raises(ValueError, match="relative step h"):
         RidgeStep(bad)
+
+
+def test_kink_rows_are_the_other_side_of_each_concave_unit():
+    """Each row equals q_i and grad q_i recomputed with ONE concave unit's activation flipped (independent
+    brute force over the units), and only concave pairs (y_i a_j < 0) within the radius appear."""
+    g = torch.Generator().manual_seed(0)
+    m = models.TwoLayerReLU(5, 4)
+    th = m.init(1.0, g)
+    X = torch.randn(9, 5, dtype=torch.float64, generator=g)
+    y = torch.where(torch.randn(9, dtype=torch.float64, generator=g) > 0, 1.0, -1.0).double()
+    q, J = m.margins_jacobian(th, X, y)
+    qa, Ja, owner = m.kink_rows(th, X, y, q, J, torch.full((9,), 1e9, dtype=torch.float64))
+    Z, a = X @ th[0].T, th[1][0]
+    expected = []
+    for i in range(9):
+        for j in range(4):
+            if float(y[i] * a[j]) < 0:
+                mask = (Z[i] > 0).double()
+                mask[j] = 1 - mask[j]
+                gW = (y[i] * a * mask)[:, None] * X[i][None, :]
+                expected.append((i, float(y[i] * (a * mask * Z[i]).sum()), torch.cat([gW.reshape(-1), y[i] * mask * Z[i]])))
+    assert len(expected) == len(owner) > 0
+    for (i, qe, Je), o, qq, JJ in zip(expected, owner.tolist(), qa.tolist(), Ja):
+        assert o == i and qq == pytest.approx(qe, abs=1e-12) and torch.allclose(JJ, Je, atol=1e-12)
+    none = m.kink_rows(th, X, y, q, J, torch.zeros(9, dtype=torch.float64))
+    assert none[2].numel() == 0
