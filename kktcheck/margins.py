@@ -1,4 +1,4 @@
-"""Per-sample margins, hard and soft normalized margins (SPEC Eq. 4, Eq. 5, section A.3).
+"""Per-sample margins, hard and soft normalized margins (hard: min_i q_i / ||theta||^L; soft: l^{-1}(L(theta)) / ||theta||^L).
 
 q_i = y_i f(x_i; theta) (binary) or f_{y_i}(x_i) - max_{j != y_i} f_j(x_i) (multi-class).
 Hard margin, in the norm ||.|| given:  gamma_bar = min_i q_i / ||theta||^L.

@@ -5,8 +5,8 @@ For a norm ||.|| on parameter space (a list of blocks, one per layer):
 * ``nrm(theta)``          the value ||theta||;
 * ``nrm.dual(g)``         the dual norm ||g||_* = sup_{||u|| <= 1} <g, u>;
 * ``nrm.dualize(g)``      a unit-norm u with <g, u> = ||g||_* (the duality map; zero for g = 0).
-                          The steepest-descent step of SPEC Eq. (1) is ``-nrm.dual(g) * nrm.dualize(g)``;
-* ``nrm.subgradient(x)``  an element v of the subdifferential of ||.|| at x (SPEC Lemma A.4):
+                          The un-normalized steepest-descent step theta <- theta + eta Delta, Delta in argmin_{||u|| <= ||g||_*} <g, u>, is ``-nrm.dual(g) * nrm.dualize(g)``;
+* ``nrm.subgradient(x)``  an element v of the subdifferential of ||.|| at x (the norm's subdifferential {v : ||v||_* = 1, <v, x> = ||x||} for x != 0):
                           ||v||_* = 1 and <v, x> = ||x|| (for x != 0); this is the duality map of the
                           dual norm, ``nrm.dual_norm.dualize(x)``;
 * ``nrm.dual_norm``       the dual norm as a Norm object (its dual is again ``nrm``);

@@ -1,4 +1,4 @@
-"""Block (layer-wise) norms: the modular norm of SPEC section 2.
+"""Block (layer-wise) norms: the simplified modular norm max_l ||W_l||_(l) (and its dual sum_l ||G_l||_(l),*).
 
 * ``BlockNorm("max", norms, scales=c)``: ||theta|| = max_l ||W_l||_(l) / c_l.
   Dual: sum_l c_l ||G_l||_(l),*.  Duality map: D_l = c_l * dualize_l(G_l) in EVERY block

@@ -1,4 +1,4 @@
-"""Steepest-flow integrators (SPEC Eq. 3): vector field, solvers with declared orders, step rules,
+"""Steepest-flow integrators (dtheta/dt = -||g||_* dualize(g), g = grad L): vector field, solvers with declared orders, step rules,
 recorder and the ``integrate`` loop returning a ``Trajectory``."""
 from __future__ import annotations
 

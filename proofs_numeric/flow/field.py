@@ -1,4 +1,4 @@
-"""The vector field of the steepest flow (SPEC Eq. 3) in flow time t or loss time s.
+"""The vector field of the steepest flow (dtheta/dt in {argmin_{||u|| <= ||g||_*} <g, u>}, g = grad L) in flow time t or loss time s.
 
 With g = grad L and G = grad log L = g / L (computed in log space, see ``proofs_numeric.losses``):
 

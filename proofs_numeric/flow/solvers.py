@@ -1,7 +1,7 @@
 """Explicit one-step schemes for dtheta/dtau = v(theta), each with a declared order (diffrax habit).
 
 * ``Euler``  (order 1): theta + h v(theta).  Valid for every norm: for non-smooth norms (l1, linf,
-  spectral) the duality map is discontinuous and Euler is the discrete steepest descent of SPEC Eq. (1).
+  spectral) the duality map is discontinuous and Euler is the discrete un-normalized steepest descent theta + eta Delta, Delta in argmin_{||u|| <= ||g||_*} <g, u>.
 * ``Heun``   (order 2) and ``RK4`` (order 4): need a smooth vector field, i.e. a norm whose duality map
   is continuous away from 0 (``norm.smooth``: l2, lp with 1 < p < inf).  They are refused otherwise.
 On ReLU networks the field is only piecewise smooth: the declared order holds between activation changes.

@@ -1,10 +1,10 @@
 """The solution object of ``flow.integrate``: recorded quantities along a steepest-flow run.
 
 All arrays are numpy float64 with one entry per recorded point (``save_every`` steps plus the last).
-Times: ``s`` is loss-normalized time (ds = L dt, the same curve as the flow in t, SPEC section 10.1);
+Times: ``s`` is loss-normalized time (ds = L dt, the same curve as the flow in t);
 ``log_t`` is log of the flow's own time t (t itself overflows in the late phase), -inf at t = 0.
 Margins are normalized by ||theta||^L in the named norm; ``margin``/``soft_margin`` use the
-algorithm's norm. ``alignment`` is beta = <theta/||theta||, -g/||g||_*> (SPEC Thm 3.1).
+algorithm's norm. ``alignment`` is beta = <theta/||theta||, -g/||g||_*> (Theorem 3.1: d/dt log of the soft margin >= L (||g||_*/||theta||)(1/beta - 1) >= 0).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Every optimizer moves theta <- theta - eta_t d with eta_t = lr * schedule(t) and a direction d built by
 ``direction(group)`` from transforms.py; ``implicit_norm()`` returns the kktcheck Norm whose max-margin
-problem the theory predicts (SPEC section 7). See docs/optim.md for every update formula.
+problem the theory predicts (l2 for momentum GD, linf for Signum and Adam without eps, max-of-spectral for Muon). See docs/optim.md for every update formula.
 """
 from .base import TransformOptimizer
 from .momentum import Adam, MomentumGD, Muon, MuonAdam, MuonSignum, Signum

@@ -103,7 +103,7 @@ class TransformOptimizer(torch.optim.Optimizer):
         raise NotImplementedError
 
     def implicit_norm(self, group: int | None = None):
-        """The kktcheck Norm in which the theory predicts max-margin (SPEC section 7 table), on the block list
+        """The kktcheck Norm in which the theory predicts max-margin (l2 for GD-type methods, linf for sign/Signum/Adam without eps, max-of-spectral for Muon), on the block list
         of one param group (its tensors in order). ``group`` is required when there are several groups."""
         if group is None:
             if len(self.param_groups) != 1:

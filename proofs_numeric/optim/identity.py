@@ -1,8 +1,8 @@
-"""The step identity every steepest-type optimizer must satisfy (SPEC section 2), as a CheckResult.
+"""The step identity every steepest-type optimizer must satisfy (<g, Delta> = -||g||_* ||Delta||), as a CheckResult.
 
 For one step Delta = theta_new - theta_old from gradient g, in the declared norm ||.|| with dual ||.||_*:
 * normalized:    ||Delta|| = eta              and  <g, Delta> = -eta ||g||_*
-* un-normalized: ||Delta|| = eta ||g||_*      and  <g, Delta> = -eta ||g||_*^2       (SPEC Eq. 1)
+* un-normalized: ||Delta|| = eta ||g||_*      and  <g, Delta> = -eta ||g||_*^2       (un-normalized)
 eta = lr * schedule(t) (``opt.step_size()``). Momentum methods satisfy it on the first step (m_1 is a
 positive multiple of g) and the norm part on every step (``check_inner=False``).
 

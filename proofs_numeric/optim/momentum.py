@@ -1,4 +1,4 @@
-"""Momentum steepest descent and Adam (SPEC section 7 table, Eq. 75); they differ only in the direction map.
+"""Momentum steepest descent and Adam (m_t = b1 m + (1-b1) g, v_t = b2 v + (1-b2) g^2, bias-corrected, theta -= lr m^/(sqrt(v^) + eps)); they differ only in the direction map.
 
 m_t = beta m_{t-1} + (1 - beta) g_t with m_0 = 0; eta_t = lr * schedule(t).
 

@@ -1,4 +1,5 @@
-"""Shampoo, two variants (SPEC Eqs. 76-77 and section 6 'Actual torch-optimizer Shampoo code').
+"""Shampoo, two variants (accumulating L_t = L_{t-1} + G G^T, R_t = R_{t-1} + G^T G, W -= lr L^{-1/4} G R^{-1/4}, and the
+reference torch-optimizer code with exponent -1/order; without accumulation the step is lr U V^T).
 
 ``ShampooNoAccumulation(params, lr)`` (Eq. 77, Bernstein & Newhouse): per tensor G (read as a matrix,
 1-D as 1 x n), W <- W - eta_t (G G^T)^{+1/4} G (G^T G)^{+1/4} = W - eta_t U V^T, with pseudo-inverse powers

@@ -1,8 +1,8 @@
-"""Steepest descent in a norm (SPEC section 2), un-normalized (Eq. 1) or normalized (Gronich & Vardi).
+"""Steepest descent in a norm, un-normalized (Delta in argmin_{||u|| <= ||g||_*} <g, u>) or normalized (Gronich & Vardi).
 
 On one param group with gradient blocks g (the group's tensors form the block list of the norm):
 
-* ``SteepestDescent(params, lr, norm)``: theta <- theta - lr ||g||_* dualize(g)        (SPEC Eq. 1)
+* ``SteepestDescent(params, lr, norm)``: theta <- theta - lr ||g||_* dualize(g)        (un-normalized)
   so ||Delta|| = lr ||g||_* and <g, Delta> = -lr ||g||_*^2.
 * ``NormalizedSteepestDescent(params, lr, norm, schedule)``: theta <- theta - eta_t dualize(g),
   eta_t = lr * schedule(t); ||Delta|| = eta_t and <g, Delta> = -eta_t ||g||_*.

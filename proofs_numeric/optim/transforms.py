@@ -9,10 +9,10 @@ the optimizer's ``self.state[p]`` dicts, so ``state_dict()`` round-trips it; eac
 
 Transforms:
 * ``Dualize(norm)``          d = dualize(g): ||d|| = 1, <g, d> = ||g||_* (normalized steepest direction).
-* ``Dualize(norm, scaled=True)`` d = ||g||_* dualize(g) (un-normalized, SPEC Eq. 1: ||d|| = ||g||_*,
+* ``Dualize(norm, scaled=True)`` d = ||g||_* dualize(g) (un-normalized steepest step: ||d|| = ||g||_*,
                              <g, d> = ||g||_*^2). Selections at ties are the norm's (kktcheck docs): l1 first
                              argmax, sign(0) = 0, U_r V_r^T of the thin SVD.
-* ``Momentum(beta)``         m_t = beta m_{t-1} + (1 - beta) g_t, m_0 = 0 (SPEC section 7); d = m_t.
+* ``Momentum(beta)``         m_t = beta m_{t-1} + (1 - beta) g_t, m_0 = 0 (exponential moving average); d = m_t.
 * ``AdamDirection(b1, b2, eps)`` Eq. (75): d = m_hat / (sqrt(v_hat) + eps), bias-corrected (sqrt(v) is kept
                              directly, "exp_avg_rms", so g^2 never over/underflows); wherever the
                              denominator is 0 the coordinate is 0 (the 0/0 := 0 convention; with

@@ -1,4 +1,4 @@
-"""Generalized Bregman divergence (SPEC Def. B.4 instance) and the proximity measures (Eq. 74, Dutta)."""
+"""Generalized Bregman divergence (D(u, h) = 1/2||u||_*^2 + 1/2||theta||^2 - <theta, u>) and the Bregman and Dutta proximity measures."""
 from __future__ import annotations
 
 import math

@@ -65,7 +65,7 @@ def test_a13_certificate_identities_and_delta_bound(runs, case):
         assert nrm.dual([a - b for a, b in zip(c.h, c.u)]) == pytest.approx(c.eps, rel=1e-12, abs=1e-300)
         assert kc.bregman(c.h, [c.theta_tilde_norm / c.rho * b for b in p], nrm) <= 1e-6 * c.theta_tilde_norm ** 2
         deltas.append(c.delta)
-    assert deltas[-1] < deltas[0]  # delta -> 0 as L -> 0 (SPEC 10.2 item 6)
+    assert deltas[-1] < deltas[0]  # delta -> 0 as L -> 0 (Prop A.13: delta <= m / (e L gamma^{2/L} log(1/L)))
 
 
 def test_l2_bregman_is_half_eps_squared(runs):

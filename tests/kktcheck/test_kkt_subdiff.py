@@ -1,4 +1,4 @@
-"""Subdifferential of 1/2||theta||^2 (SPEC Lemma A.4) as cvxpy constraints, with ties and zeros."""
+"""Subdifferential of 1/2||theta||^2 (||theta|| d||theta|| = {h : ||h||_* = ||theta||, <h, theta> = ||theta||^2}) as cvxpy constraints, with ties and zeros."""
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""Exact linear max margin (SPEC section 9): cvxpy answer vs independent scipy solvers, to 1e-7 relative."""
+"""Exact linear max margin (max_{||w|| <= 1} min_i y_i <w, x_i>): cvxpy answer vs independent scipy solvers, to 1e-7 relative."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Hard and soft margins (SPEC Eq. 4, Eq. 5, Lemma A.7, section A.3) in every norm, in log space."""
+"""Hard and soft margins (min_i q_i/||theta||^L, l^{-1}(L)/||theta||^L, Lemma A.7's sandwich, general losses) in every norm, in log space."""
 from __future__ import annotations
 
 import math

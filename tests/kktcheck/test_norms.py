@@ -1,4 +1,4 @@
-"""Norm identities (SPEC section 2, Lemma A.4) for every norm, with hypothesis and pinned cases.
+"""Norm identities (Holder, duality map, dual of dual, subdifferential {v : ||v||_* = 1, <v, x> = ||x||}) for every norm, with hypothesis and pinned cases.
 
 Tolerances are rounding allowances c * eps * sqrt(P) * scale (kktcheck.testing.strategies.tolerance);
 SVD-based norms get c = 64 (backward-stable SVD: error O(eps * sqrt(P) * sigma_max) per singular value).

@@ -1,4 +1,4 @@
-"""Homogeneity f(c theta) = c^L f(theta) and Euler's identity <grad q_i, theta> = L q_i (SPEC section 1)
+"""Homogeneity f(c theta) = c^L f(theta) and Euler's identity <grad q_i, theta> = L q_i (homogeneous models)
 on every proofs_numeric model and a user's bias-free nn.Sequential; negative controls with biases/Tanh."""
 from __future__ import annotations
 

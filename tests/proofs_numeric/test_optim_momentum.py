@@ -1,4 +1,4 @@
-"""Momentum family and Adam (SPEC section 7, Eq. 75): formulas, conventions, hybrids, implicit norms."""
+"""Momentum family and Adam (Gronich & Vardi 2026; Adam's bias-corrected update): formulas, conventions, hybrids, implicit norms."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""Shampoo: Eq. (77) without accumulation = U V^T; the accumulating torch-optimizer reference (SPEC section 6)."""
+"""Shampoo: Eq. (77) without accumulation = U V^T; the accumulating torch-optimizer reference (exponent -1/order, accumulated from eps I)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Closed forms of the un-normalized steepest step (SPEC section 2 table) and the selections at ties."""
+"""Closed forms of the un-normalized steepest step (l2: -g; l1: -||g||_inf sign(g_i*) e_i*; linf: -||g||_1 sign(g); spectral: -||G||_nuc U V^T) and the selections at ties."""
 from __future__ import annotations
 
 import pytest

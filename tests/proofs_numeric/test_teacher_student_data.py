@@ -1,4 +1,4 @@
-"""Teacher-student data (SPEC Eq. 14, defaults SPEC section 12): reproducible, sparse teacher, fresh test points."""
+"""Teacher-student data (y = sign(sum_j a*_j relu(<w*_j, x>)), sparse teacher, our default sizes): reproducible, sparse teacher, fresh test points."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""Vardi-Shamir-Srebro cases (SPEC section 8): the flow's limit is KKT but not a local optimum; controls fail."""
+"""Vardi-Shamir-Srebro cases (Vardi, Shamir & Srebro 2022): the flow's limit is KKT but not a local optimum; controls fail."""
 import math
 
 import numpy as np
