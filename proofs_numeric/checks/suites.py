@@ -155,3 +155,22 @@ def _late_phase(m, quick, figdir):
 
 _register("late-phase", "Late phase: the default integrator follows one flow to the limit",
           "late_phase_checks", ["check_gunasekar_ridge", "check_ridge_order"], _late_phase)
+
+
+# ---------------------------------------------------------------- Theorem 3.4 on ReLU networks (continuous KKT measure)
+def _thm34_nets(m, quick, figdir):
+    """Two-layer (GD, SD, CD) and three-layer (SD, GD) teacher-student nets: own-norm measure vs another norm."""
+    other = {"l2": "linf", "linf": "l2", "l1": "linf"}
+    cases = [("two-layer", ("l2", "linf", "l1")), ("three-layer", ("linf",) if quick else ("linf", "l2"))]
+    out = []
+    for kind, norms in cases:
+        kw = dict(kind=kind, log10_target=-1e4 if quick else -1e5)
+        for nm in norms:
+            out += [m.check_thm34_net(nm, **kw), m.check_thm34_net(nm, measure_norm=other[nm], **kw),
+                    m.check_thm34_net_depth(nm, **kw)]
+        out[-3].figures.append(m.plot_measures(kind, norms, figdir / f"thm34_{kind}.png", **kw))
+    return out
+
+
+_register("thm34-nets", "Theorem 3.4 on ReLU networks: KKT measure in the algorithm's norm -> 0", "thm34_net_checks",
+          ["check_thm34_net", "check_thm34_net_depth", "plot_measures"], _thm34_nets)

@@ -35,7 +35,7 @@ import torch
 import kktcheck as kc
 
 from ..datasets.teacher_student import teacher_student
-from ..flow import integrate
+from ..flow import RidgeStep, integrate
 from ..models import ReLUNet, TwoLayerReLU
 from .result import CheckResult
 
@@ -54,13 +54,13 @@ def net_case(kind="two-layer", seed=0):
 
 
 @lru_cache(maxsize=16)
-def deep_run(kind, norm, log10_target=-1e5, max_seconds=60.0, n_points=12, seed=0):
+def deep_run(kind, norm, log10_target=-1e5, max_seconds=60.0, n_points=12, seed=0, h=0.05):
     """Integrate to log10 L <= log10_target (or the time budget); keep ``n_points`` parameter snapshots at
     depths log10(1/L) spaced geometrically in [1, final depth], the final state included.
     Returns dict(depth=array of log10(1/L), params=list, status, seconds, steps, final_depth)."""
     model, th, data = net_case(kind, seed)
     t0 = time.perf_counter()
-    tr = integrate(model, th, data, norm=norm, target_log_loss=log10_target * math.log(10),
+    tr = integrate(model, th, data, norm=norm, step=RidgeStep(h), target_log_loss=log10_target * math.log(10),
                    max_seconds=max_seconds, snapshot_every=1, margin_norms=())
     secs = time.perf_counter() - t0
     depth_all = -np.asarray([tr.log10_loss[i] for i, _ in tr.snapshots])
@@ -77,10 +77,10 @@ def deep_run(kind, norm, log10_target=-1e5, max_seconds=60.0, n_points=12, seed=
 
 
 @lru_cache(maxsize=64)
-def measure_curve(kind, norm, measure_norm, log10_target=-1e5, max_seconds=60.0, n_points=12, seed=0):
+def measure_curve(kind, norm, measure_norm, log10_target=-1e5, max_seconds=60.0, n_points=12, seed=0, h=0.05):
     """(log10(1/L) at the snapshots, M in ``measure_norm`` there, measure sources, seconds of kc.residual)."""
     model, _, data = net_case(kind, seed)
-    run = deep_run(kind, norm, log10_target, max_seconds, n_points, seed)
+    run = deep_run(kind, norm, log10_target, max_seconds, n_points, seed, h)
     vals, srcs, t0 = [], [], time.perf_counter()
     for p in run["params"]:
         res = kc.residual(p, data, model=model, norm=measure_norm, pair=False, time_limit=60.0)
@@ -103,11 +103,11 @@ def fit_order(depth, measure, start=None):
 
 
 def check_thm34_net(norm="linf", *, kind="two-layer", measure_norm=None, log10_target=-1e5, max_seconds=60.0,
-                    min_order=0.1, min_drop=2.0, n_points=12, seed=0) -> CheckResult:
+                    min_order=0.1, min_drop=2.0, n_points=12, seed=0, h=0.05) -> CheckResult:
     """The own-norm measure decreases toward 0 in the deep stretch of the run (see the module docstring)."""
     mn = kc.norm(measure_norm or norm).name
-    depth, m, srcs, secs = measure_curve(kind, norm, mn, log10_target, max_seconds, n_points, seed)
-    run = deep_run(kind, norm, log10_target, max_seconds, n_points, seed)
+    depth, m, srcs, secs = measure_curve(kind, norm, mn, log10_target, max_seconds, n_points, seed, h)
+    run = deep_run(kind, norm, log10_target, max_seconds, n_points, seed, h)
     p, i0 = fit_order(depth, m)
     drop = float(m[i0] / m[-1]) if i0 < len(m) and m[-1] > 0 else math.nan
     ok = math.isfinite(p) and p >= min_order and drop >= min_drop
@@ -126,9 +126,9 @@ def check_thm34_net(norm="linf", *, kind="two-layer", measure_norm=None, log10_t
 
 
 def check_thm34_net_depth(norm="linf", *, kind="two-layer", log10_target=-1e5, max_seconds=60.0, n_points=12,
-                          seed=0) -> CheckResult:
+                          seed=0, h=0.05) -> CheckResult:
     """Informational: the own-norm measure at the deepest point against the issue's target."""
-    depth, m, _, _ = measure_curve(kind, norm, norm, log10_target, max_seconds, n_points, seed)
+    depth, m, _, _ = measure_curve(kind, norm, norm, log10_target, max_seconds, n_points, seed, h)
     tol = TARGET.get(norm, 1e-3)
     return CheckResult(f"thm3.4-net-depth-{kind}-{ALGO.get(norm, norm)}",
                        f"{ALGO.get(norm, norm)} on a {kind} ReLU net: own-norm measure at log10 L = "
@@ -136,7 +136,7 @@ def check_thm34_net_depth(norm="linf", *, kind="two-layer", log10_target=-1e5, m
                        bool(m[-1] <= tol), detail={"final_log10_loss": float(-depth[-1])}, informational=True)
 
 
-def plot_measures(kind, norms, path, *, log10_target=-1e5, max_seconds=60.0, n_points=12, seed=0):
+def plot_measures(kind, norms, path, *, log10_target=-1e5, max_seconds=60.0, n_points=12, seed=0, h=0.05):
     """One panel per algorithm: M in the own norm and in the other norms against log10(1/L), log-log axes."""
     import matplotlib
     matplotlib.use("Agg")
@@ -144,7 +144,7 @@ def plot_measures(kind, norms, path, *, log10_target=-1e5, max_seconds=60.0, n_p
     fig, axes = plt.subplots(1, len(norms), figsize=(4.2 * len(norms), 3.6), squeeze=False)
     for ax, nm in zip(axes[0], norms):
         for mn in ("l2", "linf", "l1"):
-            depth, m, _, _ = measure_curve(kind, nm, mn, log10_target, max_seconds, n_points, seed)
+            depth, m, _, _ = measure_curve(kind, nm, mn, log10_target, max_seconds, n_points, seed, h)
             own = mn == nm
             p, _ = fit_order(depth, m)
             ax.plot(depth, m, marker="o", ms=3, lw=2.0 if own else 1.0, ls="-" if own else "--",
