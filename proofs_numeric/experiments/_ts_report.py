@@ -220,7 +220,7 @@ def kkt(runs, C, n_runs: int):
         m = float(np.max(rs))
         why = ("" if algo != "CD" else " [informational: CD's runs stop too shallow (log L about -150 to -370); on "
                "the deep two-layer CD run of the thm34-nets suite the l1 measure falls below the l2 one only past "
-               "log10 L about -200; docs/experiments.md]")
+               "log10 L about -150 to -200; docs/thm34_networks.md]")
         claims.append(CheckResult(f"kkt-own-norm:{algo}", f"{algo}'s final iterate is closer to a KKT point of (MM) "
                                   f"in its own norm {ALGO_NORM[algo]} than in the other norms (KKT measure ratio "
                                   f"own / smallest other < 1){why}", m, 1.0, bool(m < 1.0), "<", {"runs": len(rs)},
