@@ -82,9 +82,9 @@ def write_section(rows, args):
     for r in rows:
         f = lambda k: f"{r[k]:.2f}" if isinstance(r.get(k), float) else "-"
         g = lambda k: f"{r[k]:.3g}" if isinstance(r.get(k), float) else "-"
-        lines.append(f"| {r['norm']} | {r.get('P', '-')} | {r['status']} | {g('measure')} ({r.get('source', '-')}) | "
-                     f"{f('measure_solve')} | {f('measure_total')} | {TARGET[r['norm']]} | {r.get('pair_status', '-')} | "
-                     f"{f('solve')} | {f('total')} | {g('objective')} |")
+        lines.append(f"| {r['norm']} | {r.get('P', '-')} | {r['status']} | {g('measure')} ({r.get('source', '-')}) "
+                     f"| {f('measure_solve')} | {f('measure_total')} | {TARGET[r['norm']]} "
+                     f"| {r.get('pair_status', '-')} | {f('solve')} | {f('total')} | {g('objective')} |")
     lines += ["", "Notes: the net is trained by GD (logistic loss, 200 steps), so in the l1/linf geometry it is far from "
               "KKT (the measure near its lambda = 0 value 1/2): the programs still run at full size. Spectral is not "
               "in the default list (`--norms l2,l1,linf,spectral` adds it; at n >= layer width there is no "
