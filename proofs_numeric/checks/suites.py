@@ -174,3 +174,21 @@ def _late_phase(m, quick, figdir):
     norms = ("linf",) if quick else ("linf", "l1", "l2")
     out += [m.check_ridge_order(nm) for nm in norms] + [m.check_ridge_order("linf", control=True)]
     return out
+
+
+# ---------------------------------------------------------------- Theorem 3.4 on ReLU networks (continuous KKT measure)
+@register_suite("thm34-nets", "Theorem 3.4 on ReLU networks: KKT measure in the algorithm's norm -> 0",
+                module="thm34_net_checks", needs=["check_thm34_net", "check_thm34_net_depth", "plot_measures"])
+def _thm34_nets(m, quick, figdir):
+    """Two-layer (GD, SD, CD) and three-layer (SD, GD) teacher-student nets: own-norm measure vs another norm."""
+    other = {"l2": "linf", "linf": "l2", "l1": "linf"}
+    cases = [("two-layer", ("l2", "linf", "l1")), ("three-layer", ("linf",) if quick else ("linf", "l2"))]
+    out = []
+    for kind, norms in cases:
+        kw = dict(log10_target=-1e6, max_seconds=120.0)
+        for nm in norms:
+            out += [m.check_thm34_net(nm, kind=kind, **kw),
+                    m.check_thm34_net(nm, kind=kind, measure_norm=other[nm], **kw),
+                    m.check_thm34_net_depth(nm, kind=kind, **kw)]
+        out[-3].figures.append(m.plot_measures(kind, norms, figdir / f"thm34_{kind}.png", **kw))
+    return out

@@ -115,8 +115,8 @@ DEFINITIONS = {
                    "the largest final gamma_bar in that norm", "the claimed owner is an algorithm of another norm"),
     "generalization:": "mean over seeds of test accuracy (first) - test accuracy (second), runs that reached L < 1",
     "switch-marginal:": "|mean over seeds of test accuracy (switched run) - test accuracy (GD)|",
-    "kkt-own-norm:": "largest over runs of residual in the own norm / smallest residual in the other norms "
-                     "(residual: max(eps_rel, delta_rel) of kc.residual at the final iterate)",
+    "kkt-own-norm:": "largest over runs of the KKT measure in the own norm / smallest in the other norms (measure: "
+                     "kc.residual(...).measure at the final iterate, 0 exactly at KKT points, 1/2 at lambda = 0)",
 }
 
 
@@ -202,7 +202,13 @@ def figures(runs, C, out) -> list:
 
 
 def kkt(runs, C, n_runs: int):
-    """kc.residual of the final iterate of the first ``n_runs`` seeds' GD, CD, SD runs in l1, l2 and linf."""
+    """KKT measure M = ``kc.residual(...).measure`` (docs/kkt.md: min over multipliers of the Fenchel-Young gap
+    of 1/2||.||^2 and the complementarity, both over ||theta~||^2; 0 exactly at KKT points of (MM), continuous,
+    scale-free, 1/2 at lambda = 0) of the final iterate of the first ``n_runs`` seeds' GD, CD, SD runs in l1, l2
+    and linf. Claim per algorithm: M in its own norm < M in each other norm (largest ratio own / smallest
+    other over the runs < 1) for GD and SD; informational for CD, whose runs stop too shallow (see the claim).
+    A comparison, not "approximately KKT": at this horizon (log L about -150 to -500) M is still of order 1e-2
+    to 0.3 (the deep runs of the thm34-nets suite show how it keeps falling)."""
     import torch
     import kktcheck as kc
     from ..datasets.teacher_student import teacher_student
@@ -214,12 +220,13 @@ def kkt(runs, C, n_runs: int):
     for r in (r for r in runs if r["alpha"] == alpha and r["seed"] in seeds and r["switch"] is None):
         ds = teacher_student(C["d"], C["n"], k_star=C["k_star"], active=C["active"], seed=r["seed"])
         th = [torch.tensor(r["W"], dtype=torch.float64), torch.tensor(r["a"], dtype=torch.float64).reshape(1, -1)]
-        row, val = {"run": f"{name(r)} seed {r['seed']} alpha {alpha:g}", "reached L < 1": late(r)}, {}
+        row, val = {"run": f"{name(r)} seed {r['seed']} alpha {alpha:g}", "reached L < 1": late(r),
+                    "log L end": f"{r['log_loss'][-1]:.4g}"}, {}
         for p in NORMS:
             try:
-                res = kc.residual(th, ds.train, model=model, norm=p)
-                val[p] = max(res.stationarity_rel, res.complementarity_rel)
-                row[p] = f"{val[p]:.3g} ({res.status})"
+                res = kc.residual(th, ds.train, model=model, norm=p, pair=False, time_limit=120.0)
+                val[p] = res.measure
+                row[p] = f"{val[p]:.3g} ({res.measure_source})"
             except Exception as exc:  # noqa: BLE001 - e.g. not separated: shown, not claimed
                 val[p], row[p] = math.nan, f"n/a ({type(exc).__name__})"
         rows.append(row)
@@ -229,9 +236,11 @@ def kkt(runs, C, n_runs: int):
     claims = []
     for algo, rs in ratio.items():
         m = float(np.max(rs))
-        why = ("" if algo == "GD" else " [informational: at a finite horizon the dense init keeps every l1/linf "
-               "residual at 1, the lambda = 0 value; docs/experiments.md]")
+        why = ("" if algo != "CD" else " [informational: CD's runs stop too shallow (log L about -150 to -370); on "
+               "the deep two-layer CD run of the thm34-nets suite the l1 measure falls below the l2 one only past "
+               "log10 L about -150 to -200; docs/thm34_networks.md]")
         claims.append(CheckResult(f"kkt-own-norm:{algo}", f"{algo}'s final iterate is closer to a KKT point of (MM) "
-                                  f"in its own norm {ALGO_NORM[algo]} than in the other norms (ratio < 1){why}", m,
-                                  1.0, bool(m < 1.0), "<", {"runs": len(rs)}, informational=algo != "GD"))
+                                  f"in its own norm {ALGO_NORM[algo]} than in the other norms (KKT measure ratio "
+                                  f"own / smallest other < 1){why}", m, 1.0, bool(m < 1.0), "<", {"runs": len(rs)},
+                                  informational=algo == "CD"))
     return describe(claims, DEFINITIONS), rows
