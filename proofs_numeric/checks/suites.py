@@ -182,12 +182,13 @@ def _late_phase(m, quick, figdir):
 def _thm34_nets(m, quick, figdir):
     """Two-layer (GD, SD, CD) and three-layer (SD, GD) teacher-student nets: own-norm measure vs another norm."""
     other = {"l2": "linf", "linf": "l2", "l1": "linf"}
-    cases = [("two-layer", ("l2", "linf", "l1")), ("three-layer", ("linf",) if quick else ("linf", "l2"))]
+    cases = [("two-layer", ("linf", "l1") if quick else ("l2", "linf", "l1")),
+             ("three-layer", ("linf",) if quick else ("linf", "l2"))]
     out = []
     for kind, norms in cases:
         kw = dict(log10_target=-1e6, max_seconds=120.0)
         for nm in norms:
-            out += [m.check_thm34_net(nm, kind=kind, **kw),
+            out += [m.check_thm34_net(nm, kind=kind, informational=nm == "l2", **kw),
                     m.check_thm34_net(nm, kind=kind, measure_norm=other[nm], **kw),
                     m.check_thm34_net_depth(nm, kind=kind, **kw)]
         out[-3].figures.append(m.plot_measures(kind, norms, figdir / f"thm34_{kind}.png", **kw))

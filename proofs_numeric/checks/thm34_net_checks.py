@@ -104,8 +104,10 @@ def fit_order(depth, measure, start=None):
 
 
 def check_thm34_net(norm="linf", *, kind="two-layer", measure_norm=None, log10_target=-1e5, max_seconds=60.0,
-                    min_order=0.1, min_drop=2.0, n_points=12, seed=0, h=0.05) -> CheckResult:
-    """The own-norm measure decreases toward 0 in the deep stretch of the run (see the module docstring)."""
+                    min_order=0.1, min_drop=2.0, n_points=12, seed=0, h=0.05, informational=False) -> CheckResult:
+    """The own-norm measure decreases toward 0 in the deep stretch of the run (see the module docstring).
+    ``informational=True`` reports the row without asserting it (used for GD, whose measure stops at the
+    integrator's O(h) floor near 1e-2; docs/thm34_networks.md)."""
     mn = kc.norm(measure_norm or norm).name
     depth, m, srcs, secs = measure_curve(kind, norm, mn, log10_target, max_seconds, n_points, seed, h)
     run = deep_run(kind, norm, log10_target, max_seconds, n_points, seed, h)
@@ -117,7 +119,14 @@ def check_thm34_net(norm="linf", *, kind="two-layer", measure_norm=None, log10_t
     claim = (f"{ALGO.get(norm, norm)} ({norm} steepest flow) on a {kind} ReLU net: the {mn} KKT measure of (MM) "
              f"decreases toward 0 as log L -> -inf (fitted order p in 1/log(1/L) >= {min_order:g} and a drop "
              f">= {min_drop:g}x over the deep stretch)")
-    return CheckResult(name, claim, p, min_order, ok, comparison=">=",
+    if informational:
+        claim += ("; not asserted: the discrete ridge path's measure stops at an O(h) floor (1e-2 at h = 0.05, "
+                  "4e-3 to 1.3e-2 at h = 0.0125)")
+    return CheckResult(name, claim, p, min_order, ok, comparison=">=", informational=informational and not control,
+                       definition=(f"p = minus the slope of log M_{mn} against log log(1/L) over the deep half of the "
+                                   f"run (M = kc.residual(...).measure at {n_points} snapshots); also needs a "
+                                   f"{min_drop:g}x drop"),
+                       changed=f"measure taken in {mn}, not the algorithm's {norm}" if control else "",
                        detail={"log10_inv_loss": depth.tolist(), "measure": m.tolist(), "fit_from_index": i0,
                                "drop_factor": drop, "final_measure": float(m[-1]),
                                "final_log10_loss": -run["final_depth"], "run_status": run["status"],
