@@ -130,14 +130,26 @@ def main(argv=None) -> int:
     p = _parser()
     a = p.parse_args(args_list)
     cmd_line = ["proofs-numeric", *args_list]
-    if a.command == "verify":
-        return _cmd_verify(a, cmd_line)
-    if a.command == "experiment":
-        return _cmd_experiment(a, cmd_line)
-    if a.command == "list":
-        return _cmd_list()
+    try:
+        if a.command == "verify":
+            return _cmd_verify(a, cmd_line)
+        if a.command == "experiment":
+            return _cmd_experiment(a, cmd_line)
+        if a.command == "list":
+            return _cmd_list()
+    except KeyboardInterrupt:
+        return _interrupted(a.command, getattr(a, "name", None))
     p.print_help()
     return 2
+
+
+def _interrupted(command, name) -> int:
+    """Ctrl-C: say where the run stopped and what survives (exit code 130, the shell's SIGINT convention)."""
+    what = f"experiment {name!r}" if command == "experiment" and name else f"'{command}'"
+    print(f"proofs-numeric: interrupted (Ctrl-C) during {what}. No report was written: reports are written "
+          "atomically once everything has run. Experiment runs that finished before the interruption are kept "
+          "in the run cache and are reused by the next invocation.", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,8 @@ and every ``snapshot_every`` steps a copy of the parameters.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -14,6 +16,20 @@ from kktcheck.norms import norm as make_norm
 
 from ..losses import inverse_loss
 from .trajectory import Trajectory
+
+
+def normalized(value: float, r: float, degree: int) -> float:
+    """value / r^degree, through logarithms when r^degree leaves float64's normal range (nan at r = 0;
+    +-inf only when the ratio itself exceeds float64, e.g. a soft margin before separation at ||theta|| ~ 1e-160)."""
+    if not r > 0:
+        return float("nan")
+    den = r ** degree
+    if 1e-250 < den < 1e250:
+        return value / den
+    if value == 0:
+        return 0.0
+    log_ratio = math.log(abs(value)) - degree * math.log(r)
+    return math.copysign(math.exp(log_ratio) if log_ratio < 709.0 else math.inf, value)
 
 
 class Recorder:
@@ -43,11 +59,11 @@ class Recorder:
             inv = inverse_loss(ev.log_L, self.loss)
             for name, nrm in self.others.items():
                 r = theta_norm if nrm is self.norm else float(nrm._value(params))
-                den = r ** self.degree if r > 0 else float("nan")
-                self.hard[name].append(qmin / den)
-                self.soft[name].append(inv / den)
-            pair = float(sum((p * g).sum() for p, g in zip(params, ev.G)))
-            beta = -pair / (theta_norm * ev.gdual) if theta_norm > 0 and ev.gdual > 0 else float("nan")
+                self.hard[name].append(normalized(qmin, r, self.degree))
+                self.soft[name].append(normalized(inv, r, self.degree))
+            ok = theta_norm > 0 and ev.gdual > 0      # pair the unit vectors: no under/overflow at any scale
+            beta = -float(sum(((p / theta_norm) * (g / ev.gdual)).sum() for p, g in zip(params, ev.G))) if ok \
+                else float("nan")
             acc = float((ev.q > 0).double().mean())
         self.rows.append((k, s, log_t, ev.log_L, theta_norm, beta, acc))
         if self.snapshot_every and k % int(self.snapshot_every) == 0:

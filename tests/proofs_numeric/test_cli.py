@@ -143,3 +143,16 @@ def test_experiment_json_prints_the_machine_readable_report(fake_experiments, tm
     data = json.loads(cap.out)                             # stdout holds the JSON only
     assert [r["id"] for r in data["rows"]] == ["good-claim"] and data["rows"][0]["verdict"] == "pass"
     assert "verdict: ALL AS EXPECTED" in cap.err
+
+
+def test_ctrl_c_says_where_it_stopped_and_what_survives(monkeypatch, capsys, tmp_path):
+    import proofs_numeric.cli as cli
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_experiment", interrupt)
+    code = cli.main(["experiment", "teacher_student", "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert "interrupted" in err and "'teacher_student'" in err and "cache" in err and "No report" in err
