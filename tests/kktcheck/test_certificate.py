@@ -49,9 +49,14 @@ def test_a13_certificate_identities_and_delta_bound(runs, case):
     for p in snaps:
         c = kc.a13_certificate(p, _data(), model=model, norm=nrm)
         P = c.k.shape[1]
-        # sum_i lambda_i k_i recomputed from the certificate, and its dual norm ||theta~|| (A.13)
-        u = c.k.T @ torch.from_numpy(c.lambdas)
-        assert torch.allclose(u, flatten(c.u), rtol=1e-12, atol=0)
+        # u = sum_i lambda_i k_i points along -grad L(theta), computed here independently by autograd of
+        # log L = logsumexp(-q) (same direction as grad L, no underflow), and has dual norm ||theta~|| (A.13)
+        ps = [b.detach().clone().requires_grad_(True) for b in p]
+        X, y = _data()
+        torch.logsumexp(-torch.as_tensor(y) * model.apply_params(ps, torch.as_tensor(X)), 0).backward()
+        g = flatten([b.grad for b in ps])
+        u = flatten(c.u)
+        assert torch.allclose(u / u.norm(), -g / g.norm(), rtol=0, atol=1e-10)
         assert nrm.dual(c.u) == pytest.approx(c.theta_tilde_norm, rel=64 * EPS * math.sqrt(P))
         # complementarity recomputed from lambda and q~ = q / q_min; the A.13 bound
         assert float(c.lambdas @ (c.q / c.q_min - 1.0)) == pytest.approx(c.delta, rel=1e-10, abs=1e-300)
