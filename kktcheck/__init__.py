@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 from .losses import inverse_loss, log_loss
-from .margins import margin, sample_margins, soft_margin
+from .margins import margin, prepare, sample_margins, soft_margin
 from .norms import BlockNorm, LpNorm, Norm, norm
 from .params import as_params
 
@@ -23,7 +23,7 @@ _LAZY = {
     "a13_certificate": ".certificate",
 }
 
-__all__ = ["norm", "Norm", "LpNorm", "BlockNorm", "margin", "soft_margin", "sample_margins", "log_loss",
+__all__ = ["norm", "Norm", "LpNorm", "BlockNorm", "margin", "soft_margin", "sample_margins", "prepare", "log_loss",
            "inverse_loss", "as_params", *_LAZY]
 
 

@@ -31,14 +31,19 @@ def sample_margins_from_outputs(outputs: torch.Tensor, y: torch.Tensor) -> torch
     return -pair_gaps(outputs, y).max(dim=1).values
 
 
-def _prepare(theta, data, model):
-    """The validation layer: data first (a bad X or y is never blamed on the model), then the model and its
-    degree, then the labels against the model's output width. Returns (fm, params, L, X, y)."""
+def prepare(theta, data, model=None):
+    """The public validation layer, shared by kc.margin, kc.residual and proofs_numeric's integrator: data
+    first (a bad X or y is never blamed on the model), then the model and its homogeneity degree L, then the
+    labels against the model's output width. ``theta``: an nn.Module, or parameters with ``model=``.
+    Returns (functional model with apply_params, float64 params, L, X, y)."""
     X, y_raw = check_inputs(data)
     fm, params, L = as_model(theta, model, X)
     probe = model_outputs(fm, unit_scale(params)[1], X[:1])
     y = check_labels(y_raw, 1 if probe.dim() == 1 else probe.shape[1])
     return fm, params, L, X, y
+
+
+_prepare = prepare  # the name the package's own modules use
 
 
 class PowerScale:

@@ -30,9 +30,9 @@ def fit_order(hs, errs) -> float:
 
 
 def _field(case, norm):
-    from kktcheck.margins import _prepare
+    from kktcheck import prepare
     model, th, data = case
-    fm, params, degree, X, y = _prepare(th, data, model)
+    fm, params, degree, X, y = prepare(th, data, model)
     return SteepestField(fm, X, y, make_norm(norm)), params, degree
 
 
@@ -66,10 +66,10 @@ def check_prop_a3(norm="l2", *, direction_norm=None, h=1e-3, n_steps=40, case=No
     worst = 0.0
     for _, p in tr.snapshots:
         ev = field(p)
-        v = [-float(dn._dual_value(ev.G)) * u for u in dn._dualize(ev.G)]
+        v = [-dn.dual(ev.G) * u for u in dn.dualize(ev.G)]
         gd = ev.gdual
         pair = float(sum((g * vb).sum() for g, vb in zip(ev.G, v)))
-        worst = max(worst, abs(pair + gd ** 2) / gd ** 2, abs(float(nrm._value(v)) - gd) / gd)
+        worst = max(worst, abs(pair + gd ** 2) / gd ** 2, abs(nrm(v) - gd) / gd)
     rise = float(np.max(np.diff(tr.log_loss), initial=-np.inf))
     points = len(tr.snapshots)
     evidence = points > 0 and tr.log_loss.size >= 2   # identities at >= 1 point, the loss over >= 1 step
@@ -167,7 +167,7 @@ def thm31_terms(field, params, degree):
     the exact velocity v = -||G||_* dualize(G), with ``norm_rate`` for d/ds ||theta||, RHS = degree (||G||_*^2/<theta,-G> - ||G||_*/||theta||)."""
     nrm = field.norm
     ev = field(params)
-    gd, r = ev.gdual, float(nrm._value(params))
+    gd, r = ev.gdual, nrm(params)
     v = ev.velocity
     dnorm = norm_rate(nrm, params, v)
     lhs = gd ** 2 / (-ev.log_L) - degree * dnorm / r

@@ -78,7 +78,7 @@ class SteepestField:
         if not hasattr(self.fm, "kink_rows"):
             return None
         Xf = self.X.reshape(self.X.shape[0], -1)
-        radius = step * torch.stack([self.norm.dual_norm._value([x]) for x in Xf])
+        radius = step * torch.tensor([self.norm.dual([x]) for x in Xf], dtype=Xf.dtype)
         with torch.no_grad():
             qa, Ja, owner = self.fm.kink_rows(params, self.X, self.y, torch.from_numpy(q), torch.from_numpy(J), radius)
         qa, Ja, owner = qa.numpy().astype(float), Ja.numpy().astype(float), owner.numpy()
@@ -92,7 +92,7 @@ class SteepestField:
         self.n_evals += 1
         lL, G, q = eval_log_loss(self.fm, params, self.X, self.y, self.loss)
         with torch.no_grad():
-            gd = float(self.norm._dual_value(G))
-            u = self.norm._dualize(G)
+            gd = self.norm.dual(G)
+            u = self.norm.dualize(G)
         c = gd if self.time == "loss" else math.exp(lL) * gd
         return FieldEval(lL, G, q, gd, u, c)

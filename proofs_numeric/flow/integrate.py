@@ -21,7 +21,7 @@ import time as _time
 import numpy as np
 import torch
 
-from kktcheck.margins import _prepare
+from kktcheck import prepare
 from kktcheck.norms import norm as make_norm
 
 from ..losses import check_loss, separation_threshold
@@ -58,7 +58,7 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
     slv.check_norm(nrm)
     rule = make_step(default_step(nrm, loss) if step is None else step)
     max_steps = _check_budget(max_steps, max_seconds, target_log_loss, snapshot_every)
-    fm, params, degree, X, y = _prepare(model if theta0 is None else theta0, data, None if theta0 is None else model)
+    fm, params, degree, X, y = prepare(model if theta0 is None else theta0, data, None if theta0 is None else model)
     params = [p.detach().clone() for p in params]
     field = SteepestField(fm, X, y, nrm, loss, time)
     rec = Recorder(nrm, degree, loss, margin_norms, save_every, snapshot_every)

@@ -58,7 +58,7 @@ class Recorder:
             qmin = float(ev.q.min())
             inv = inverse_loss(ev.log_L, self.loss)
             for name, nrm in self.others.items():
-                r = theta_norm if nrm is self.norm else float(nrm._value(params))
+                r = theta_norm if nrm is self.norm else nrm(params)
                 self.hard[name].append(normalized(qmin, r, self.degree))
                 self.soft[name].append(normalized(inv, r, self.degree))
             ok = theta_norm > 0 and ev.gdual > 0      # pair the unit vectors: no under/overflow at any scale

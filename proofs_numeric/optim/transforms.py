@@ -55,9 +55,9 @@ class Dualize(Transform):
         self.scaled = scaled
 
     def update(self, gs, states, params, t):
-        d = self.norm._dualize(list(gs))
+        d = self.norm.dualize(list(gs))
         if self.scaled:
-            c = self.norm._dual_value(list(gs))
+            c = self.norm.dual(list(gs))
             d = [c * u for u in d]
         return d
 
