@@ -29,7 +29,7 @@ import torch
 import kktcheck as kc
 from kktcheck.divergence import bregman, bregman_proximity
 from kktcheck.certificate import a13_certificate
-from kktcheck.losses import log_loss as _log_loss
+from kktcheck.losses import log_loss as kc_log_loss
 
 from ..results import CheckResult, Table
 
@@ -58,7 +58,7 @@ def local_trajectory(model, theta0, data, *, norm="l2", lr=0.05, steps=2000, sna
     snaps, lls = [], []
     for t in range(steps + 1):
         ps = [p.clone().requires_grad_(True) for p in th]
-        ll = _log_loss(model.apply_params(ps, X), y, "exp")
+        ll = kc_log_loss(model.apply_params(ps, X), y, "exp")
         if t in at:
             snaps.append([p.detach().clone() for p in th])
             lls.append(float(ll.detach()))

@@ -65,11 +65,8 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
     thr = separation_threshold(loss)
     clock = _Clock(time)
     k, status, message, start = 0, None, "", _time.perf_counter()
-    bar = _bar(progress, max_steps)
-    with torch.no_grad():
-        ev = field(params)
-    if not math.isfinite(ev.log_L):
-        raise ValueError(f"log L(theta0) = {ev.log_L}: the loss is not finite at the initial parameters")
+    bar = _Progress(progress, max_steps)
+    ev = _first_eval(field, params)
     rule.reset()
     while True:
         theta_norm = float(nrm(params))
@@ -86,11 +83,8 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
             break
         clock.advance(out.h, ev.log_L, out.ev.log_L)
         params, ev, k = out.params, out.ev, k + 1
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(log10L=f"{ev.log_L / math.log(10):.4g}", refresh=False)
-    if bar is not None:
-        bar.close()
+        bar.update(ev)
+    bar.close()
     rec.record(k, params, ev, clock.s, clock.log_t, float(nrm(params)))
     status, message = _blame(status, message, rec, ev, thr, k)
     info = {"solver": slv.name, "order": slv.order, "step_rule": repr(rule), "time": time, "steps": k,
@@ -164,8 +158,29 @@ class _Clock:
             self.log_t = float(np.logaddexp(self.log_t, math.log(h))) if h > 0 else self.log_t
 
 
-def _bar(progress, total):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total if math.isfinite(total) else None, desc="flow", leave=False)
+def _first_eval(field, params):
+    with torch.no_grad():
+        ev = field(params)
+    if not math.isfinite(ev.log_L):
+        raise ValueError(f"log L(theta0) = {ev.log_L}: the loss is not finite at the initial parameters theta0 "
+                         "(the outputs overflow float64: start from a smaller theta0)")
+    return ev
+
+
+class _Progress:
+    """A tqdm bar showing log10 L (a no-op when progress=False)."""
+
+    def __init__(self, progress, total):
+        self.bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=total if math.isfinite(total) else None, desc="flow", leave=False)
+
+    def update(self, ev):
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(log10L=f"{ev.log_L / math.log(10):.4g}", refresh=False)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
