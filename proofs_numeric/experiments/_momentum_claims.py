@@ -1,0 +1,184 @@
+"""Claims of the momentum_margins experiment (Gronich & Vardi 2026), each an informational CheckResult with a control.
+
+``per_seed``: {seed: {algorithm: Run}}; ``owners``: {algorithm: its implicit-norm name, or None}. gamma_N(run) is
+the run's final hard normalized margin min_i y_i f(x_i) / ||theta||_N^3 in norm N (recorded by training).
+
+* own-norm-largest:A  fraction over seeds of "gamma_N(A) > gamma_N(B) for every compared B whose implicit norm
+  is not N" (N = A's implicit norm; runs sharing N, e.g. NGD and MomentumGD, are not compared with each other,
+  and Adam eps=1e-8, which the theory assigns no norm before its gradients fall below eps, is no rival);
+  passes at >= 2/3. Control: the same statistic in a norm that is not A's (l2 for the non-l2 methods, linf for
+  the l2 methods), where the theory's winner is another method.
+* adam-like-signum: median over seeds of s = log(gamma_inf(Adam eps=0) / gamma_inf(NGD)) /
+  log(gamma_inf(Signum) / gamma_inf(NGD)) (1: Adam's l_inf margin equals Signum's, 0: NGD's; -inf on a seed
+  where Adam did not separate the data); passes at >= 0.8.
+  Control: MomentumGD (an l2 method) in Adam's place.
+* muon-adam-balance: at a KKT point of min max{r ||W||_msp, ||a||_inf} s.t. q >= 1 the two parts are equal
+  (otherwise rescaling W -> cW, a -> a / c^2 keeps f and lowers the norm), so b = ||a||_inf / ||W||_2 = r.
+  Measured: median over seeds of max_r |log10(b_r / r)|; passes at <= log10(2). Control: each ratio's
+  prediction held against the run of the reversed ratio list.
+* momentum-on-off: median over seeds of |gamma_2(MomentumGD) / gamma_2(NGD) - 1|; passes at <= 0.1. Control:
+  Signum in MomentumGD's place.
+* directional-convergence:A: median over seeds of cos(theta_t, theta_end) at the last snapshot with
+  t <= end/2; passes at >= 0.99. Control: cos(theta_0, theta_end) (the init instead of theta_t).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..results import CheckResult
+from .base import describe
+
+OWN_FRACTION = 2.0 / 3.0
+ADAM_S = 0.8
+BALANCE_TOL = math.log10(2.0)
+MOMENTUM_TOL = 0.1
+COS_TOL = 0.99
+
+DEFINITIONS = {
+    "own-norm-largest": ("fraction of seeds where the algorithm's final normalized margin in its implicit norm N "
+                         "exceeds that of every compared algorithm with another implicit norm",
+                         "the comparison made in a norm that is not the algorithm's implicit norm"),
+    "adam-like-signum": ("median over seeds of log(g_inf(Adam eps=0)/g_inf(NGD)) / log(g_inf(Signum)/g_inf(NGD))",
+                         "MomentumGD (an l2 method) in Adam's place"),
+    "muon-adam-balance": ("median over seeds of max over ratios r of |log10(||a||_inf / (r ||W||_2))| at the end",
+                          "each ratio's prediction held against the run of the reversed ratio list"),
+    "momentum-on-off": ("median over seeds of |g_2(MomentumGD) / g_2(NGD) - 1|", "Signum in MomentumGD's place"),
+    "directional-convergence": ("median over seeds of cos(theta_t, theta_end), t = last snapshot <= end/2",
+                                "the init theta_0 in place of theta_t"),
+}
+
+
+def final(run, norm: str) -> float:
+    return float(run.margins[norm][-1])
+
+
+def own_norm_largest(per_seed, owners, algo, norm=None, control=False) -> CheckResult:
+    """Fraction of seeds where ``algo`` has the largest final margin in ``norm`` (default: its own)."""
+    own = owners[algo]
+    norm = norm or own
+    wins, gaps = [], []
+    for runs in per_seed.values():
+        rivals = [b for b in runs if owners.get(b) is not None and owners[b] != own]
+        best = max(final(runs[b], norm) for b in rivals)
+        gaps.append(final(runs[algo], norm) / best if best > 0 else math.nan)
+        wins.append(all(final(runs[algo], norm) > final(runs[b], norm) for b in rivals))
+    frac, n = float(np.mean(wins)), len(wins)
+    tag = "control " if control else ""
+    return CheckResult(
+        f"own-norm-largest{':control' if control else ''}:{algo}",
+        f"{algo} ends with the largest normalized margin in {norm}"
+        + (f" (its implicit norm is {own})" if control else " (its implicit norm)") + f" among the compared "
+        f"algorithms with another implicit norm ({tag}n = {n} seeds)", frac, OWN_FRACTION,
+        bool(frac >= OWN_FRACTION), ">=", {"wins": wins, "ratio_to_best_rival": gaps, "norm": norm, "n": n},
+        negative_control=control, informational=True)
+
+
+def control_norm(own: str) -> str:
+    return "linf" if own == "l2" else "l2"
+
+
+def adam_like_signum(per_seed, adam="Adam eps=0", control=False) -> CheckResult:
+    s = []
+    for runs in per_seed.values():
+        ga, gs, gn = (final(runs[k], "linf") for k in (adam, "Signum", "NGD"))
+        if ga <= 0:                      # Adam did not separate the data: not Signum-like on this seed
+            s.append(-math.inf)
+        else:
+            s.append(math.log(ga / gn) / math.log(gs / gn) if min(gs, gn) > 0 and gs != gn else math.nan)
+    med = float(np.median(s))
+    return CheckResult(
+        f"adam-like-signum{':control' if control else ''}:{adam}",
+        f"{adam} (beta1 <= beta2) behaves like Signum in l_inf: its l_inf margin is close to Signum's, above NGD's "
+        f"(log-scale position s between NGD = 0 and Signum = 1, n = {len(s)} seeds)", med, ADAM_S,
+        bool(med >= ADAM_S), ">=", {"s": s}, negative_control=control, informational=True)
+
+
+def balance(run) -> float:
+    """||a||_inf / ||W||_2 of the final iterate (params = [W, a])."""
+    import torch
+    W, a = run.params
+    return float(a.abs().max() / torch.linalg.matrix_norm(W, ord=2))
+
+
+def muon_adam_balance(per_seed, ratios, names, control=False) -> CheckResult:
+    """``names[i]``: the Muon-Adam run of ratio ratios[i]; the control pairs ratio i with the run of ratio n-1-i."""
+    runs_of = list(reversed(names)) if control else list(names)
+    errs, bs = [], []
+    for runs in per_seed.values():
+        b = [balance(runs[nm]) for nm in runs_of]
+        bs.append(b)
+        errs.append(max(abs(math.log10(bi / r)) for bi, r in zip(b, ratios)))
+    med = float(np.median(errs))
+    return CheckResult(
+        f"muon-adam-balance{':control' if control else ''}",
+        f"the Muon-Adam ratio r moves the maximized hybrid margin as max{{r ||W||_msp, ||a||_inf}} predicts: "
+        f"||a||_inf = r ||W||_2 at the end (r in {list(ratios)}, n = {len(errs)} seeds)", med, BALANCE_TOL,
+        bool(med <= BALANCE_TOL), "<=", {"balance": bs, "ratios": list(ratios)}, negative_control=control,
+        informational=True)
+
+
+def momentum_on_off(per_seed, other="MomentumGD", control=False) -> CheckResult:
+    d = [abs(final(runs[other], "l2") / final(runs["NGD"], "l2") - 1.0) for runs in per_seed.values()]
+    med = float(np.median(d))
+    return CheckResult(
+        f"momentum-on-off{':control' if control else ''}:{other}",
+        f"momentum on vs off: {other} and NGD (MomentumGD beta = 0) end with nearly the same l2 margin "
+        f"(n = {len(d)} seeds)", med, MOMENTUM_TOL, bool(med <= MOMENTUM_TOL), "<=", {"rel_diff": d},
+        negative_control=control, informational=True)
+
+
+def directional_convergence(per_seed, algo, control=False) -> CheckResult:
+    cs = []
+    for runs in per_seed.values():
+        det = runs[algo].detail
+        steps, cos = det["cos_steps"], det["cos_to_end"]
+        half = det["end_step"] / 2
+        k = 0 if control else max(i for i, t in enumerate(steps) if t <= half)
+        cs.append(float(cos[k]))
+    med = float(np.median(cs))
+    return CheckResult(
+        f"directional-convergence{':control' if control else ''}:{algo}",
+        f"{algo} converges in direction: cos(theta_t, theta_end) close to 1 for t = "
+        + ("0 (the init)" if control else "half the run") + f" (n = {len(cs)} seeds)", med, COS_TOL,
+        bool(med >= COS_TOL), ">=", {"cos": cs}, negative_control=control, informational=True)
+
+
+def all_claims(per_seed, owners, ratios) -> list:
+    from .momentum_margins import muon_adam_name
+    claims = []
+    for algo, own in owners.items():
+        if own is None:
+            continue
+        claims.append(own_norm_largest(per_seed, owners, algo))
+        claims.append(own_norm_largest(per_seed, owners, algo, norm=control_norm(own), control=True))
+    claims += [adam_like_signum(per_seed), adam_like_signum(per_seed, adam="MomentumGD", control=True)]
+    names = [muon_adam_name(r) for r in ratios]
+    claims += [muon_adam_balance(per_seed, ratios, names), muon_adam_balance(per_seed, ratios, names, True)]
+    claims += [momentum_on_off(per_seed), momentum_on_off(per_seed, other="Signum", control=True)]
+    for algo in owners:
+        claims.append(directional_convergence(per_seed, algo))
+    claims.append(directional_convergence(per_seed, "NGD", control=True))
+    return describe(claims, DEFINITIONS)
+
+
+def summary_rows(per_seed, owners, norms) -> dict:
+    """Tables: median over seeds of the final margin in every norm (own norm marked *), and stop status."""
+    names = list(next(iter(per_seed.values())))
+    rows = []
+    for a in names:
+        row = {"algorithm": a, "implicit norm": owners[a] or ("(outside the theorem)" if "beta1>beta2" in a
+                                                               else "(l2 asymptotically; practical)")}
+        for nm in norms:
+            v = float(np.median([final(runs[a], nm) for runs in per_seed.values()]))
+            row[nm] = f"{v:.4g}" + (" *" if nm == owners[a] else "")
+        row["||a||_inf/||W||_2"] = f"{np.median([balance(runs[a]) for runs in per_seed.values()]):.3g}"
+        row["steps to end (median)"] = int(np.median([runs[a].steps[-1] for runs in per_seed.values()]))
+        row["reached L<=1e-8"] = f"{sum(r[a].status == 'stopped' for r in per_seed.values())}/{len(per_seed)}"
+        rows.append(row)
+    return {"final normalized margins, median over seeds (* = implicit norm)": rows}
+
+
+__all__ = ["all_claims", "summary_rows", "own_norm_largest", "adam_like_signum", "muon_adam_balance",
+           "momentum_on_off", "directional_convergence", "balance", "control_norm"]
