@@ -18,6 +18,9 @@ the run's final hard normalized margin min_i y_i f(x_i) / ||theta||_N^3 in norm 
   prediction held against the run of the reversed ratio list.
 * momentum-on-off: median over seeds of |gamma_2(MomentumGD) / gamma_2(NGD) - 1|; passes at <= 0.1. Control:
   Signum in MomentumGD's place.
+* kkt-own-norm-lower:A (NGD, Signum, Adam eps=0): fraction of seeds where the KKT measure (kc.residual, docs/kkt.md)
+  of the final iterate is lower in A's implicit norm than in the other of l2 / linf; passes at >= 2/3.
+  Control: the two norms swapped.
 * directional-convergence:A: median over seeds of cos(theta_t, theta_end) at the last snapshot with
   t <= end/2; passes at >= 0.99. Control: cos(theta_0, theta_end) (the init instead of theta_t).
 """
@@ -45,6 +48,8 @@ DEFINITIONS = {
     "muon-adam-balance": ("median over seeds of max over ratios r of |log10(||a||_inf / (r ||W||_2))| at the end",
                           "each ratio's prediction held against the run of the reversed ratio list"),
     "momentum-on-off": ("median over seeds of |g_2(MomentumGD) / g_2(NGD) - 1|", "Signum in MomentumGD's place"),
+    "kkt-own-norm-lower": ("fraction of seeds where kc.residual(...).measure at the final iterate is lower in the "
+                           "algorithm's implicit norm than in the other norm", "the two norms swapped"),
     "directional-convergence": ("median over seeds of cos(theta_t, theta_end), t = last snapshot <= end/2",
                                 "the init theta_0 in place of theta_t"),
 }
@@ -145,7 +150,26 @@ def directional_convergence(per_seed, algo, control=False) -> CheckResult:
         bool(med >= COS_TOL), ">=", {"cos": cs}, negative_control=control, informational=True)
 
 
-def all_claims(per_seed, owners, ratios) -> list:
+KKT_PAIRS = (("NGD", "l2", "linf"), ("Signum", "linf", "l2"), ("Adam eps=0", "linf", "l2"))
+
+
+def kkt_lower_in_own_norm(measures, algo, own, other, control=False) -> CheckResult:
+    """``measures[(seed, algo, norm)]`` = kc.residual(...).measure of the final iterate (0 exactly at KKT points of
+    (MM) in that norm). Fraction of seeds where the own-norm measure is below the other norm's (control: swapped)."""
+    a, b = (other, own) if control else (own, other)
+    seeds = sorted({s for (s, al, _) in measures if al == algo})
+    lower = [measures[(s, algo, a)] < measures[(s, algo, b)] for s in seeds]
+    frac = float(np.mean(lower)) if lower else math.nan
+    return CheckResult(
+        f"kkt-own-norm-lower{':control' if control else ''}:{algo}",
+        f"{algo}: the KKT measure of (MM) at the final iterate is lower in {a} than in {b}"
+        + (" (control: norms swapped)" if control else " (its implicit norm)") + f" (n = {len(lower)} seeds)",
+        frac, OWN_FRACTION, bool(frac >= OWN_FRACTION), ">=",
+        {"measures": {str(s): (measures[(s, algo, a)], measures[(s, algo, b)]) for s in seeds}},
+        negative_control=control, informational=True)
+
+
+def all_claims(per_seed, owners, ratios, measures=None) -> list:
     from .momentum_margins import muon_adam_name
     claims = []
     for algo, own in owners.items():
@@ -157,9 +181,13 @@ def all_claims(per_seed, owners, ratios) -> list:
     names = [muon_adam_name(r) for r in ratios]
     claims += [muon_adam_balance(per_seed, ratios, names), muon_adam_balance(per_seed, ratios, names, True)]
     claims += [momentum_on_off(per_seed), momentum_on_off(per_seed, other="Signum", control=True)]
-    for algo in owners:
-        claims.append(directional_convergence(per_seed, algo))
+    for algo, own in owners.items():
+        if own is not None:       # the theorem's algorithms (not Adam eps=1e-8 nor beta1 > beta2)
+            claims.append(directional_convergence(per_seed, algo))
     claims.append(directional_convergence(per_seed, "NGD", control=True))
+    for algo, own, other in (KKT_PAIRS if measures else ()):
+        claims += [kkt_lower_in_own_norm(measures, algo, own, other),
+                   kkt_lower_in_own_norm(measures, algo, own, other, control=True)]
     return describe(claims, DEFINITIONS)
 
 
@@ -181,4 +209,4 @@ def summary_rows(per_seed, owners, norms) -> dict:
 
 
 __all__ = ["all_claims", "summary_rows", "own_norm_largest", "adam_like_signum", "muon_adam_balance",
-           "momentum_on_off", "directional_convergence", "balance", "control_norm"]
+           "momentum_on_off", "directional_convergence", "kkt_lower_in_own_norm", "KKT_PAIRS", "balance", "control_norm"]

@@ -8,11 +8,11 @@ algorithm, ETA0); training stops at L <= 1e-8 or after ``steps`` steps (digits_t
 
 Algorithms (name: optimizer, implicit norm of the theory):
 * NGD: MomentumGD(beta=0) = normalized GD, l2;  MomentumGD(beta=0.9), l2;  Signum(beta=0.9), linf;
-* Adam eps=0 (betas 0.9, 0.999: beta1 <= beta2), linf;  Adam eps=1e-8 (the practical variant, asymptotically
-  l2: not an owner nor a rival in the claims);  Adam eps=0 beta1>beta2 (betas 0.999, 0.9: outside the
+* Adam eps=0 (betas 0.9, 0.99: beta1 <= beta2), linf;  Adam eps=1e-8 (the practical variant, asymptotically
+  l2: not an owner nor a rival in the claims);  Adam eps=0 beta1>beta2 (betas 0.99, 0.9: outside the
   theorem, reported only);
 * Muon (exact SVD, beta 0.9), msp = kc.norm("spectral");  Muon-Signum, kc.norm("muon-signum");
-  Muon-Adam at each ratio r = eta_0^A / eta_0^M in RATIOS, kc.norm("muon-adam:r"), eta^M = 0.3 / sqrt(r).
+  Muon-Adam at each ratio r = eta_0^A / eta_0^M in RATIOS, kc.norm("muon-adam:r"), eta^M = 0.3 / sqrt(min(r, 1)).
 
 Recorded (log-spaced records): the hard normalized margin min_i y_i f(x_i) / ||theta||^3 in l2, linf, msp and the
 hybrid norms; snapshots of theta for cos(theta_t, theta_end) (Euclidean cosine of the flattened parameters).
@@ -37,13 +37,14 @@ from .base import ExperimentResult, register
 from .digits_training import Run, record_steps, train
 
 RATIOS = (0.1, 0.3, 3.0)
-DEFAULTS = dict(n_train=100, width=64, init=0.1, steps=5000, exponent=-0.8, stop_loss=1e-8, n_records=80,
+BETAS = (0.9, 0.99)   # Adam (beta1, beta2), beta1 <= beta2 as the theorem needs
+DEFAULTS = dict(n_train=100, width=64, init=0.1, steps=6000, exponent=-0.8, stop_loss=1e-8, n_records=80,
                 ratios=RATIOS)
 QUICK = dict(DEFAULTS, n_train=50, width=24, steps=800, n_records=40)
 N_SEEDS, N_SEEDS_QUICK = 5, 2
 CACHE_VERSION = 1
 # eta0 per algorithm family: chosen so every run reaches L <= 1e-8 within the default budget (our choice)
-ETA0 = dict(NGD=1.0, signum=0.06, adam=0.1, muon=0.3)
+ETA0 = dict(NGD=1.0, signum=0.06, adam=0.1, muon=0.4, muon_signum=0.3, muon_adam=0.3)
 
 
 def muon_adam_name(r: float) -> str:
@@ -61,18 +62,20 @@ def algorithms(ratios=RATIOS) -> dict:
         "NGD": (lambda p: O.MomentumGD(p, 1.0, beta=0.0, schedule=S(ETA0["NGD"])), "l2"),
         "MomentumGD": (lambda p: O.MomentumGD(p, 1.0, beta=0.9, schedule=S(ETA0["NGD"])), "l2"),
         "Signum": (lambda p: O.Signum(p, 1.0, beta=0.9, schedule=S(ETA0["signum"])), "linf"),
-        "Adam eps=0": (lambda p: O.Adam(p, 1.0, betas=(0.9, 0.999), eps=0.0, schedule=S(ETA0["adam"])), "linf"),
-        "Adam eps=1e-8": (lambda p: O.Adam(p, 1.0, betas=(0.9, 0.999), eps=1e-8, schedule=S(ETA0["adam"])), None),
-        "Adam eps=0 beta1>beta2": (lambda p: O.Adam(p, 1.0, betas=(0.999, 0.9), eps=0.0,
+        "Adam eps=0": (lambda p: O.Adam(p, 1.0, betas=BETAS, eps=0.0, schedule=S(ETA0["adam"])), "linf"),
+        "Adam eps=1e-8": (lambda p: O.Adam(p, 1.0, betas=BETAS, eps=1e-8, schedule=S(ETA0["adam"])), None),
+        "Adam eps=0 beta1>beta2": (lambda p: O.Adam(p, 1.0, betas=BETAS[::-1], eps=0.0,
                                                      schedule=S(ETA0["adam"])), None),
         "Muon": (lambda p: O.Muon(p, 1.0, beta=0.9, schedule=S(ETA0["muon"])), "spectral"),
-        "Muon-Signum": (lambda p: O.MuonSignum(p, 1.0, beta=0.9, schedule=S(ETA0["muon"])), "muon-signum"),
+        "Muon-Signum": (lambda p: O.MuonSignum(p, 1.0, beta=0.9, schedule=S(ETA0["muon_signum"])),
+                        "muon-signum"),
     }
     for r in ratios:
-        # eta^M = eta0 / sqrt(r), eta^A = r eta^M = eta0 sqrt(r): both parts get a usable rate (our choice)
+        # eta^M = eta0 / sqrt(min(r, 1)), eta^A = r eta^M: both parts get a usable rate (our choice)
         table[muon_adam_name(r)] = (
-            lambda p, r=r: O.MuonAdam(p, 1.0, ratio=r, betas=(0.9, 0.999), eps=0.0,
-                                      schedule=S(ETA0["muon"] / math.sqrt(r))), f"muon-adam:{r:g}")
+            lambda p, r=r: O.MuonAdam(p, 1.0, ratio=r, betas=BETAS, eps=0.0,
+                                      schedule=S(ETA0["muon_adam"] / math.sqrt(min(r, 1.0)))),
+            f"muon-adam:{r:g}")
     return table
 
 
@@ -109,8 +112,13 @@ def train_with_snapshots(model, p0, data, make_opt, C, name, progress=None) -> R
     return r
 
 
-def _cached(cache_dir: Path, cfg: dict, fn) -> Run:
-    key = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:20]
+def _key(C: dict, **extra) -> str:
+    cfg = dict(exp="momentum_margins", v=CACHE_VERSION, eta0=ETA0, betas=list(BETAS), **extra,
+               **{k: (list(v) if isinstance(v, tuple) else v) for k, v in C.items()})
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _cached(cache_dir: Path, key: str, fn) -> Run:
     path = cache_dir / f"{key}.json"
     if path.is_file():
         try:
@@ -134,14 +142,12 @@ def seed_runs(seed: int, C: dict, cache_dir, progress: bool = False):
     p0 = model.init(C["init"], torch.Generator().manual_seed(int(seed)))
     runs = {}
     for name, (make_opt, _) in algorithms(C["ratios"]).items():
-        cfg = dict(exp="momentum_margins", v=CACHE_VERSION, algo=name, seed=int(seed), eta0=ETA0,
-                   **{k: (list(v) if isinstance(v, tuple) else v) for k, v in C.items()})
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=C["steps"], desc=f"seed {seed} {name}", leave=False)
         try:
-            runs[name] = _cached(Path(cache_dir), cfg, lambda: train_with_snapshots(
+            runs[name] = _cached(Path(cache_dir), _key(C, algo=name, seed=int(seed)), lambda: train_with_snapshots(
                 model, p0, ds.train, make_opt, C, name, bar))
         finally:
             if bar is not None:
@@ -149,11 +155,31 @@ def seed_runs(seed: int, C: dict, cache_dir, progress: bool = False):
     return ds, model, runs
 
 
+def kkt_measures(per_seed: dict, model, data, cache_dir, C: dict) -> dict:
+    """{(seed, algo, norm): kc.residual(final iterate).measure} for the (algo, own, other) rows of KKT_PAIRS,
+    measure program only (pair=False), cached as JSON next to the runs."""
+    import kktcheck as kc
+    from ._momentum_claims import KKT_PAIRS
+    out = {}
+    for s, runs in per_seed.items():
+        for algo, own, other in KKT_PAIRS:
+            for nm in (own, other):
+                path = Path(cache_dir) / f"kkt-{_key(C, algo=algo, seed=int(s), norm=nm)}.json"
+                if not path.is_file():
+                    res = kc.residual(runs[algo].params, data, model=model, norm=nm, pair=False, time_limit=120)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps({"measure": float(res.measure), "status": res.status}))
+                out[(s, algo, nm)] = json.loads(path.read_text())["measure"]
+    return out
+
+
 @register("momentum_margins", "Momentum, Adam (eps=0), Muon and hybrids: each maximizes its own margin "
                               "(Gronich & Vardi 2026), digits even vs odd, squared-ReLU net")
-def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, **overrides) -> ExperimentResult:
+def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt: bool = True,
+        **overrides) -> ExperimentResult:
     """Run every algorithm on every seed (cached), then the claims of ``_momentum_claims``.
-    ``quick``: 2 seeds, n_train 50, width 24, 800 steps; ``overrides`` replace entries of DEFAULTS."""
+    ``quick``: 2 seeds, n_train 50, width 24, 800 steps (KKT measures on the first seed only);
+    ``kkt=False`` skips the KKT measures; ``overrides`` replace entries of DEFAULTS."""
     out = Path(out or "experiment-momentum_margins")
     out.mkdir(parents=True, exist_ok=True)
     C = dict(QUICK if quick else DEFAULTS, **overrides)
@@ -166,21 +192,27 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, **o
             ds, model, per_seed[s] = seed_runs(s, C, out / "cache", progress)
     norms = norm_names(C["ratios"])
     first = per_seed[seeds[0]]
-    fig = plot_runs(first, norms, out / "momentum_margins.png",
-                    f"digits even vs odd, squared-ReLU width {C['width']}, seed {seeds[0]}")
+    title = f"digits even vs odd, squared-ReLU width {C['width']}, seed {seeds[0]}"
+    figs = [plot_runs(first, norms[:3], out / "momentum_margins.png", title),
+            plot_runs(first, norms[3:], out / "momentum_margins_hybrid.png", title + " (hybrid norms)")]
     reached = "; ".join(f"{n}: {r.status} at step {int(r.steps[-1])}, L = {math.exp(r.log_loss[-1]):.2g}"
                         for n, r in first.items())
     case = describe_case(model, ds.train, data_name="sklearn digits even vs odd",
                          algorithm=", ".join(first), norm="each algorithm's implicit norm",
                          step=f"eta0 t^-0.8 (eta0 {ETA0}), <= {C['steps']} steps, stop at L <= {C['stop_loss']:g}; "
                               f"seeds {seeds}", reached=f"seed {seeds[0]}: {reached}")
-    claims = all_claims(per_seed, owners, C["ratios"])
+    measures = None
+    if kkt:
+        kseeds = seeds[:1] if quick else seeds
+        with single_thread():
+            measures = kkt_measures({s: per_seed[s] for s in kseeds}, model, ds.train, out / "cache", C)
+    claims = all_claims(per_seed, owners, C["ratios"], measures)
     for c in claims:
         c.case = c.case or case
     tables = summary_rows(per_seed, owners, norms)
     return ExperimentResult(
-        "momentum_margins", claims, [Figure(fig, f"Normalized margins over training, seed {seeds[0]}: "
-                                                 f"{case.text()}")], tables,
+        "momentum_margins", claims, [Figure(f, f"Normalized margins over training (log-log), seed {seeds[0]}: "
+                                               f"{case.text()}") for f in figs], tables,
         f"Gronich & Vardi 2026 on sklearn digits even vs odd ({len(seeds)} seeds, our defaults, "
         "docs/experiments.md). The claims are the paper's empirical claims (informational).",
         title="Momentum, Adam without eps, Muon and hybrids: own-norm margins (Gronich & Vardi 2026)", case=case)

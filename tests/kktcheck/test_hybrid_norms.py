@@ -50,7 +50,7 @@ def reference(r, theta):
     return val, dual
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_value_dual_holder_and_duality_map(data):
     r, nrm, x, g = draw(data)
@@ -64,7 +64,7 @@ def test_value_dual_holder_and_duality_map(data):
     assert abs(inner(g, u) - gd) <= tol(g, gd, r)                             # <g, dualize(g)> = ||g||_*
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.data())
 def test_dual_of_dual_subgradient_and_cvxpy(data):
     r, nrm, x, _ = draw(data)
