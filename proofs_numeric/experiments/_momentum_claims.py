@@ -203,10 +203,26 @@ def summary_rows(per_seed, owners, norms) -> dict:
             row[nm] = f"{v:.4g}" + (" *" if nm == owners[a] else "")
         row["||a||_inf/||W||_2"] = f"{np.median([balance(runs[a]) for runs in per_seed.values()]):.3g}"
         row["steps to end (median)"] = int(np.median([runs[a].steps[-1] for runs in per_seed.values()]))
+        row["log10 L end (median)"] = f"{np.median([r[a].log_loss[-1] for r in per_seed.values()]) / math.log(10):.3g}"
+        row["max |theta| end (median)"] = f"{np.median([max(float(p.abs().max()) for p in r[a].params) for r in per_seed.values()]):.3g}"
         row["reached L<=1e-8"] = f"{sum(r[a].status == 'stopped' for r in per_seed.values())}/{len(per_seed)}"
         rows.append(row)
     return {"final normalized margins, median over seeds (* = implicit norm)": rows}
 
 
-__all__ = ["all_claims", "summary_rows", "own_norm_largest", "adam_like_signum", "muon_adam_balance",
+def kkt_table(measures) -> dict:
+    """Median over seeds of the KKT measure (kc.residual(...).measure) per algorithm and norm."""
+    if not measures:
+        return {}
+    rows = []
+    for algo, own, other in KKT_PAIRS:
+        row = {"algorithm": algo, "implicit norm": own}
+        for nm in (own, other):
+            vals = [v for (s, a, n), v in measures.items() if a == algo and n == nm]
+            row[f"measure in {nm}"] = f"{np.median(vals):.3g}" + (" *" if nm == own else "")
+        rows.append(row)
+    return {"KKT measure of (MM) at the final iterate, median over seeds (* = implicit norm)": rows}
+
+
+__all__ = ["all_claims", "summary_rows", "kkt_table", "own_norm_largest", "adam_like_signum", "muon_adam_balance",
            "momentum_on_off", "directional_convergence", "kkt_lower_in_own_norm", "KKT_PAIRS", "balance", "control_norm"]

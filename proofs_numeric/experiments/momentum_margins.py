@@ -32,7 +32,7 @@ import torch
 
 from ..results import Figure, describe_case
 from ._digits_common import plot_runs, single_thread
-from ._momentum_claims import all_claims, summary_rows
+from ._momentum_claims import all_claims, kkt_table, summary_rows
 from .base import ExperimentResult, register
 from .digits_training import Run, record_steps, train
 
@@ -209,7 +209,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt
     claims = all_claims(per_seed, owners, C["ratios"], measures)
     for c in claims:
         c.case = c.case or case
-    tables = summary_rows(per_seed, owners, norms)
+    tables = {**summary_rows(per_seed, owners, norms), **kkt_table(measures)}
     return ExperimentResult(
         "momentum_margins", claims, [Figure(f, f"Normalized margins over training (log-log), seed {seeds[0]}: "
                                                f"{case.text()}") for f in figs], tables,
