@@ -15,7 +15,8 @@ the run's final hard normalized margin min_i y_i f(x_i) / ||theta||_N^3 in norm 
 * muon-adam-balance: at a KKT point of min max{r ||W||_msp, ||a||_inf} s.t. q >= 1 the two parts are equal
   (otherwise rescaling W -> cW, a -> a / c^2 keeps f and lowers the norm), so b = ||a||_inf / ||W||_2 = r.
   Measured: median over seeds of max_r |log10(b_r / r)|; passes at <= log10(2). Control: each ratio's
-  prediction held against the run of the reversed ratio list.
+  prediction held against the run of the reversed ratio list. Diagnostic row ``:adam-betas-0``: the same with
+  Adam betas (0, 0) on a (then exactly sign descent there), isolating Adam's moment averaging.
 * momentum-on-off: median over seeds of |gamma_2(MomentumGD) / gamma_2(NGD) - 1|; passes at <= 0.1. Control:
   Signum in MomentumGD's place.
 * kkt-own-norm-lower:A (NGD, Signum, Adam eps=0): fraction of seeds where the KKT measure (kc.residual, docs/kkt.md)
@@ -107,8 +108,9 @@ def balance(run) -> float:
     return float(a.abs().max() / torch.linalg.matrix_norm(W, ord=2))
 
 
-def muon_adam_balance(per_seed, ratios, names, control=False) -> CheckResult:
-    """``names[i]``: the Muon-Adam run of ratio ratios[i]; the control pairs ratio i with the run of ratio n-1-i."""
+def muon_adam_balance(per_seed, ratios, names, control=False, tag="") -> CheckResult:
+    """``names[i]``: the Muon-Adam run of ratio ratios[i]; the control pairs ratio i with the run of ratio n-1-i.
+    ``tag``: a suffix naming the variant (e.g. Adam betas (0, 0) on the vectors)."""
     runs_of = list(reversed(names)) if control else list(names)
     errs, bs = [], []
     for runs in per_seed.values():
@@ -117,8 +119,9 @@ def muon_adam_balance(per_seed, ratios, names, control=False) -> CheckResult:
         errs.append(max(abs(math.log10(bi / r)) for bi, r in zip(b, ratios)))
     med = float(np.median(errs))
     return CheckResult(
-        f"muon-adam-balance{':control' if control else ''}",
-        f"the Muon-Adam ratio r moves the maximized hybrid margin as max{{r ||W||_msp, ||a||_inf}} predicts: "
+        f"muon-adam-balance{':control' if control else ''}{tag}",
+        f"the Muon-Adam{tag.replace(':', ' ')} ratio r moves the maximized hybrid margin as "
+        f"max{{r ||W||_msp, ||a||_inf}} predicts: "
         f"||a||_inf = r ||W||_2 at the end (r in {list(ratios)}, n = {len(errs)} seeds)", med, BALANCE_TOL,
         bool(med <= BALANCE_TOL), "<=", {"balance": bs, "ratios": list(ratios)}, negative_control=control,
         informational=True)
@@ -170,7 +173,7 @@ def kkt_lower_in_own_norm(measures, algo, own, other, control=False) -> CheckRes
 
 
 def all_claims(per_seed, owners, ratios, measures=None) -> list:
-    from .momentum_margins import muon_adam_name
+    from .momentum_margins import NO_MOMENTUM, muon_adam_name
     claims = []
     for algo, own in owners.items():
         if own is None:
@@ -180,6 +183,10 @@ def all_claims(per_seed, owners, ratios, measures=None) -> list:
     claims += [adam_like_signum(per_seed), adam_like_signum(per_seed, adam="MomentumGD", control=True)]
     names = [muon_adam_name(r) for r in ratios]
     claims += [muon_adam_balance(per_seed, ratios, names), muon_adam_balance(per_seed, ratios, names, True)]
+    names0 = [muon_adam_name(r) + NO_MOMENTUM for r in ratios]
+    if all(n in next(iter(per_seed.values())) for n in names0):     # diagnostic: Adam = sign descent on a
+        claims += [muon_adam_balance(per_seed, ratios, names0, tag=":adam-betas-0"),
+                   muon_adam_balance(per_seed, ratios, names0, True, tag=":adam-betas-0")]
     claims += [momentum_on_off(per_seed), momentum_on_off(per_seed, other="Signum", control=True)]
     for algo, own in owners.items():
         if own is not None:       # the theorem's algorithms (not Adam eps=1e-8 nor beta1 > beta2)
@@ -191,20 +198,28 @@ def all_claims(per_seed, owners, ratios, measures=None) -> list:
     return describe(claims, DEFINITIONS)
 
 
+def _role(name: str) -> str:
+    if "beta1>beta2" in name:
+        return "(outside the theorem)"
+    if "betas=0" in name:
+        return "(diagnostic: Adam = sign descent on a)"
+    return "(l2 asymptotically; practical)"
+
+
 def summary_rows(per_seed, owners, norms) -> dict:
     """Tables: median over seeds of the final margin in every norm (own norm marked *), and stop status."""
     names = list(next(iter(per_seed.values())))
     rows = []
     for a in names:
-        row = {"algorithm": a, "implicit norm": owners[a] or ("(outside the theorem)" if "beta1>beta2" in a
-                                                               else "(l2 asymptotically; practical)")}
+        row = {"algorithm": a, "implicit norm": owners[a] or _role(a)}
         for nm in norms:
             v = float(np.median([final(runs[a], nm) for runs in per_seed.values()]))
             row[nm] = f"{v:.4g}" + (" *" if nm == owners[a] else "")
         row["||a||_inf/||W||_2"] = f"{np.median([balance(runs[a]) for runs in per_seed.values()]):.3g}"
         row["steps to end (median)"] = int(np.median([runs[a].steps[-1] for runs in per_seed.values()]))
-        row["log10 L end (median)"] = f"{np.median([r[a].log_loss[-1] for r in per_seed.values()]) / math.log(10):.3g}"
-        row["max |theta| end (median)"] = f"{np.median([max(float(p.abs().max()) for p in r[a].params) for r in per_seed.values()]):.3g}"
+        rs = [r[a] for r in per_seed.values()]
+        row["log10 L end (median)"] = f"{np.median([r.log_loss[-1] for r in rs]) / math.log(10):.3g}"
+        row["max |theta| end (median)"] = f"{np.median([max(float(p.abs().max()) for p in r.params) for r in rs]):.3g}"
         row["reached L<=1e-8"] = f"{sum(r[a].status == 'stopped' for r in per_seed.values())}/{len(per_seed)}"
         rows.append(row)
     return {"final normalized margins, median over seeds (* = implicit norm)": rows}
@@ -225,4 +240,5 @@ def kkt_table(measures) -> dict:
 
 
 __all__ = ["all_claims", "summary_rows", "kkt_table", "own_norm_largest", "adam_like_signum", "muon_adam_balance",
-           "momentum_on_off", "directional_convergence", "kkt_lower_in_own_norm", "KKT_PAIRS", "balance", "control_norm"]
+           "momentum_on_off", "directional_convergence", "kkt_lower_in_own_norm", "KKT_PAIRS", "balance",
+           "control_norm"]

@@ -12,7 +12,9 @@ Algorithms (name: optimizer, implicit norm of the theory):
   l2: not an owner nor a rival in the claims);  Adam eps=0 beta1>beta2 (betas 0.99, 0.9: outside the
   theorem, reported only);
 * Muon (exact SVD, beta 0.9), msp = kc.norm("spectral");  Muon-Signum, kc.norm("muon-signum");
-  Muon-Adam at each ratio r = eta_0^A / eta_0^M in RATIOS, kc.norm("muon-adam:r"), eta^M = 0.3 / sqrt(min(r, 1)).
+  Muon-Adam at each ratio r = eta_0^A / eta_0^M in RATIOS, kc.norm("muon-adam:r"), eta^M = 0.3 / sqrt(min(r, 1));
+  diagnostic "Muon-Adam r=... betas=0": the same with Adam betas (0, 0) on a (= sign descent there; reported,
+  neither owner nor rival).
 
 Recorded (log-spaced records): the hard normalized margin min_i y_i f(x_i) / ||theta||^3 in l2, linf, msp and the
 hybrid norms; snapshots of theta for cos(theta_t, theta_end) (Euclidean cosine of the flattened parameters).
@@ -47,16 +49,21 @@ CACHE_VERSION = 1
 ETA0 = dict(NGD=1.0, signum=0.06, adam=0.1, muon=0.4, muon_signum=0.3, muon_adam=0.3)
 
 
+NO_MOMENTUM = " betas=0"
+
+
 def muon_adam_name(r: float) -> str:
     return f"Muon-Adam r={r:g}"
 
 
 def algorithms(ratios=RATIOS) -> dict:
-    """name -> (make_opt(params) builder, implicit-norm name or None for the practical Adam eps=1e-8)."""
+    """name -> (make_opt(params) builder, implicit-norm name; None for the runs that are reported only: Adam
+    eps=1e-8, Adam beta1 > beta2 and the Muon-Adam betas=0 diagnostics)."""
     from .. import optim as O
     for r in ratios:
         if not (isinstance(r, (int, float)) and math.isfinite(r) and r > 0):
-            raise ValueError(f"ratios: every Muon-Adam ratio eta_0^A / eta_0^M must be a finite number > 0, got {r!r}")
+            raise ValueError(f"ratios: every Muon-Adam ratio eta_0^A / eta_0^M must be a finite number > 0, "
+                             f"got {r!r}")
     S = lambda e: O.power(e, -0.8)  # noqa: E731
     table = {
         "NGD": (lambda p: O.MomentumGD(p, 1.0, beta=0.0, schedule=S(ETA0["NGD"])), "l2"),
@@ -76,6 +83,10 @@ def algorithms(ratios=RATIOS) -> dict:
             lambda p, r=r: O.MuonAdam(p, 1.0, ratio=r, betas=BETAS, eps=0.0,
                                       schedule=S(ETA0["muon_adam"] / math.sqrt(min(r, 1.0)))),
             f"muon-adam:{r:g}")
+    for r in ratios:          # diagnostic (no claim of its own): Adam betas (0, 0) = sign descent on a
+        table[muon_adam_name(r) + NO_MOMENTUM] = (
+            lambda p, r=r: O.MuonAdam(p, 1.0, ratio=r, betas=(0.0, 0.0), eps=0.0,
+                                      schedule=S(ETA0["muon_adam"] / math.sqrt(min(r, 1.0)))), None)
     return table
 
 
@@ -193,8 +204,9 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt
     norms = norm_names(C["ratios"])
     first = per_seed[seeds[0]]
     title = f"digits even vs odd, squared-ReLU width {C['width']}, seed {seeds[0]}"
-    figs = [plot_runs(first, norms[:3], out / "momentum_margins.png", title),
-            plot_runs(first, norms[3:], out / "momentum_margins_hybrid.png", title + " (hybrid norms)")]
+    shown = {n: r for n, r in first.items() if NO_MOMENTUM not in n and "beta1>beta2" not in n}
+    figs = [plot_runs(shown, norms[:3], out / "momentum_margins.png", title),
+            plot_runs(shown, norms[3:], out / "momentum_margins_hybrid.png", title + " (hybrid norms)")]
     reached = "; ".join(f"{n}: {r.status} at step {int(r.steps[-1])}, L = {math.exp(r.log_loss[-1]):.2g}"
                         for n, r in first.items())
     case = describe_case(model, ds.train, data_name="sklearn digits even vs odd",
@@ -211,7 +223,8 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt
         c.case = c.case or case
     tables = {**summary_rows(per_seed, owners, norms), **kkt_table(measures)}
     return ExperimentResult(
-        "momentum_margins", claims, [Figure(f, f"Normalized margins over training (log-log), seed {seeds[0]}: "
+        "momentum_margins", claims, [Figure(f, f"Normalized margins over training (log-log), seed {seeds[0]}, "
+                                               "without the beta1>beta2 and betas=0 runs (tables only): "
                                                f"{case.text()}") for f in figs], tables,
         f"Gronich & Vardi 2026 on sklearn digits even vs odd ({len(seeds)} seeds, our defaults, "
         "docs/experiments.md). The claims are the paper's empirical claims (informational).",
