@@ -42,7 +42,7 @@ RATIOS = (0.1, 0.3, 3.0)
 BETAS = (0.9, 0.99)   # Adam (beta1, beta2), beta1 <= beta2 as the theorem needs
 DEFAULTS = dict(n_train=100, width=64, init=0.1, steps=6000, exponent=-0.8, stop_loss=1e-8, n_records=80,
                 ratios=RATIOS)
-QUICK = dict(DEFAULTS, n_train=50, width=24, steps=800, n_records=40)
+QUICK = dict(DEFAULTS, n_train=50, width=24, steps=600, n_records=40)
 N_SEEDS, N_SEEDS_QUICK = 5, 2
 CACHE_VERSION = 1
 # eta0 per algorithm family: chosen so every run reaches L <= 1e-8 within the default budget (our choice)
@@ -189,7 +189,7 @@ def kkt_measures(per_seed: dict, model, data, cache_dir, C: dict) -> dict:
 def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt: bool = True,
         **overrides) -> ExperimentResult:
     """Run every algorithm on every seed (cached), then the claims of ``_momentum_claims``.
-    ``quick``: 2 seeds, n_train 50, width 24, 800 steps (KKT measures on the first seed only);
+    ``quick``: 2 seeds, n_train 50, width 24, 600 steps (KKT measures on the first seed only);
     ``kkt=False`` skips the KKT measures; ``overrides`` replace entries of DEFAULTS."""
     out = Path(out or "experiment-momentum_margins")
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The squared-ReLU model (closed-form Jacobian, degree, kc.residual) and the quick momentum_margins experiment.
 
-The quick run (2 seeds, n = 50, width 24, <= 800 steps) must produce every claim with its control, the controls
+The quick run (2 seeds, n = 50, width 24, <= 600 steps) must produce every claim with its control, the controls
 must fail, and the recorded margins must equal kc.margin in each norm.
 """
 from __future__ import annotations
