@@ -9,8 +9,8 @@ the run's final hard normalized margin min_i y_i f(x_i) / ||theta||_N^3 in norm 
   passes at >= 2/3. Control: the same statistic in a norm that is not A's (l2 for the non-l2 methods, linf for
   the l2 methods), where the theory's winner is another method.
 * adam-like-signum: median over seeds of s = log(gamma_inf(Adam eps=0) / gamma_inf(NGD)) /
-  log(gamma_inf(Signum) / gamma_inf(NGD)) (1: Adam's l_inf margin equals Signum's, 0: NGD's; -inf on a seed
-  where Adam did not separate the data); passes at >= 0.8.
+  log(gamma_inf(Signum) / gamma_inf(NGD)) (1: Adam's l_inf margin equals Signum's, 0: NGD's; a seed where Adam
+  did not separate the data counts as s = -1, as far below NGD as Signum is above); passes at >= 0.8.
   Control: MomentumGD (an l2 method) in Adam's place.
 * muon-adam-balance: at a KKT point of min max{r ||W||_msp, ||a||_inf} s.t. q >= 1 the two parts are equal
   (otherwise rescaling W -> cW, a -> a / c^2 keeps f and lowers the norm), so b = ||a||_inf / ||W||_2 = r.
@@ -39,6 +39,7 @@ ADAM_S = 0.8
 BALANCE_TOL = math.log10(2.0)
 MOMENTUM_TOL = 0.1
 COS_TOL = 0.99
+NOT_SEPARATED = -1.0   # s of a seed where Adam's final margin is <= 0 (adam-like-signum)
 
 DEFINITIONS = {
     "own-norm-largest": ("fraction of seeds where the algorithm's final normalized margin in its implicit norm N "
@@ -90,7 +91,7 @@ def adam_like_signum(per_seed, adam="Adam eps=0", control=False) -> CheckResult:
     for runs in per_seed.values():
         ga, gs, gn = (final(runs[k], "linf") for k in (adam, "Signum", "NGD"))
         if ga <= 0:                      # Adam did not separate the data: not Signum-like on this seed
-            s.append(-math.inf)
+            s.append(NOT_SEPARATED)
         else:
             s.append(math.log(ga / gn) / math.log(gs / gn) if min(gs, gn) > 0 and gs != gn else math.nan)
     med = float(np.median(s))

@@ -131,3 +131,20 @@ def test_bad_ratio_is_rejected():
     for bad in (0.0, -1.0, math.nan, math.inf):
         with pytest.raises(ValueError, match="ratios"):
             M.algorithms(ratios=(bad,))
+
+
+def _fake(linf):
+    from types import SimpleNamespace
+    import numpy as np
+    return SimpleNamespace(margins={"linf": np.array([0.0, linf])})
+
+
+def test_adam_like_signum_statistic_and_non_separated_seed():
+    """s = log(A/N)/log(S/N): Adam halfway (log scale) between NGD and Signum gives 0.5; a seed where Adam did
+    not separate counts as s = -1 (a finite, failing value, not 'no evidence')."""
+    half = {0: {"NGD": _fake(0.1), "Signum": _fake(10.0), "Adam eps=0": _fake(1.0)}}
+    res = MC.adam_like_signum(half)
+    assert math.isclose(res.measured, 0.5, rel_tol=1e-12) and not res.passed
+    dead = {0: {"NGD": _fake(0.1), "Signum": _fake(10.0), "Adam eps=0": _fake(-0.02)}}
+    res = MC.adam_like_signum(dead)
+    assert res.measured == MC.NOT_SEPARATED and res.has_evidence and not res.passed
