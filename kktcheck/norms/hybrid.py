@@ -14,12 +14,14 @@ split of the hybrid optimizers, ``proofs_numeric.optim.transforms.is_matrix``). 
 
 The unit ball {r ||W||_msp <= 1, ||u||_inf <= 1} is the step set of Muon with rate eta^M and Adam/Signum
 with rate eta^A = r eta^M (up to the common factor eta^A). Composed from BlockNorm with per-block norms
-and scales 1/r (matrices) and 1 (vectors), chosen from each block's shape when the norm is applied.
+and scales 1/r (matrices) and 1 (vectors), chosen from each block's shape when the norm is applied
+(``HybridNorm.block(xs)``).
 """
 from __future__ import annotations
 
 import math
 
+from .base import Norm
 from .block import BlockNorm
 from .lp import LpNorm
 from .matrix import NuclearMatrix, SpectralMatrix
@@ -39,27 +41,44 @@ def _check_ratio(ratio) -> float:
     return ratio
 
 
-class HybridNorm(BlockNorm):
+class HybridNorm(Norm):
     """max{ r ||W||_msp, ||u||_inf } (``combine="max"``) or its dual (1/r) sum_k ||G_k||_nuc + ||g_u||_1
-    (``combine="sum"``); the per-block layout is read off the blocks' shapes (see the module docstring)."""
+    (``combine="sum"``). Every operation delegates to the BlockNorm built for the blocks' shapes (``block``), so
+    code that dispatches on the exact BlockNorm layout sees a generic Norm (value, dual, dualize, cvxpy)."""
 
     def __init__(self, ratio: float = 1.0, combine: str = "max", name: str | None = None):
+        if combine not in ("max", "sum"):
+            raise ValueError(f"combine must be 'max' or 'sum', got {combine!r}")
         self.ratio = _check_ratio(ratio)
-        super().__init__(combine, None, None, name=name or _default_name(self.ratio))
+        self.combine = combine
+        self.name = name or _default_name(self.ratio)
 
-    def _layout(self, xs):
+    def block(self, xs) -> BlockNorm:
+        """The BlockNorm of this hybrid on blocks shaped like ``xs`` (arrays, tensors or cvxpy expressions)."""
         mats = [_is_matrix(x) for x in xs]
         if self.combine == "max":
             norms = [SpectralMatrix() if m else LpNorm(math.inf) for m in mats]
         else:
             norms = [NuclearMatrix() if m else LpNorm(1.0) for m in mats]
-        return norms, [1.0 / self.ratio if m else 1.0 for m in mats]
+        return BlockNorm(self.combine, norms, [1.0 / self.ratio if m else 1.0 for m in mats], name=self.name)
 
     @property
     def dual_norm(self) -> "HybridNorm":
         other = "sum" if self.combine == "max" else "max"
         base = self.name[5:-1] if self.name.startswith("dual(") else None
         return HybridNorm(self.ratio, other, name=base or f"dual({self.name})")
+
+    def _value(self, xs):
+        return self.block(xs)._value(xs)
+
+    def _dual_value(self, gs):
+        return self.block(gs)._dual_value(gs)
+
+    def _dualize(self, gs):
+        return self.block(gs)._dualize(gs)
+
+    def cvxpy(self, xs):
+        return self.block(xs).cvxpy(xs)
 
     def __repr__(self):
         return f"HybridNorm(ratio={self.ratio!r}, combine={self.combine!r}, name={self.name!r})"

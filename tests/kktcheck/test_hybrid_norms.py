@@ -127,3 +127,37 @@ def test_optimizer_implicit_norms_are_the_hybrid_norms():
     assert pn.optim.MuonSignum(ps, 0.1).implicit_norm() == kc.norm("muon-signum")
     assert pn.optim.MuonAdam(ps, 0.1, ratio=0.3).implicit_norm() == kc.norm("muon-adam:0.3")
     assert math.isclose(kc.norm("muon-adam:0.3")([p.detach() + 1 for p in ps]), 1.0)
+
+
+def _linear_data(seed=1):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(12, 4, dtype=F64, generator=g)
+    w0 = torch.randn(4, dtype=F64, generator=g)
+    return X, torch.sign(X @ w0), w0
+
+
+def test_residual_in_hybrid_norm_is_zero_at_the_exact_max_margin_and_not_elsewhere():
+    """Vector-only parameters: the hybrid norm is l_inf, so the exact l_inf max-margin direction of a linear model
+    (an LP, kc.max_margin_linear) is KKT in it: measure ~ 0 (solver accuracy), the same as kc.residual in linf.
+    Control: the generating direction w0 (a separator, not the max-margin one) has measure > 0.1."""
+    from proofs_numeric.models import DiagonalNet
+    X, y, w0 = _linear_data()
+    model = DiagonalNet(4, 1)                                     # f(x) = <w, x>, w a vector block
+    w = [torch.as_tensor(kc.max_margin_linear(X, y, norm="linf").w, dtype=F64).reshape(-1)]
+    for name in ("muon-signum", "muon-adam:0.3"):
+        at_opt = kc.residual(w, (X, y), model=model, norm=name, pair=False)
+        assert at_opt.status == "optimal" and at_opt.measure <= 1e-6
+        assert math.isclose(at_opt.measure, kc.residual(w, (X, y), model=model, norm="linf", pair=False).measure,
+                            rel_tol=1e-3, abs_tol=1e-9)
+        assert kc.residual([w0], (X, y), model=model, norm=name, pair=False).measure > 0.1
+
+
+def test_residual_runs_in_hybrid_norm_on_a_matrix_and_vector_model():
+    from proofs_numeric.smooth_models import TwoLayerSquaredReLU
+    g = torch.Generator().manual_seed(0)
+    model = TwoLayerSquaredReLU(5, 6)
+    params = model.init(1.0, g)
+    X = torch.randn(8, 5, dtype=F64, generator=g)
+    y = torch.sign(model.apply_params(params, X))
+    res = kc.residual(params, (X, y), model=model, norm="muon-adam:0.3", pair=False)
+    assert res.status == "optimal" and res.norm == "muon-adam:0.3" and 0.0 <= res.measure <= 0.5
