@@ -1,7 +1,8 @@
 """Norms on parameter lists and the ``norm(name)`` factory.
 
 Valid names: "l2", "l1", "linf", "lp:P" (1 < P < inf), "spectral" (max over layers of the
-per-matrix spectral norm, the msp norm of Muon/Shampoo) and "nuclear" (its dual: sum of nuclear norms).
+per-matrix spectral norm, the msp norm of Muon/Shampoo), "nuclear" (its dual: sum of nuclear norms),
+"muon-signum" and "muon-adam:R" (hybrid.py: max{R ||W||_msp, ||u||_inf}, R > 0).
 """
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from .base import Norm
 from .block import BlockNorm
 from .lp import LpNorm
 from .matrix import NuclearMatrix, SpectralMatrix
+from .hybrid import HybridNorm, muon_adam, muon_signum
 
-VALID_NAMES = ("l2", "l1", "linf", "lp:P (e.g. lp:3)", "spectral", "nuclear")
+VALID_NAMES = ("l2", "l1", "linf", "lp:P (e.g. lp:3)", "spectral", "nuclear", "muon-signum",
+               "muon-adam:R (e.g. muon-adam:0.5)")
 _ALIASES = {"l2": 2.0, "euclidean": 2.0, "l1": 1.0, "linf": math.inf, "l_inf": math.inf, "inf": math.inf}
 
 
@@ -40,6 +43,8 @@ def norm(spec) -> Norm:
         return spectral()
     if key == "nuclear":
         return nuclear()
+    if key == "muon-signum" or key.startswith("muon-adam:"):
+        return muon_signum() if key == "muon-signum" else muon_adam(key[len("muon-adam:"):])
     if key.startswith("lp:"):
         try:
             p = float(key[3:])
@@ -52,5 +57,5 @@ def norm(spec) -> Norm:
                      "(or pass a kktcheck Norm object, e.g. kc.BlockNorm('max', ...))")
 
 
-__all__ = ["Norm", "LpNorm", "SpectralMatrix", "NuclearMatrix", "BlockNorm", "norm", "spectral",
+__all__ = ["Norm", "LpNorm", "SpectralMatrix", "NuclearMatrix", "BlockNorm", "HybridNorm", "norm", "spectral",
            "nuclear", "VALID_NAMES"]

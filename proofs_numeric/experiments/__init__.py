@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import EXPERIMENTS, Experiment, ExperimentResult, get, register
-from . import adam_vs_sign, shampoo_spectral, teacher_student  # noqa: F401,E402 - registration side effects
+from . import adam_vs_sign, momentum_margins, shampoo_spectral, teacher_student  # noqa: F401,E402 - registration side effects
 
 
 def run_experiment(name: str, out_dir, *, seeds=None, quick: bool = False, progress: bool = True) -> ExperimentResult:

@@ -66,7 +66,10 @@ def margins_of(model, params, X, y, norms) -> tuple[dict, float]:
     out = {}
     for name in norms:
         r = float(kc.norm(name)(params))
-        out[name] = qmin / r ** L if r > 0 else math.nan
+        try:
+            out[name] = qmin / r ** L if r > 0 else math.nan
+        except OverflowError:  # r^L beyond float range (a diverging run): the same ratio in log space
+            out[name] = math.copysign(math.exp(math.log(abs(qmin)) - L * math.log(r)), qmin) if qmin else 0.0
     return out, float((q > 0).double().mean())
 
 

@@ -107,6 +107,10 @@ class _Hybrid(TransformOptimizer):
         return 1.0
 
     def _implicit_norm(self, group):
+        """max{ratio ||W||_msp, ||u||_inf}: kc.norm("muon-signum") / ("muon-adam:ratio") for the default split."""
+        if self.is_matrix is is_matrix:
+            r = self._ratio(group)
+            return kc.norm("muon-signum") if isinstance(self, MuonSignum) else kc.norm(f"muon-adam:{r!r}")
         mats = [self.is_matrix(p) for p in group["params"]]
         norms = [SpectralMatrix() if m else LpNorm(float("inf")) for m in mats]
         r = self._ratio(group)

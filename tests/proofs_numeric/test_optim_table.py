@@ -17,6 +17,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+import kktcheck as kc
 import proofs_numeric as pn
 from proofs_numeric.models import TwoLayerReLU
 
@@ -69,6 +70,7 @@ CASES = [
     Case("Adam-eps1e-8", lambda p, lr: O.Adam(p, lr, eps=1e-8), None),
     Case("MuonSignum", lambda p, lr: O.MuonSignum(p, lr), "first+norm"),
     Case("MuonAdam-ratio0.5", lambda p, lr: O.MuonAdam(p, lr, ratio=0.5), "first"),
+    Case("MuonAdam-ratio3", lambda p, lr: O.MuonAdam(p, lr, ratio=3.0), "first"),
     Case("ShampooNoAccumulation", lambda p, lr: O.ShampooNoAccumulation(p, lr), "every", _kappa2),
     # The reference Shampoo on a 1-D tensor uses (eps I + sum g g^T)^(-1): not a descent method there
     # (test_optim_shampoo pins that); its descent row runs on matrices, the paper's use.
@@ -197,3 +199,23 @@ def test_bad_learning_rate_is_a_value_error(case):
     for lr in (0.0, -0.1, float("nan")):
         with pytest.raises(ValueError, match="lr"):
             case.make(_params(), lr)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda p: O.MuonSignum(p, 0.1), "muon-signum"),
+    (lambda p: O.MuonAdam(p, 0.1, ratio=0.5), "muon-adam:0.5"),
+    (lambda p: O.MuonAdam(p, 0.1, ratio=3.0), "muon-adam:3"),
+    (lambda p: O.Muon(p, 0.1), "spectral"),
+    (lambda p: O.Adam(p, 0.1, eps=0.0), "linf"),
+    (lambda p: O.Signum(p, 0.1), "linf"),
+    (lambda p: O.MomentumGD(p, 0.1), "l2"),
+])
+def test_declared_norms_are_the_named_implicit_norms(make, name):
+    """The identity rows above check each optimizer in these named kktcheck norms (the companion paper's table)."""
+    assert make(_params()).implicit_norm() == kc.norm(name)
+
+
+def test_negative_control_muon_signum_step_fails_the_muon_adam_identity():
+    """MuonSignum's step (unit steps in both parts) is not a unit step of max{3 ||W||_msp, ||u||_inf}."""
+    res = O.step_identity(O.MuonSignum(_params(), 0.1), _grads(5)[0], norm="muon-adam:3", negative_control=True)
+    assert not res.passed
