@@ -146,7 +146,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
             tables[f"margins{tag}"] = rows
             names = ALGOS if not quick else ("GD", "SD")
             if kkt is None or kkt:
-                tables[f"KKT residuals of (MM) at the final iterate{tag}"] = kkt_rows(
+                tables[f"KKT measure of (MM) at the final iterate{tag}"] = kkt_rows(
                     {n: runs[n] for n in names}, model, ds.train, ("l2", "linf"))
     describe(claims, DEFINITIONS)
     return ExperimentResult("adam_vs_sign", claims, figures, tables,
