@@ -170,3 +170,17 @@ def test_bad_algorithm_name():
         AV.make_optimizer("Lion")
     with pytest.raises(ValueError, match="valid"):
         SS.make_optimizer("Lion")
+
+
+def test_seed_aggregation_fraction_se_and_wilson():
+    from proofs_numeric.experiments._seeds import aggregate, wilson
+    from proofs_numeric.results import CheckResult
+    z2 = 1.96 ** 2
+    assert wilson(0, 2) == (0.0, pytest.approx(z2 / (2 + z2)))          # closed forms at k = 0 and k = n
+    assert wilson(1, 1) == (pytest.approx(1 / (1 + z2)), 1.0)
+    rows = [CheckResult("c", "claim", v, 0.5, v >= 0.5, ">=", definition="stat") for v in (0.2, 0.6, 0.7)]
+    agg = aggregate(rows, [4, 5, 6])
+    assert agg.measured == pytest.approx(2 / 3) and not agg.passed      # 2/3 < 0.8
+    assert agg.detail["seeds"] == [4, 5, 6] and agg.detail["mean"] == pytest.approx(0.5)
+    assert agg.detail["se"] == pytest.approx(float(np.std([0.2, 0.6, 0.7], ddof=1)) / math.sqrt(3))
+    assert "2/3 seeds" in agg.claim and "0.8" in agg.definition
