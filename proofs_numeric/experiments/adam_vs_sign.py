@@ -90,8 +90,8 @@ def second_phase(run, pair="", control=False) -> CheckResult:
     falls = bool(run.margins["linf"][-1] < run.margins["linf"][k])
     onset = float(math.exp(run.log_loss[k]))
     return CheckResult(f"adam-second-phase{pair}:{run.name}",
-                       f"{'(negative control: not Adam) ' if control else ''}{run.name}: after its l_inf peak a second phase follows (l_2 margin grows >= 10%, "
-                       f"l_inf falls){pair}", growth, GROWTH_THRESHOLD,
+                       f"{'(negative control: not Adam) ' if control else ''}{run.name}: after its l_inf peak a "
+                       f"second phase follows (l_2 margin grows >= 10%, l_inf falls){pair}", growth, GROWTH_THRESHOLD,
                        bool(growth >= GROWTH_THRESHOLD and falls), ">=",
                        {"onset_loss": onset, "onset_step": int(run.steps[k]), "linf_falls": falls,
                         "l2_at_peak": float(g2[k]), "l2_end": float(g2[-1])}, negative_control=control)
@@ -152,8 +152,8 @@ def margin_rows(per_seed: list, tests: list) -> list:
     for name in per_seed[0]:
         rs = [runs[name] for runs in per_seed]
         peak = [int(np.nanargmax(r.margins["linf"])) for r in rs]
-        rows.append({"algorithm": name, "status": ", ".join(sorted({f"{r.status} x{sum(q.status == r.status for q in rs)}"
-                                                                     for r in rs})),
+        counts = {st: sum(r.status == st for r in rs) for st in sorted({r.status for r in rs})}
+        rows.append({"algorithm": name, "status": ", ".join(f"{st} x{k}" for st, k in counts.items()),
                      "final loss": fmt_mean_se([math.exp(r.log_loss[-1]) for r in rs], 3),
                      "gamma_2 end": fmt_mean_se([r.margins["l2"][-1] for r in rs]),
                      "gamma_inf end": fmt_mean_se([r.margins["linf"][-1] for r in rs]),

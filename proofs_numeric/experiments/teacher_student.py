@@ -151,7 +151,8 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
     from ..results import Case
     case = Case("two-layer ReLU student", f"ReLU-teacher data, init scales {list(C['alphas'])}, {len(seeds)} seeds",
                 C["n"], C["d"], C["width"], "GD, CD, SD and the switches GD->SD, GD->CD (batched engine)",
-                "l2 / l1 / linf", f"{C['steps']} steps", f"see the tables: runs that reached L < 1 per algorithm; {cache.summary_line()}")
+                "l2 / l1 / linf", f"{C['steps']} steps",
+                f"see the tables: runs that reached L < 1 per algorithm; {cache.summary_line()}")
     return ExperimentResult("teacher_student", claims, figures, tables, summary,
                             title="Teacher-student: margins of GD, CD and SD", case=case, seeds=seeds)
 
