@@ -130,7 +130,7 @@ def experiment_report(name, out, *, seeds=None, quick=False, progress=True, argv
     t0 = time.perf_counter()
     res = run(name, out, seeds=seeds, quick=quick, progress=progress)
     sec = experiment_section(name, res, time.perf_counter() - t0)
-    meta = run_metadata(mode="quick" if quick else "full", seeds=str(seeds if seeds is not None else "default"),
+    meta = run_metadata(mode="quick" if quick else "full", seeds=str(getattr(res, "seeds", None) or (seeds if seeds is not None else "default")),
                         wall_time_s=round(time.perf_counter() - t0, 1),
                         command=" ".join(argv if argv is not None else sys.argv))
     report = Report(f"proofs-numeric experiment: {name}", [sec], meta)

@@ -1,19 +1,16 @@
-"""Shared plumbing of the digits experiments: threads, cache, plots, KKT table.
+"""Shared plumbing of the digits experiments: threads, cached training, plots, KKT table.
 
-Cache: one JSON per run in ``out/cache``, keyed by the SHA-256 of the run's configuration; a finished run
-is reused, a run is written to a temporary name then renamed (an interrupted run leaves no entry).
+Cache: ``cache.RunCache`` (one JSON per run in ``out/cache``, keyed by the run's configuration, the
+experiment's CACHE_VERSION and the package version; atomic writes; unusable entries recomputed with a warning).
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import math
-import os
-from pathlib import Path
 
 import torch
 
+from .cache import RunCache
 from .digits_training import Run, train
 
 
@@ -28,14 +25,18 @@ def single_thread():
         torch.set_num_threads(n)
 
 
-def run_cached(cache_dir, cfg, model, p0, data, make_opt, steps, name, norms, stop_log_loss, progress) -> Run:
-    key = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / f"{key}.json"
-    if path.is_file():
-        try:
-            return Run.from_dict(json.loads(path.read_text()))
-        except Exception:  # noqa: BLE001 - corrupt cache entry: recompute
-            pass
+def run_cached(cache: RunCache, cfg, model, p0, data, make_opt, steps, name, norms, stop_log_loss,
+               progress) -> Run:
+    """The run of ``cfg`` from ``cache`` if it holds a valid one (a ``Run`` named ``name`` recording ``norms``),
+    else trained with ``train`` and stored."""
+    def validate(d):
+        r = Run.from_dict(d)
+        if r.name != name or set(norms) - set(r.margins) or len(r.steps) != len(r.log_loss):
+            raise ValueError(f"holds run {r.name!r} with norms {sorted(r.margins)}, expected {name!r} with "
+                             f"{sorted(norms)}")
+    d = cache.load(cfg, validate)
+    if d is not None:
+        return Run.from_dict(d)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -46,10 +47,7 @@ def run_cached(cache_dir, cfg, model, p0, data, make_opt, steps, name, norms, st
     finally:
         if bar is not None:
             bar.close()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(r.to_dict()))
-    os.replace(tmp, path)
+    cache.save(cfg, r.to_dict())
     return r
 
 

@@ -6,12 +6,21 @@ GD lr 1.0 (SteepestDescent l2); SD = normalized sign descent lr 1e-3 (stopped at
 Adam lr 1e-3, betas (0.9, 0.999), eps in {1e-8, 1e-4, 0}; Adam without momentum (beta1 = 0, eps 1e-8).
 Recorded: gamma_bar_2 and gamma_bar_inf = min_i y_i f(x_i) / ||theta||^2 in that norm.
 
-Claims (each a CheckResult; the same function evaluated on another run is the negative control):
+Seeds: each seed s draws its own 100-point training subsample (``load_digits_pair(..., seed=s)``) and its own
+init (``torch.Generator().manual_seed(s)``); default seeds 0, 1, 2 (quick: 0).
+
+Per-seed claims (each a CheckResult; a negative control is the same statistic with the roles swapped, shown in
+the report next to its claim):
 * sd_like_phase(adam, sd, gd): s = log(peak gamma_inf(Adam)/peak gamma_inf(GD)) / log(peak SD / peak GD)
-  >= 0.5, i.e. Adam's l_inf margin rises closer (in log scale) to SD's than to GD's.
+  >= 0.5, i.e. Adam's l_inf margin rises closer (in log scale) to SD's than to GD's. Control: GD and SD
+  exchanged (s' = log(pa/ps)/log(pg/ps) = 1 - s >= 0.5: "closer to GD's"), which must fail.
 * second_phase(run): after the record where gamma_inf peaks, gamma_2 grows by r = g2(end)/g2(peak) - 1
-  >= 0.1 while gamma_inf falls; the loss at the peak is reported as the phase-2 onset level.
-* own_margin_largest: GD ends with the largest gamma_2, SD with the largest gamma_inf among all runs.
+  >= 0.1 while gamma_inf falls; the loss at the peak is reported as the phase-2 onset level. Control: the SD
+  run (steepest descent in l_inf: its gamma_inf peaks at its end, no second phase).
+* own_margin_largest: GD ends with the largest gamma_2, SD with the largest gamma_inf among all runs. Control:
+  the roles swapped (SD largest gamma_2, GD largest gamma_inf).
+Each claim is then aggregated over seeds (``_seeds.aggregate``: fraction of seeds, >= 0.8, with mean +- SE of
+the per-seed statistic and the Wilson interval).
 """
 from __future__ import annotations
 
@@ -22,11 +31,15 @@ import numpy as np
 
 from ..results import CheckResult, Figure, describe_case
 from ._digits_common import kkt_rows, plot_runs, run_cached, single_thread
+from ._seeds import aggregate_all, fmt_mean_se
 from .base import ExperimentResult, describe, register
+from .cache import RunCache
 
 ALGOS = ("GD", "SD", "Adam eps=1e-8", "Adam eps=1e-4", "Adam eps=0", "Adam beta1=0")
 PHASE_THRESHOLD = 0.5
 GROWTH_THRESHOLD = 0.1
+CACHE_VERSION = 2       # part of every cache key: bump when training or the recorded fields change
+SEEDS, SEEDS_QUICK = (0, 1, 2), (0,)
 
 
 def make_optimizer(name: str, gd_lr=1.0, lr=1e-3):
@@ -46,34 +59,42 @@ def make_optimizer(name: str, gd_lr=1.0, lr=1e-3):
 
 DEFINITIONS = {
     "adam-sd-phase": "s = log(peak gamma_inf(run) / peak gamma_inf(GD)) / log(peak gamma_inf(SD) / peak gamma_inf(GD))",
-    "adam-second-phase": "relative growth of gamma_2 from the record of the gamma_inf peak to the end (gamma_inf "
-                         "must also fall)",
-    "own-margin-largest": "min(gamma_2(GD) / best other gamma_2, gamma_inf(SD) / best other gamma_inf) at the end",
+    "adam-gd-phase": ("s' = log(peak gamma_inf(run) / peak gamma_inf(SD)) / log(peak gamma_inf(GD) / peak "
+                      "gamma_inf(SD))", "GD and SD exchanged as the reference the run should resemble"),
+    "adam-second-phase": ("relative growth of gamma_2 from the record of the gamma_inf peak to the end (gamma_inf "
+                          "must also fall)", "the SD run (steepest descent in l_inf) in Adam's place"),
+    "own-margin-largest": ("min(gamma_2(l2 winner) / best other gamma_2, gamma_inf(linf winner) / best other "
+                           "gamma_inf) at the end", "the roles swapped: SD claimed largest in l2, GD in l_inf"),
 }
 
 
-def sd_like_phase(adam, sd, gd, pair="") -> CheckResult:
+def sd_like_phase(adam, sd, gd, pair="", like="SD") -> CheckResult:
+    """s = log(pa/pg)/log(ps/pg) for like="SD"; the control like="GD" exchanges the references (s' = 1 - s)."""
     pa, ps, pg = (float(np.nanmax(r.margins["linf"])) for r in (adam, sd, gd))
     ok_scale = pg > 0 and ps > pg
     s = math.log(pa / pg) / math.log(ps / pg) if ok_scale and pa > 0 else -math.inf
-    return CheckResult(f"adam-sd-phase{pair}:{adam.name}",
-                       f"{adam.name} first behaves like SD: its l_inf margin peak is closer (log scale) to SD's "
-                       f"than to GD's{pair}", s, PHASE_THRESHOLD, bool(s >= PHASE_THRESHOLD), ">=",
-                       {"peak_linf_run": pa, "peak_linf_SD": ps, "peak_linf_GD": pg})
+    near, far = ("SD", "GD") if like == "SD" else ("GD", "SD")
+    if like != "SD":
+        s = 1.0 - s
+    ctl = "" if like == "SD" else "(negative control: GD and SD exchanged) "
+    return CheckResult(f"adam-{like.lower()}-phase{pair}:{adam.name}",
+                       f"{ctl}{adam.name} first behaves like {near}: its l_inf margin peak is closer (log scale) to "
+                       f"{near}'s than to {far}'s{pair}", s, PHASE_THRESHOLD, bool(s >= PHASE_THRESHOLD), ">=",
+                       {"peak_linf_run": pa, "peak_linf_SD": ps, "peak_linf_GD": pg}, negative_control=like != "SD")
 
 
-def second_phase(run, pair="") -> CheckResult:
+def second_phase(run, pair="", control=False) -> CheckResult:
     k = int(np.nanargmax(run.margins["linf"]))
     g2 = run.margins["l2"]
     growth = float(g2[-1] / g2[k] - 1.0) if g2[k] > 0 else -math.inf
     falls = bool(run.margins["linf"][-1] < run.margins["linf"][k])
     onset = float(math.exp(run.log_loss[k]))
     return CheckResult(f"adam-second-phase{pair}:{run.name}",
-                       f"{run.name}: after its l_inf peak a second phase follows (l_2 margin grows >= 10%, "
-                       f"l_inf falls){pair}", growth, GROWTH_THRESHOLD,
+                       f"{'(negative control: not Adam) ' if control else ''}{run.name}: after its l_inf peak a "
+                       f"second phase follows (l_2 margin grows >= 10%, l_inf falls){pair}", growth, GROWTH_THRESHOLD,
                        bool(growth >= GROWTH_THRESHOLD and falls), ">=",
                        {"onset_loss": onset, "onset_step": int(run.steps[k]), "linf_falls": falls,
-                        "l2_at_peak": float(g2[k]), "l2_end": float(g2[-1])})
+                        "l2_at_peak": float(g2[k]), "l2_end": float(g2[-1])}, negative_control=control)
 
 
 def own_margin_largest(runs: dict, l2_winner="GD", linf_winner="SD", pair="") -> CheckResult:
@@ -83,75 +104,110 @@ def own_margin_largest(runs: dict, l2_winner="GD", linf_winner="SD", pair="") ->
     others2 = max(v[0] for n, v in end.items() if n != l2_winner)
     othersi = max(v[1] for n, v in end.items() if n != linf_winner)
     gap = min(end[l2_winner][0] / others2, end[linf_winner][1] / othersi)
-    return CheckResult(f"own-margin-largest{pair}", f"{l2_winner} ends with the largest l_2 margin and "
+    control = (l2_winner, linf_winner) != ("GD", "SD")
+    ctl = "-control" if control else ""
+    return CheckResult(f"own-margin-largest{ctl}{pair}", f"{'(negative control: roles swapped) ' if control else ''}"
+                       f"{l2_winner} ends with the largest l_2 margin and "
                        f"{linf_winner} with the largest l_inf margin{pair}", float(gap), 1.0,
                        bool(best2 == l2_winner and besti == linf_winner), ">",
-                       {"largest_l2": best2, "largest_linf": besti})
+                       {"largest_l2": best2, "largest_linf": besti}, negative_control=control)
 
 
-def _pair_runs(pair, steps, seed, progress, cache_dir):
+def _pair_runs(pair, steps, seed, progress, cache):
+    """The runs of all ALGOS on one digit pair and seed (subsample and init drawn from ``seed``), cached."""
     from ..datasets.digits import load_digits_pair
     from ..models import TwoLayerReLU
     import torch
+    if not isinstance(cache, RunCache):
+        cache = RunCache(cache, "adam_vs_sign", CACHE_VERSION)
     ds = load_digits_pair(pair[0], pair[1], 100, seed=seed)
     model = TwoLayerReLU(64, 100)
     p0 = model.init(1e-2, torch.Generator().manual_seed(seed))
     runs = {}
     for name in ALGOS:
         stop = math.log(1e-12) if name == "SD" else -700.0
-        cfg = dict(exp="adam_vs_sign", pair=list(pair), algo=name, steps=steps, seed=seed, init=1e-2, width=100)
-        runs[name] = run_cached(cache_dir, cfg, model, p0, ds.train, make_optimizer(name), steps, name,
+        cfg = dict(pair=list(pair), algo=name, steps=steps, seed=seed, init=1e-2, width=100)
+        runs[name] = run_cached(cache, cfg, model, p0, ds.train, make_optimizer(name), steps, name,
                                 ("l2", "linf"), stop, progress)
     return ds, model, runs
+
+
+def seed_claims(runs: dict, tag: str) -> list:
+    """The claims and their negative controls on one seed's runs of one pair (see the module docstring)."""
+    claims = []
+    for name in ("Adam eps=1e-8", "Adam beta1=0"):
+        claims.append(sd_like_phase(runs[name], runs["SD"], runs["GD"], tag))
+        claims.append(sd_like_phase(runs[name], runs["SD"], runs["GD"], tag, like="GD"))
+    claims.append(second_phase(runs["Adam eps=1e-8"], tag))
+    claims.append(second_phase(runs["Adam eps=0"], tag))  # eps-free: a phase 2 here is not eps-driven
+    claims.append(second_phase(runs["SD"], tag, control=True))
+    claims.append(own_margin_largest(runs, pair=tag))
+    claims.append(own_margin_largest(runs, l2_winner="SD", linf_winner="GD", pair=tag))
+    return describe(claims, DEFINITIONS)
+
+
+def margin_rows(per_seed: list, tests: list) -> list:
+    """Per algorithm: status counts and mean +- SE over seeds of the final/peak margins and test accuracy."""
+    rows = []
+    for name in per_seed[0]:
+        rs = [runs[name] for runs in per_seed]
+        peak = [int(np.nanargmax(r.margins["linf"])) for r in rs]
+        counts = {st: sum(r.status == st for r in rs) for st in sorted({r.status for r in rs})}
+        rows.append({"algorithm": name, "status": ", ".join(f"{st} x{k}" for st, k in counts.items()),
+                     "final loss": fmt_mean_se([math.exp(r.log_loss[-1]) for r in rs], 3),
+                     "gamma_2 end": fmt_mean_se([r.margins["l2"][-1] for r in rs]),
+                     "gamma_inf end": fmt_mean_se([r.margins["linf"][-1] for r in rs]),
+                     "gamma_inf peak": fmt_mean_se([r.margins["linf"][k] for r, k in zip(rs, peak)]),
+                     "loss at gamma_inf peak": fmt_mean_se([math.exp(r.log_loss[k]) for r, k in zip(rs, peak)], 3),
+                     "test acc": fmt_mean_se([t[name] for t in tests], 3)})
+    return rows
 
 
 @register("adam_vs_sign", "Adam vs sign descent on digits (paper Fig. 2): l2 and l_inf margins over time")
 def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pairs=None, steps=None,
         kkt: bool | None = None) -> ExperimentResult:
-    """Run the experiment; ``quick``: 3 vs 6 only, 1500 steps, KKT only for GD and SD."""
+    """Run the experiment for every seed; ``quick``: 3 vs 6 only, 1500 steps, seed 0, KKT only for GD and SD.
+    KKT residuals and the figure use the first seed's runs."""
     out = Path(out or "experiment-adam_vs_sign")
     out.mkdir(parents=True, exist_ok=True)
     pairs = pairs or ([(3, 6)] if quick else [(3, 6), (2, 7)])
     steps = steps or (1500 if quick else 10000)
-    seed = int(seeds[0]) if isinstance(seeds, (list, tuple)) else 0
-    claims, figures, tables = [], [], {}
+    seeds = [int(s) for s in (seeds if seeds is not None else (SEEDS_QUICK if quick else SEEDS))]
+    cache = RunCache(out / "cache", "adam_vs_sign", CACHE_VERSION)
+    claims, figures, tables, cases = [], [], {}, []
     with single_thread():
         for pair in pairs:
             tag = f" ({pair[0]} vs {pair[1]})"
-            ds, model, runs = _pair_runs(pair, steps, seed, progress, out / "cache")
-            figures.append(plot_runs(runs, ("l2", "linf"), out / f"adam_vs_sign_{pair[0]}v{pair[1]}.png",
-                                     f"digits {pair[0]} vs {pair[1]}"))
-            for name in ("Adam eps=1e-8", "Adam beta1=0"):
-                claims.append(sd_like_phase(runs[name], runs["SD"], runs["GD"], tag))
-            claims.append(second_phase(runs["Adam eps=1e-8"], tag))
-            claims.append(second_phase(runs["Adam eps=0"], tag))  # eps-free: a phase 2 here is not eps-driven
-            claims.append(own_margin_largest(runs, pair=tag))
+            per_seed, tests, first = [], [], None
+            for seed in seeds:
+                ds, model, runs = _pair_runs(pair, steps, seed, progress, cache)
+                first = first or (ds, model, runs)
+                per_seed.append(runs)
+                tests.append({n: _test_acc(model, r.params, ds.test) for n, r in runs.items()})
+            ds, model, runs = first
+            pair_claims = aggregate_all([seed_claims(r, tag) for r in per_seed], seeds)
             case = describe_case(model, ds.train, data_name=f"sklearn digits {pair[0]} vs {pair[1]}",
                                  algorithm=", ".join(runs), norm="l2 / linf margins",
-                                 step=f"{steps} steps, seed {seed}",
-                                 reached="; ".join(f"{n}: {r.status} at step {int(r.steps[-1])}"
-                                                   for n, r in runs.items()))
-            for c in claims:
-                c.case = c.case or case
-            figures[-1] = Figure(figures[-1], f"The runs of the claims tagged{tag}: {case.text()}")
-            rows = []
-            for name, r in runs.items():
-                k = int(np.nanargmax(r.margins["linf"]))
-                rows.append({"algorithm": name, "status": r.status, "steps": int(r.steps[-1]),
-                             "final loss": f"{math.exp(r.log_loss[-1]):.3g}",
-                             "gamma_2 end": f"{r.margins['l2'][-1]:.4g}", "gamma_inf end": f"{r.margins['linf'][-1]:.4g}",
-                             "gamma_inf peak": f"{r.margins['linf'][k]:.4g}",
-                             "loss at gamma_inf peak": f"{math.exp(r.log_loss[k]):.3g}",
-                             "test acc": f"{_test_acc(model, r.params, ds.test):.3f}"})
-            tables[f"margins{tag}"] = rows
+                                 step=f"{steps} steps, seeds {seeds}")
+            cases.append(case)
+            for c in pair_claims:
+                c.case = case
+            claims += pair_claims
+            fig = plot_runs(runs, ("l2", "linf"), out / f"adam_vs_sign_{pair[0]}v{pair[1]}.png",
+                            f"digits {pair[0]} vs {pair[1]}, seed {seeds[0]}")
+            figures.append(Figure(fig, f"Seed {seeds[0]} of the runs of the claims tagged{tag} (subsample and init "
+                                       f"of that seed)"))
+            tables[f"margins{tag}: mean +- SE over seeds {seeds}"] = margin_rows(per_seed, tests)
             names = ALGOS if not quick else ("GD", "SD")
             if kkt is None or kkt:
-                tables[f"KKT measure of (MM) at the final iterate{tag}"] = kkt_rows(
+                tables[f"KKT measure of (MM) at the final iterate{tag}, seed {seeds[0]}"] = kkt_rows(
                     {n: runs[n] for n in names}, model, ds.train, ("l2", "linf"))
-    describe(claims, DEFINITIONS)
+    for case in cases:
+        case.reached = cache.summary_line()
     return ExperimentResult("adam_vs_sign", claims, figures, tables,
-                            "Adam vs sign descent on sklearn digits (our defaults, docs/experiments.md).",
-                            title="Adam vs sign descent on digits (paper Fig. 2)")
+                            f"Adam vs sign descent on sklearn digits, seeds {seeds} (our defaults, "
+                            f"docs/experiments.md); {cache.summary_line()}.",
+                            title="Adam vs sign descent on digits (paper Fig. 2)", seeds=seeds)
 
 
 def _test_acc(model, params, test):
@@ -161,4 +217,5 @@ def _test_acc(model, params, test):
         return float(((y * model.apply_params(params, X)) > 0).double().mean())
 
 
-__all__ = ["run", "sd_like_phase", "second_phase", "own_margin_largest", "make_optimizer", "ALGOS"]
+__all__ = ["run", "sd_like_phase", "second_phase", "own_margin_largest", "seed_claims", "make_optimizer", "ALGOS",
+           "CACHE_VERSION", "SEEDS"]

@@ -21,6 +21,7 @@ class ExperimentResult:
     summary: str = ""
     title: str | None = None
     case: object = None                           # a results.Case: what ran (claims without their own case get it)
+    seeds: list = field(default_factory=list)     # the seeds that actually ran (the report's metadata lists them)
 
     @property
     def ok(self) -> bool:

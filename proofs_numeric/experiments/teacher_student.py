@@ -9,14 +9,12 @@ eta_t = kappa_t min(c / ||g||_*, h max|theta| / ||dualize(g)||_inf), c = 0.1, h 
 alpha in {1e-3, 1e-2, 1e-1}; 20 seeds, 6000 steps (quick: 4 seeds, alpha = 0.1, 2500 steps, 5,000 test points).
 Test accuracy on 20,000 fresh points of the same teacher. Claims and tables: ``_ts_report``.
 
-Cache: one JSON per run in ``out/cache`` keyed by the SHA-256 of its configuration and CACHE_VERSION; missing runs of an init
-scale are trained together, finished ones reused (written to a temporary name, then renamed).
+Cache: ``cache.RunCache`` (one JSON per run in ``out/cache`` keyed by its configuration, CACHE_VERSION and the
+package version; atomic writes; unusable entries recomputed with a warning); missing runs of an init scale are
+trained together, finished ones reused, and the report's case line says how many were reused.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ from ..datasets.teacher_student import N_TEST, teacher_student
 from ._digits_common import single_thread
 from .base import ExperimentResult, register
 from .batched import NORMS, train_batched
+from .cache import RunCache
 
 RUNS = (("GD", None), ("CD", None), ("SD", None), ("GD", "SD"), ("GD", "CD"))
 DEFAULTS = dict(d=30, n=40, width=100, k_star=3, active=3, steps=6000, lr=0.1, max_rel_step=0.05,
@@ -43,10 +42,6 @@ def init_params(seed: int, width: int, d: int, alpha: float):
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
     W = torch.as_tensor(alpha * rng.standard_normal((width, d)), dtype=torch.float64)
     return W, torch.as_tensor(alpha * rng.standard_normal(width), dtype=torch.float64)
-
-
-def run_key(cfg: dict) -> str:
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _test_accuracy(W, a, test):
@@ -90,30 +85,42 @@ def train_group(cfgs: list, C: dict, progress: bool) -> list:
     return out
 
 
-def load_or_train(cache: Path, C: dict, seeds, progress: bool) -> list:
-    """All runs (dicts) for every init scale and seed, from the cache where possible."""
-    cache.mkdir(parents=True, exist_ok=True)
+PAYLOAD_KEYS = ("record_steps", "log_loss", "accuracy", "margins", "soft", "margins_at_fit", "fit_step",
+                "stop_step", "W", "a", "test_acc")
+
+
+def _validator(cfg: dict):
+    """Reject a cached payload that lacks a recorded field or belongs to another configuration."""
+    def validate(r):
+        missing = [k for k in PAYLOAD_KEYS if k not in r]
+        wrong = [k for k in cfg if r.get(k) != cfg[k]]
+        if missing or wrong:
+            raise ValueError(f"missing fields {missing}, configuration fields differing {wrong}")
+    return validate
+
+
+def load_or_train(cache, C: dict, seeds, progress: bool) -> list:
+    """All runs (dicts) for every init scale and seed, from the cache (a RunCache or its directory) where
+    possible; the missing runs of an init scale are trained together and stored."""
+    if not isinstance(cache, RunCache):
+        cache = RunCache(cache, "teacher_student", CACHE_VERSION)
     base = {k: C[k] for k in ("d", "n", "width", "k_star", "active", "steps", "lr", "max_rel_step",
                               "n_records", "n_test")}
     runs = []
     for alpha in C["alphas"]:
-        cfgs = [dict(base, exp="teacher_student", version=CACHE_VERSION, alpha=alpha, seed=s, algo=al, switch=sw)
-                for s in seeds for al, sw in RUNS]
+        cfgs = [dict(base, alpha=alpha, seed=s, algo=al, switch=sw) for s in seeds for al, sw in RUNS]
         have, todo = {}, []
         for c in cfgs:
-            path = cache / f"{run_key(c)}.json"
-            try:
-                have[run_key(c)] = json.loads(path.read_text())
-            except (OSError, ValueError):
+            r = cache.load(c, _validator(c))
+            if r is None:
                 todo.append(c)
+            else:
+                have[cache.key(c)] = r
         for r in (train_group(todo, C, progress) if todo else []):
             c = {k: r[k] for k in cfgs[0]}
-            path = cache / f"{run_key(c)}.json"
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps(r))
-            os.replace(tmp, path)
-            have[run_key(c)] = r
-        runs += [have[run_key(c)] for c in cfgs]
+            cache.save(c, r)
+            have[cache.key(c)] = r
+        runs += [have[cache.key(c)] for c in cfgs]
     return runs
 
 
@@ -129,8 +136,9 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
     if unknown:
         raise ValueError(f"unknown config keys {sorted(unknown)}; valid: {sorted(DEFAULTS)}")
     seeds = list(seeds) if seeds is not None else list(range(N_SEEDS_QUICK if quick else N_SEEDS))
+    cache = RunCache(out / "cache", "teacher_student", CACHE_VERSION)
     with single_thread():
-        runs = load_or_train(out / "cache", C, seeds, progress)
+        runs = load_or_train(cache, C, seeds, progress)
         claims, tables = R.claims_and_tables(runs, C)
         figures = R.figures(runs, C, out)
         kkt_n = kkt_runs if kkt_runs is not None else (1 if quick else 2)
@@ -138,13 +146,15 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
     claims += kkt_claims
     tables["KKT measure of (MM) at the final iterate, per norm (kc.residual(...).measure)"] = kkt_table
     summary = (f"Teacher-student, {len(seeds)} seeds x init scales {list(C['alphas'])}, {C['steps']} steps; "
-               f"d={C['d']}, n={C['n']}, width {C['width']} (our defaults; docs/experiments.md).")
+               f"d={C['d']}, n={C['n']}, width {C['width']} (our defaults; docs/experiments.md); seeds {seeds}; "
+               f"{cache.summary_line()}.")
     from ..results import Case
     case = Case("two-layer ReLU student", f"ReLU-teacher data, init scales {list(C['alphas'])}, {len(seeds)} seeds",
                 C["n"], C["d"], C["width"], "GD, CD, SD and the switches GD->SD, GD->CD (batched engine)",
-                "l2 / l1 / linf", f"{C['steps']} steps", "see the tables: runs that reached L < 1 per algorithm")
+                "l2 / l1 / linf", f"{C['steps']} steps",
+                f"see the tables: runs that reached L < 1 per algorithm; {cache.summary_line()}")
     return ExperimentResult("teacher_student", claims, figures, tables, summary,
-                            title="Teacher-student: margins of GD, CD and SD", case=case)
+                            title="Teacher-student: margins of GD, CD and SD", case=case, seeds=seeds)
 
 
 __all__ = ["run", "RUNS", "DEFAULTS", "QUICK", "init_params", "load_or_train", "label"]

@@ -1,4 +1,6 @@
-"""Small versions of the digits experiments (Adam vs SD, Shampoo/spectral margin) with negative controls."""
+"""Small versions of the digits experiments (Adam vs SD, Shampoo/spectral margin): claims with their negative
+controls in the result, --seeds honoured and aggregated, the shared cache keyed by code version."""
+import json
 import math
 from pathlib import Path
 
@@ -9,32 +11,47 @@ import kktcheck as kc
 from proofs_numeric.experiments import adam_vs_sign as AV
 from proofs_numeric.experiments import shampoo_spectral as SS
 from proofs_numeric.experiments._digits_common import kkt_rows
+from proofs_numeric.experiments.cache import CacheWarning, RunCache
 from proofs_numeric.experiments.digits_training import Run
 
-STEPS_AV, STEPS_SS = 600, 500
+STEPS_AV, STEPS_SS, SEEDS = 600, 500, [0, 1]
 
 
 @pytest.fixture(scope="module")
 def av(tmp_path_factory):
     out = tmp_path_factory.mktemp("av")
-    res = AV.run(out, pairs=[(3, 6)], steps=STEPS_AV, kkt=False, progress=False)
-    ds, model, runs = AV._pair_runs((3, 6), STEPS_AV, 0, False, out / "cache")  # from the cache
+    res = AV.run(out, pairs=[(3, 6)], steps=STEPS_AV, seeds=SEEDS, kkt=False, progress=False)
+    cache = RunCache(out / "cache", "adam_vs_sign", AV.CACHE_VERSION)
+    ds, model, runs = AV._pair_runs((3, 6), STEPS_AV, 0, False, cache)  # from the cache
+    assert (cache.hits, cache.misses) == (len(AV.ALGOS), 0)
     return res, ds, model, runs, out
 
 
 @pytest.fixture(scope="module")
 def ss(tmp_path_factory):
     out = tmp_path_factory.mktemp("ss")
-    return SS.run(out, steps=STEPS_SS, kkt=False, progress=False), out
+    return SS.run(out, steps=STEPS_SS, seeds=[0], kkt=False, progress=False, sweep=False), out
 
 
-def test_adam_vs_sign_result_shape(av):
+def test_adam_vs_sign_result_shape_and_seeds(av):
     res, _, _, runs, out = av
-    assert len(res.claims) == 5 and all(hasattr(c, "passed") for c in res.claims)
+    assert res.seeds == SEEDS
+    assert len(res.claims) == 9 and sum(c.negative_control for c in res.claims) == 4
+    assert all(c.detail["seeds"] == SEEDS and c.detail["n"] == 2 and len(c.detail["per_seed"]) == 2
+               for c in res.claims)
+    assert all(c.measured in (0.0, 0.5, 1.0) for c in res.claims)   # fractions of 2 seeds
     assert res.figures and all(Path(f).suffix == ".png" and Path(f).stat().st_size > 0 for f in res.figures)
-    assert any("margins" in k for k in res.tables)
-    assert len(list((out / "cache").glob("*.json"))) == len(AV.ALGOS)
+    assert any("mean +- SE over seeds [0, 1]" in k for k in res.tables)
+    assert len(list((out / "cache").glob("*.json"))) == len(AV.ALGOS) * len(SEEDS)
     assert set(runs) == set(AV.ALGOS)
+    assert f"0 of {len(AV.ALGOS) * 2} runs reused" in res.claims[0].case.reached
+
+
+def test_seeds_draw_their_own_subsample_and_init(av):
+    _, ds0, _, runs0, out = av
+    ds1, _, runs1 = AV._pair_runs((3, 6), STEPS_AV, 1, False, out / "cache")
+    assert not bool((ds0.train[0] == ds1.train[0]).all())
+    assert not np.allclose(runs0["GD"].log_loss, runs1["GD"].log_loss)
 
 
 def test_recorded_margins_match_kc_margin(av):
@@ -46,49 +63,98 @@ def test_recorded_margins_match_kc_margin(av):
             assert math.isclose(r.margins[nm][-1], ref, rel_tol=1e-9)  # json round trip of float64 is exact-ish
 
 
-def test_adam_first_like_sd_and_gd_control(av):
-    _, _, _, runs, _ = av
-    pos = AV.sd_like_phase(runs["Adam eps=1e-8"], runs["SD"], runs["GD"])
-    assert pos.passed, pos
-    neg = AV.sd_like_phase(runs["GD"], runs["SD"], runs["GD"])   # GD in Adam's place: s = 0
-    assert not neg.passed and neg.measured < AV.PHASE_THRESHOLD
+def test_adam_claims_pass_and_controls_fail_in_the_report(av):
+    res = av[0]
+    by = {c.name: c for c in res.claims}
+    for name in ("adam-sd-phase (3 vs 6):Adam eps=1e-8", "adam-sd-phase (3 vs 6):Adam beta1=0",
+                 "adam-second-phase (3 vs 6):Adam eps=1e-8", "own-margin-largest (3 vs 6)"):
+        assert by[name].passed and by[name].measured == 1.0, by[name]
+    controls = [c for c in res.claims if c.negative_control]
+    assert {c.name for c in controls} == {"adam-gd-phase (3 vs 6):Adam eps=1e-8", "adam-gd-phase (3 vs 6):Adam beta1=0",
+                                          "adam-second-phase (3 vs 6):SD", "own-margin-largest-control (3 vs 6)"}
+    for c in controls:
+        assert c.as_expected and not c.passed and c.measured == 0.0 and c.changed, c
 
 
-def test_second_phase_and_controls(av):
+def test_second_phase_control_is_sd(av):
     _, _, _, runs, _ = av
     pos = AV.second_phase(runs["Adam eps=1e-8"])
-    assert pos.passed, pos
-    assert 0 < pos.detail["onset_loss"] < math.log(2)
+    assert pos.passed and 0 < pos.detail["onset_loss"] < math.log(2)
     for control in ("SD", "GD"):    # their l_inf margin peaks at the end: no phase 2
-        assert not AV.second_phase(runs[control]).passed
+        assert not AV.second_phase(runs[control], control=True).passed
 
 
-def test_own_margin_largest_and_swapped_control(av):
+def test_swapped_phase_reference_is_one_minus_s(av):
     _, _, _, runs, _ = av
-    assert AV.own_margin_largest(runs).passed
-    assert not AV.own_margin_largest(runs, l2_winner="SD", linf_winner="GD").passed
+    pos = AV.sd_like_phase(runs["Adam eps=1e-8"], runs["SD"], runs["GD"])
+    neg = AV.sd_like_phase(runs["Adam eps=1e-8"], runs["SD"], runs["GD"], like="GD")
+    assert pos.passed and not neg.passed and neg.negative_control
+    assert math.isclose(neg.measured, 1.0 - pos.measured, rel_tol=1e-12)
 
 
-def test_shampoo_spectral_claims_and_controls(ss):
+def test_shampoo_claims_controls_and_roles(ss):
     res, out = ss
-    assert res.figures and Path(res.figures[0]).is_file()
-    claims = {c.name: c for c in res.claims}
-    sd = next(c for n, c in claims.items() if n.startswith("spectral-largest") and "Spectral descent" in n)
-    assert sd.passed, sd
-    ends = sd.detail["final_spectral_margins"]
-    fake = {n: Run(n, np.array([0, 1]), np.zeros(2), np.ones(2), {"spectral": np.array([0.0, v])}, [])
-            for n, v in ends.items()}
-    assert not SS.largest_spectral(fake, "GD", rivals=("Adam", "Spectral descent")).passed   # wrong winner
-    for n in SS.ALGOS:
-        assert claims[f"spectral-increases (3 vs 6):{n}"].passed
+    assert res.figures and Path(res.figures[0]).is_file() and res.seeds == [0]
+    by = {c.name: c for c in res.claims}
+    sd = by["spectral-largest (3 vs 6):Spectral descent"]
+    assert sd.passed and not sd.informational, sd
+    assert by["spectral-largest (3 vs 6):Shampoo (accumulating)"].informational   # the paper's optimizer
+    for name in ("spectral-largest-control (3 vs 6):Spectral descent",
+                 "spectral-largest-control (3 vs 6):Shampoo (accumulating)", "spectral-trend-control (3 vs 6):Shampoo lr=3"):
+        assert by[name].negative_control and not by[name].passed and by[name].changed, by[name]
+    assert by["spectral-trend (3 vs 6):Spectral descent"].passed
+    assert "lr sweep" not in " ".join(res.tables) and any("trend statistic" in k for k in res.tables)
 
 
-def test_increases_after_fit_control():
-    r = Run("fake", np.arange(3), np.zeros(3), np.array([0.5, 1.0, 1.0]),
-            {"spectral": np.array([-0.1, 0.2, 0.1])}, [])
-    assert not SS.increases_after_fit(r).passed
-    r.margins["spectral"] = np.array([-0.1, 0.1, 0.2])
-    assert SS.increases_after_fit(r).passed
+def test_trend_statistic_sees_a_late_fall():
+    """end > value at fitting passes this margin; the concordance (mostly falling) does not."""
+    g = np.array([-0.1, 0.10, 0.30, 0.29, 0.27, 0.25, 0.22, 0.20, 0.15])
+    r = Run("fake", np.arange(g.size), np.zeros(g.size), np.r_[0.5, np.ones(g.size - 1)], {"spectral": g}, [])
+    assert g[-1] > g[1]
+    t = SS.trend(r)
+    assert not t.passed and math.isclose(t.measured, 7 / 28)
+    r.margins["spectral"] = np.r_[-0.1, np.linspace(0.1, 0.3, 8)]
+    assert SS.trend(r).passed and SS.trend(r).measured == 1.0
+    never = Run("fake", np.arange(3), np.zeros(3), np.array([0.5, 0.9, 0.9]), {"spectral": np.ones(3)}, [])
+    assert SS.trend(never).verdict == "no evidence"
+
+
+def test_code_version_change_retrains(tmp_path, monkeypatch):
+    def go():
+        return SS.run(tmp_path, steps=20, seeds=[0], kkt=False, progress=False, sweep=False)
+    assert "0 of 5 runs reused" in go().summary
+    assert "5 of 5 runs reused" in go().summary
+    monkeypatch.setattr(SS, "CACHE_VERSION", SS.CACHE_VERSION + 1)     # a code change bumps the version
+    assert "0 of 5 runs reused" in go().summary
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 10
+
+
+def test_corrupt_digits_cache_entry_is_recomputed(tmp_path):
+    cache = RunCache(tmp_path, "adam_vs_sign", AV.CACHE_VERSION)
+    _, _, runs = AV._pair_runs((3, 6), 15, 0, False, cache)
+    cfg = dict(pair=[3, 6], algo="GD", steps=15, seed=0, init=1e-2, width=100)
+    path = cache.path(cfg)
+    entry = json.loads(path.read_text())
+    entry["payload"]["name"] = "SD"                       # valid JSON, wrong content
+    path.write_text(json.dumps(entry))
+    again = RunCache(tmp_path, "adam_vs_sign", AV.CACHE_VERSION)
+    with pytest.warns(CacheWarning, match=str(path.name)):
+        _, _, runs2 = AV._pair_runs((3, 6), 15, 0, False, again)
+    assert again.misses == 1 and again.hits == len(AV.ALGOS) - 1
+    assert np.array_equal(runs2["GD"].log_loss, runs["GD"].log_loss)
+    assert json.loads(path.read_text())["payload"]["name"] == "GD"   # rewritten
+
+
+def test_experiment_report_metadata_lists_the_seeds(av, monkeypatch):
+    from proofs_numeric.experiments import base
+    from proofs_numeric.verify import experiment_report
+    _, _, _, _, out = av
+    small = base.Experiment("adam_vs_sign", lambda o, **kw: AV.run(o, pairs=[(3, 6)], steps=STEPS_AV, kkt=False,
+                                                                   **kw))
+    monkeypatch.setitem(base.EXPERIMENTS, "adam_vs_sign", small)
+    report, _ = experiment_report("adam_vs_sign", out, seeds=SEEDS, progress=False)
+    assert report.metadata["seeds"] == "[0, 1]"
+    assert "12 of 12 runs reused" in report.sections[0].text
 
 
 def test_kkt_rows_in_own_and_other_norm(av):
@@ -104,3 +170,17 @@ def test_bad_algorithm_name():
         AV.make_optimizer("Lion")
     with pytest.raises(ValueError, match="valid"):
         SS.make_optimizer("Lion")
+
+
+def test_seed_aggregation_fraction_se_and_wilson():
+    from proofs_numeric.experiments._seeds import aggregate, wilson
+    from proofs_numeric.results import CheckResult
+    z2 = 1.96 ** 2
+    assert wilson(0, 2) == (0.0, pytest.approx(z2 / (2 + z2)))          # closed forms at k = 0 and k = n
+    assert wilson(1, 1) == (pytest.approx(1 / (1 + z2)), 1.0)
+    rows = [CheckResult("c", "claim", v, 0.5, v >= 0.5, ">=", definition="stat") for v in (0.2, 0.6, 0.7)]
+    agg = aggregate(rows, [4, 5, 6])
+    assert agg.measured == pytest.approx(2 / 3) and not agg.passed      # 2/3 < 0.8
+    assert agg.detail["seeds"] == [4, 5, 6] and agg.detail["mean"] == pytest.approx(0.5)
+    assert agg.detail["se"] == pytest.approx(float(np.std([0.2, 0.6, 0.7], ddof=1)) / math.sqrt(3))
+    assert "2/3 seeds" in agg.claim and "0.8" in agg.definition

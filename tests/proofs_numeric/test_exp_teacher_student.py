@@ -56,7 +56,7 @@ def test_cache_is_keyed_by_code_version(tiny, monkeypatch):
     _, out, _ = tiny
     import json
     stored = [json.loads(p.read_text()) for p in (out / "cache").glob("*.json")]
-    assert stored and all(r["version"] == ts.CACHE_VERSION for r in stored)
+    assert stored and all(r["key"]["_cache_version"] == ts.CACHE_VERSION for r in stored)
     trained = []
     monkeypatch.setattr(ts, "CACHE_VERSION", ts.CACHE_VERSION + 1)
     monkeypatch.setattr(ts, "train_group", lambda todo, C, progress: trained.extend(todo) or [])
