@@ -89,7 +89,10 @@ class RidgeStep(StepRule):
             kinks = ctx.field.kink_rows(ctx.params, q, J, self.h_cur * rho) if use_kinks else None
             qa, Ja = (q, J) if kinks is None else (np.concatenate([q, kinks[0]]), np.vstack([J, kinks[1]]))
             qn, Jn = qa / rho ** L, Ja / rho ** (L - 1)
-            sol = ridge_step(qn, Jn, self.h_cur, ctx.field.ridge_norm, self.w)
+            try:
+                sol = ridge_step(qn, Jn, self.h_cur, ctx.field.ridge_norm, self.w)
+            except RuntimeError as err:          # the LP solver gave up: explicit steps take over for a while
+                return StepOutcome(ctx.params, None, 0.0, f"ridge solver failed ({err})", "stalled")
             D = unflatten(torch.from_numpy(rho * sol.D), ctx.params)
             with torch.no_grad():
                 new = [p + d for p, d in zip(ctx.params, D)]

@@ -42,7 +42,7 @@ class Ridge:
     value: float         # predicted min_i (q_i + J_i D)
     w: np.ndarray        # dual weights (end-of-step softmax weights in the sharp limit)
     gap: float           # dual value - value >= 0 (0 up to the solver's tolerance: D is optimal)
-    rounds: int          # LPs solved (column generation rounds) or SLSQP iterations
+    rounds: int          # LPs solved (column-generation rounds); 0 for l2
 
 
 def _lp_over(q, A, lo, hi, budget=None):
@@ -120,7 +120,7 @@ def ridge_l2(q, J, r, w0) -> Ridge:
     non-negative least-squares solution of min_{lam >= 0} 1/2 lam^T K lam - lam.(t - q) (K = J J^T, an NNLS
     problem in the k points); ||D(t)|| increases with t, and Brent's method finds the level with ||D(t)|| = r.
     The weights are w = lam / sum(lam)."""
-    qk, Jk = q, J
+    qk, Jk = q, J          # (already restricted to the reachable points by ridge_step)
     K = Jk @ Jk.T
     L = np.linalg.cholesky(K + 1e-14 * np.trace(K) / K.shape[0] * np.eye(K.shape[0]))
 
