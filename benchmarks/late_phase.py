@@ -100,7 +100,7 @@ def main(argv=None):
 
 def write(path, args, race, lin, deep):
     lines = [f"`python benchmarks/late_phase.py --seconds {args.seconds:g}` on {time.strftime('%Y-%m-%d %H:%M')} UTC, "
-             "1 torch thread, 2 shared cores (other jobs were running: times are upper bounds). Teacher-student "
+             "1 torch thread, 2 cores (the reading notes below say how loaded the machine was). Teacher-student "
              "d=50, n=64, two-layer ReLU width 100, init 0.1, exp loss; target log10 L <= "
              f"{args.depth:g}, budget {args.seconds:g} s per run.", "",
              "| algorithm | norm | step rule | status | wall s | steps (ridge) | log10 L reached | own-norm hard margin | soft-margin drawdown |",
