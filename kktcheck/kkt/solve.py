@@ -219,6 +219,17 @@ def _rows_program(nrm, x, rho, q, L, G, owner, S, cuts, tol):
     return prob, lam, mu, hS
 
 
+def _rows_to_add(sum_case, r, S, out, m):
+    """linf (residual in l1): the m outside coordinates with the smallest |r_j| (undecided signs); l1 (residual
+    in linf): the (at most m) outside rows whose |r_j| exceeds the restricted max, else the m largest."""
+    if sum_case:
+        return out[np.argsort(np.abs(r[out]))[:m]]
+    viol = np.abs(r[out]) - np.abs(r[S]).max()
+    order = np.argsort(-viol)[:m]
+    add = out[order[viol[order] > 0]]
+    return add if add.size else out[np.argsort(-np.abs(r[out]))[:m]]
+
+
 def active_set(nrm: LpNorm, theta, q, L, G, owner, tol, solver=None, gap_tol=1e-9, max_iter=60):
     """Row generation for the l1 / linf algorithm norms (dual linf / l1 residual). Exact up to gap_tol * rho.
 
@@ -269,14 +280,6 @@ def active_set(nrm: LpNorm, theta, q, L, G, owner, tol, solver=None, gap_tol=1e-
             return {**best, "status": status, "message": msg, "iterations": it + 1}
         if sum_case:
             signs.append(np.sign(r))
-            add = out[np.argsort(np.abs(r[out]))[:m]]
-        else:
-            eps_S = np.abs(r[S]).max()
-            viol = np.abs(r[out]) - eps_S
-            order = np.argsort(-viol)[:m]
-            add = out[order[viol[order] > 0]]
-            if add.size == 0:
-                add = out[np.argsort(-np.abs(r[out]))[:m]]
-        S = np.union1d(S, add)
+        S = np.union1d(S, _rows_to_add(sum_case, r, S, out, m))
     return {**best, "status": "optimal_inaccurate",
             "message": f"active set did not converge in {max_iter} rounds (gap {best['objective'] - lower:.2e})"}
