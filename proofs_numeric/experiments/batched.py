@@ -121,10 +121,8 @@ class BatchedRun:
         return ALGO_NORM[self.switch_to[s] or self.algos[s]]
 
 
-def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_rel_step: float = 0.05,
-                  n_records: int = 60, stop_log_loss: float = -1e12, progress=None) -> BatchedRun:
-    """Run S = len(algos) trainings in lockstep; ``lr``: dict algorithm -> eta (e.g. {"GD": .05, ...})."""
-    S, k, d = W0.shape
+def _check_batch(algos, switch_to, lr, S, a0, X, y) -> list:
+    """Validate the batch (algorithm names, equal batch sizes, a step size per algorithm); returns switch_to."""
     switch_to = list(switch_to) if switch_to is not None else [None] * S
     for name in list(algos) + [s for s in switch_to if s is not None]:
         if name not in ALGO_NORM:
@@ -132,15 +130,23 @@ def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_re
     if not (len(algos) == len(switch_to) == S == a0.shape[0] == X.shape[0] == y.shape[0]):
         raise ValueError(f"batch sizes differ: algos {len(algos)}, switch_to {len(switch_to)}, W0 {S}, "
                          f"a0 {a0.shape[0]}, X {X.shape[0]}, y {y.shape[0]}")
+    missing = sorted((set(algos) | {s for s in switch_to if s}) - set(lr))
+    if missing:
+        raise ValueError(f"lr has no step size for {', '.join(missing)}")
+    return switch_to
+
+
+def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_rel_step: float = 0.05,
+                  n_records: int = 60, stop_log_loss: float = -1e12, progress=None) -> BatchedRun:
+    """Run S = len(algos) trainings in lockstep; ``lr``: dict algorithm -> eta (e.g. {"GD": .05, ...})."""
+    S, k, d = W0.shape
+    switch_to = _check_batch(algos, switch_to, lr, S, a0, X, y)
     f64 = dict(dtype=torch.float64)
     theta = torch.cat([W0.detach().to(**f64).reshape(S, -1), a0.detach().to(**f64)], 1)   # (S, P), one copy
     W, a = theta[:, :k * d].view(S, k, d), theta[:, k * d:]                                 # views into theta
     X, y = X.to(**f64), y.to(**f64)
     before = torch.tensor([_IDX[s] for s in algos])
     after = torch.tensor([_IDX[s2] if s2 else _IDX[s1] for s1, s2 in zip(algos, switch_to)])
-    missing = sorted((set(algos) | {s for s in switch_to if s}) - set(lr))
-    if missing:
-        raise ValueError(f"lr has no step size for {', '.join(missing)}")
     c_of = torch.tensor([float(lr.get(n, math.nan)) for n in ("CD", "GD", "SD")], **f64)  # NORMS order
     fit = torch.full((S,), -1, dtype=torch.long)
     stop = torch.full((S,), -1, dtype=torch.long)
