@@ -12,6 +12,7 @@ from .losses import inverse_loss, log_loss
 from .margins import margin, prepare, sample_margins, soft_margin
 from .norms import BlockNorm, LpNorm, Norm, norm
 from .params import as_params
+from ._quiet import silence_highs_banner
 
 _LAZY = {
     "max_margin_linear": ".linear",
@@ -24,7 +25,7 @@ _LAZY = {
 }
 
 __all__ = ["norm", "Norm", "LpNorm", "BlockNorm", "margin", "soft_margin", "sample_margins", "prepare", "log_loss",
-           "inverse_loss", "as_params", *_LAZY]
+           "inverse_loss", "as_params", "silence_highs_banner", *_LAZY]
 
 
 def __getattr__(name):

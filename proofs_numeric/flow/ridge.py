@@ -17,6 +17,7 @@ Solvers (exact for the linearized problem; n constraints, P parameters, n << P):
 * linf: D_j = r sign((J^T w)_j) except on a small set F of coordinates whose sign is undecided. The LP is
   solved over F only (HiGHS, n rows, |F| ~ 2n columns) and F grows by the coordinates whose reduced cost
   (the sign of (J^T w)_j) contradicts their fixed bound, until none does: then D is optimal for the full LP.
+  The rounds share one HiGHS model, warm-started from the previous basis (``flow.ridge_lp.ColumnLP``).
   Coordinates with J_{:,j} = 0 keep D_j = 0 (the flow's selection sign(0) = 0).
 * l1: D is supported on the coordinates where |(J^T w)_j| is maximal (the convex hull of coordinate steps).
   The LP runs over a candidate set F (largest |(J^T w)_j|) and grows F by the coordinates whose |(J^T w)_j|
@@ -31,7 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import solve_triangular
-from scipy.optimize import brentq, linprog, nnls
+from scipy.optimize import brentq, nnls
+
+from .ridge_lp import ColumnLP
 
 NORMS = ("l1", "l2", "linf")
 
@@ -45,31 +48,13 @@ class Ridge:
     rounds: int          # LPs solved (column-generation rounds); 0 for l2
 
 
-def _lp_over(q, A, lo, hi, budget=None):
-    """max t s.t. t <= q + A x, lo <= x <= hi (and sum x <= budget): returns (x, t, w, budget price)."""
-    k, m = A.shape
-    c = np.zeros(m + 1)
-    c[-1] = -1.0
-    A_ub = np.hstack([-A, np.ones((k, 1))])
-    b_ub = q
-    if budget is not None:
-        A_ub = np.vstack([A_ub, np.concatenate([np.ones(m), [0.0]])])
-        b_ub = np.concatenate([q, [budget]])
-    res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=[(lo, hi)] * m + [(None, None)], method="highs",
-                  options={"disp": False})
-    if res.status != 0:
-        raise RuntimeError(f"ridge LP failed: {res.message}")
-    marg = -res.ineqlin.marginals
-    return res.x[:m], -res.fun, marg[:k], (marg[k] if budget is not None else 0.0)
-
-
 def _grow(F, score, cap):
-    """Add to F the (at most cap) outside coordinates with the largest positive score."""
+    """Add to F the (at most cap) outside coordinates with the largest positive score; return them."""
     cand = np.flatnonzero(~F & (score > 0))
     if cand.size > cap:
         cand = cand[np.argsort(-score[cand])[:cap]]
     F[cand] = True
-    return cand.size
+    return cand
 
 
 def ridge_linf(q, J, r, w0, max_rounds=40) -> Ridge:
@@ -80,19 +65,25 @@ def ridge_linf(q, J, r, w0, max_rounds=40) -> Ridge:
     F = np.zeros(P, bool)
     F[np.argsort(np.abs(z) / np.where(live, np.abs(J).max(axis=0), 1.0))[:min(P, 2 * k)]] = True
     F &= live
+    cols = np.flatnonzero(F)
+    fixed = r * (J[:, ~F] @ sig[~F])
+    lp = ColumnLP(q + fixed)
+    lp.add(J[:, cols], -r, r)
     tol = 1e-12 * max(float(np.abs(J).max()), 1e-300)
     for rnd in range(1, max_rounds + 1):
-        Fi = np.flatnonzero(F)
-        fixed = r * (J[:, ~F] @ sig[~F])
-        x, t, w, _ = _lp_over(q + fixed, J[:, Fi], -r, r)
+        x, t, w, _ = lp.solve()
         z = J.T @ w
         wrong = -sig * z * (~F) * live          # > 0 where the fixed sign contradicts the reduced cost
         wrong[np.abs(z) <= tol] = 0.0
         if not (wrong > 0).any() or rnd == max_rounds:
             D = r * sig
-            D[Fi] = x
+            D[cols] = x
             return _certify(q, J, r, D, w, np.abs(z).sum(), rnd)
-        _grow(F, wrong, 2 * k)
+        new = _grow(F, wrong, 2 * k)
+        fixed -= r * (J[:, new] @ sig[new])     # the new columns leave the fixed part ...
+        lp.set_rhs(q + fixed)
+        lp.add(J[:, new], -r, r)                # ... and join the program
+        cols = np.concatenate([cols, new])
     raise AssertionError("unreachable")
 
 
@@ -100,18 +91,25 @@ def ridge_l1(q, J, r, w0, max_rounds=40) -> Ridge:
     k, P = J.shape
     a = np.abs(J.T @ w0)
     F = np.zeros(P, bool)
-    F[np.argsort(-a)[:min(P, 2 * k)]] = True
+    cols = np.argsort(-a)[:min(P, 2 * k)]
+    F[cols] = True
+    lp = ColumnLP(q, budget=r)
+    lp.add(np.hstack([J[:, cols], -J[:, cols]]), 0.0, None)
+    blocks = [cols]
     for rnd in range(1, max_rounds + 1):
-        Fi = np.flatnonzero(F)
-        A = J[:, Fi]
-        x, t, w, price = _lp_over(q, np.hstack([A, -A]), 0.0, None, budget=r)
+        x, t, w, price = lp.solve()
         a = np.abs(J.T @ w)
         excess = (a - price * (1 + 1e-9)) * (~F)
         if not (excess > 0).any() or rnd == max_rounds:
             D = np.zeros(P)
-            D[Fi] = x[:Fi.size] - x[Fi.size:]
+            pos = 0
+            for blk in blocks:                  # columns were added as [J_B, -J_B] per block B
+                D[blk] += x[pos:pos + blk.size] - x[pos + blk.size:pos + 2 * blk.size]
+                pos += 2 * blk.size
             return _certify(q, J, r, D, w, a.max(), rnd)
-        _grow(F, excess, 2 * k)
+        new = _grow(F, excess, 2 * k)
+        lp.add(np.hstack([J[:, new], -J[:, new]]), 0.0, None)
+        blocks.append(new)
     raise AssertionError("unreachable")
 
 
