@@ -10,6 +10,18 @@ limit the theorems speak of.
   normalized hard margin min_i y_i <w, x_i> / ||w|| at log10 L <= -1e4 is within ``rtol`` (relative) of the
   exact max-margin max_{||w|| <= 1} min_i y_i <w, x_i> from ``kktcheck.max_margin_linear``. Negative
   control: the same run's margin measured in another norm against that norm's exact max-margin.
+* ``check_ridge_drawdown``: Theorem 3.1 says the flow's soft margin l^{-1}(L)/||theta||^L (algorithm's norm)
+  never decreases after L < 1; a discrete run shows a drawdown max_{i<j} (soft_i - soft_j)/soft_i. For the
+  ridge integrator it must shrink with h (fitted order >= 0.5, over h = 0.1, 0.05, 0.025 [, 0.0125]), on ReLU nets
+  where the late phase crosses ties (linf, l2: ``separated_case`` to log10 L = -1e3) and kinks (l1,
+  coordinate descent: ``kinked_case`` to log10 L = -100). Negative control: the explicit ``RelativeStep(h)``,
+  whose drawdown stays at 0.2-0.3 (linf) or 0.02-0.03 (l1) whatever h.
+* ``check_owner_at_depth``: GD (l2), sign descent (linf) and coordinate descent (l1) from one initialization
+  of ``kinked_case`` (2-layer ReLU, teacher-student), each run by the default integrator to log10 L = -1e5:
+  at each depth log10 L = -1e3, -1e4, -1e5 the algorithm owning a norm has the largest normalized hard
+  margin min_i q_i / ||theta||^L in it. Measured: the smallest ratio (owner's margin) / (best other
+  algorithm's margin) over norms and depths; passes above 1. Negative control: the same ratio with the
+  owners rotated (l2's margin credited to sign descent, and so on), which must fall below 1.
 """
 from __future__ import annotations
 
@@ -19,9 +31,9 @@ import kktcheck as kc
 import torch
 
 from ..flow import RelativeStep, RidgeStep, integrate
-from ..flow.cases import linear_case, separated_case
+from ..flow.cases import kinked_case, linear_case, separated_case
 from ..results import describe_case, reached_text
-from .flow_checks import fit_order
+from .flow_checks import fit_order, max_drawdown
 from .result import CheckResult
 
 
@@ -88,4 +100,84 @@ def check_gunasekar_ridge(norm="linf", *, measure_norm=None, rtol=1e-3, log10_ta
                        changed=f"margin measured in {mn.name}, not the algorithm's {tr.norm}" if measure_norm else "")
 
 
-__all__ = ["check_ridge_order", "check_gunasekar_ridge"]
+DRAWDOWN_CASES = {"l1": (kinked_case, -100.0, (0.1, 0.05, 0.025)), "l2": (separated_case, -1e3, (0.1, 0.05, 0.025)),
+                  "linf": (separated_case, -1e3, (0.1, 0.05, 0.025, 0.0125))}
+
+
+def check_ridge_drawdown(norm="linf", *, hs=None, control=False, min_order=0.5) -> CheckResult:
+    """The late-phase soft-margin drawdown shrinks with h (see the module docstring; linf uses four steps
+    down to 0.0125: its drawdown is a max over a chattering path, noisy at three)."""
+    make_case, log10_T, default_hs = DRAWDOWN_CASES[norm]
+    hs = default_hs if hs is None else hs
+    model, th, data = make_case(0)
+    rule = RelativeStep if control else RidgeStep
+    downs, evidence, tr = [], True, None
+    for h in hs:
+        tr = integrate(model, th, data, norm=norm, step=rule(h), target_log_loss=log10_T * math.log(10),
+                       margin_norms=(), max_seconds=60)
+        soft = tr.after_separation("soft_margin")
+        evidence &= tr.status == "success" and soft.size >= 3 and bool(torch.isfinite(torch.from_numpy(soft)).all())
+        downs.append(max_drawdown(soft) if soft.size else math.nan)
+    order = fit_order(hs, downs)
+    exact = all(d == 0.0 for d in downs)
+    ok = evidence and (exact or order >= min_order)
+    name = f"ridge-drawdown-{norm}" + ("-explicit-relative-step" if control else "")
+    rule_name = "RelativeStep(h)" if control else "RidgeStep(h)"
+    case = describe_case(model, data, data_name="teacher-student data" if norm == "l1" else "separable data",
+                         algorithm=f"{norm} steepest flow", norm=norm, step=f"{rule_name}, h in {list(hs)}",
+                         reached=reached_text(tr))
+    return CheckResult(name, "Theorem 3.1 in the late phase: the soft-margin drawdown of the discrete run "
+                       "shrinks with h", math.inf if exact else order, min_order, ok, comparison=">=",
+                       detail={"hs": list(hs), "max_drawdown": downs, "target_log10_loss": log10_T},
+                       negative_control=control, evidence=evidence, case=case,
+                       definition=("fitted order p of the largest relative drawdown of the soft margin "
+                                   f"l^-1(L)/||theta||_{norm}^L after L < 1, down to log10 L = {log10_T:g} "
+                                   "(drawdown ~ h^p; inf when there is none at any h)"),
+                       changed="explicit RelativeStep(h) (the old default) instead of RidgeStep(h)" if control else "")
+
+
+OWNERS = {"l2": "GD", "linf": "sign descent", "l1": "coordinate descent"}
+
+
+def _margins_at(tr, log10_depths):
+    """{depth: {norm: hard margin}} at the first record with log10 L <= depth (None when never reached)."""
+    out = {}
+    for d in log10_depths:
+        hit = (tr.log10_loss <= d).nonzero()[0]
+        out[d] = {k: float(v[hit[0]]) for k, v in tr.margins.items()} if hit.size else None
+    return out
+
+
+def check_owner_at_depth(norms=("l2", "linf", "l1"), *, depths=(-1e3, -1e4, -1e5), control=False,
+                         max_seconds=120.0) -> CheckResult:
+    """The owner of each norm has the largest margin in it at every depth (see the module docstring)."""
+    model, th, data = kinked_case(0)
+    at, steps = {}, {}
+    for nm in norms:
+        tr = integrate(model, th, data, norm=nm, target_log_loss=min(depths) * math.log(10), margin_norms=norms,
+                       max_seconds=max_seconds)
+        at[nm], steps[nm] = _margins_at(tr, depths), reached_text(tr)
+    credited = {nm: norms[(i + 1) % len(norms)] for i, nm in enumerate(norms)} if control else {nm: nm for nm in norms}
+    ratios, evidence = {}, all(at[a][d] is not None for a in norms for d in depths)
+    for d in depths if evidence else ():
+        for nm in norms:
+            own = at[credited[nm]][d][nm]
+            best_other = max(at[a][d][nm] for a in norms if a != credited[nm])
+            ratios[f"{nm}@{d:g}"] = own / best_other if best_other > 0 else math.nan
+    worst = min(ratios.values()) if ratios else math.nan
+    ok = evidence and math.isfinite(worst) and worst > 1.0
+    who = ", ".join(f"{OWNERS[credited[nm]]} for {nm}" for nm in norms)
+    case = describe_case(model, data, data_name="teacher-student data", algorithm=", ".join(OWNERS[n] for n in norms),
+                         norm="/".join(norms), step="default (RidgeStep(0.05))", reached="; ".join(steps.values()))
+    return CheckResult("owner-wins-at-depth" + ("-rotated-owners" if control else ""),
+                       "each algorithm has the largest margin in its own norm, down to log10 L = "
+                       f"{min(depths):g}", worst, 1.0, ok, comparison=">",
+                       detail={"ratios": ratios, "margins": {a: {str(d): v for d, v in at[a].items()} for a in norms},
+                               "credited": who}, negative_control=control, evidence=evidence, case=case,
+                       definition=("min over norms and depths of gamma_norm(owner) / max over the other algorithms "
+                                   "of gamma_norm, gamma = min_i q_i / ||theta||^L at the first step with log10 L <= "
+                                   "the depth; owners: " + who),
+                       changed="owners rotated: each norm credited to an algorithm that does not own it" if control else "")
+
+
+__all__ = ["check_ridge_order", "check_gunasekar_ridge", "check_ridge_drawdown", "check_owner_at_depth"]

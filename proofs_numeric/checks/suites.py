@@ -167,12 +167,19 @@ def _vss(m, quick, figdir):
 
 # ---------------------------------------------------------------- late phase (RidgeStep, the default integrator)
 @register_suite("late-phase", "Late phase: the default integrator follows one flow to the limit",
-                module="late_phase_checks", needs=["check_gunasekar_ridge", "check_ridge_order"])
+                module="late_phase_checks", needs=["check_gunasekar_ridge", "check_ridge_order",
+                                                   "check_ridge_drawdown", "check_owner_at_depth"])
 def _late_phase(m, quick, figdir):
+    """Quick: the orders and drawdowns for linf only, owners (GD, sign descent) at log10 L = -1e3 only."""
     out = [m.check_gunasekar_ridge(nm) for nm in ("l1", "l2", "linf")]
     out.append(m.check_gunasekar_ridge("linf", measure_norm="l2"))
     norms = ("linf",) if quick else ("linf", "l1", "l2")
     out += [m.check_ridge_order(nm) for nm in norms] + [m.check_ridge_order("linf", control=True)]
+    if not quick:
+        out += [m.check_ridge_drawdown(nm) for nm in norms]
+        out += [m.check_ridge_drawdown(nm, control=True) for nm in ("linf", "l1")]
+    owners = dict(norms=("l2", "linf"), depths=(-1e3,)) if quick else {}
+    out += [m.check_owner_at_depth(**owners), m.check_owner_at_depth(**owners, control=True)]
     return out
 
 

@@ -2,6 +2,8 @@
 
 * ``separated_case(seed)``: a bias-free 2-layer ReLU net (d=5, width=6, both layers trained, degree 2)
   on 10 linearly separable points, started from a point with log L <= -1 (reached by the l2 flow).
+* ``kinked_case(seed)``: teacher-student data (d=10, n=32, 3 teacher neurons on 3 coordinates) and a
+  bias-free 2-layer ReLU student of width 20 from init 0.1: coordinate descent crosses ReLU kinks there.
 * ``linear_case(seed)``: the linear model on 12 linearly separable points in d=4, small random init.
 * ``smooth_case(seed)``: a depth-2 diagonal linear net (smooth in theta) for solver-order checks.
 * ``OffsetLinear``: f(x) = <w, x> + c with a FIXED offset c: not homogeneous (negative controls).
@@ -42,6 +44,14 @@ def separated_case(seed: int = 0):
     if tr.status != "success":
         raise RuntimeError(f"separated_case({seed}) failed to fit: {tr.message}")
     return m, tr.params, (X, y)
+
+
+@lru_cache(maxsize=8)
+def kinked_case(seed: int = 0):
+    from ..datasets import teacher_student
+    X, y, _, _ = teacher_student(10, 32, k_star=3, active=3, seed=seed)
+    m = models.TwoLayerReLU(10, 20)
+    return m, m.init(0.1, torch.Generator().manual_seed(seed)), (X, y)
 
 
 @lru_cache(maxsize=8)
