@@ -20,8 +20,12 @@ from kktcheck.margins import sample_margins_from_outputs
 def eval_log_loss(fm, params, X, y, loss: str = "exp"):
     """(log L, G = grad log L, q) in one forward/backward pass; q are the per-sample margins (detached).
 
-    Hot-path version: no validation; ``params`` is a list of float64 tensors.
+    Hot-path version: no validation; ``params`` is a list of float64 tensors. A model with ``forward_vjp``
+    (the built-in Linear and TwoLayerReLU) gets its gradient in closed form: autograd runs on the n outputs
+    only (dlog L/df), and the model pulls that back (G = sum_i (dlog L/df_i) grad f_i).
     """
+    if hasattr(fm, "forward_vjp"):
+        return _eval_closed_form(fm, params, X, y, loss)
     with torch.enable_grad():
         ps = [p.detach().requires_grad_(True) for p in params]
         out = fm.apply_params(ps, X)
@@ -31,6 +35,36 @@ def eval_log_loss(fm, params, X, y, loss: str = "exp"):
     with torch.no_grad():
         q = sample_margins_from_outputs(out.detach(), y)
     return float(lL.detach()), G, q
+
+
+def _eval_closed_form(fm, params, X, y, loss):
+    with torch.no_grad():
+        out, vjp = fm.forward_vjp(params, X)
+        if out.dim() == 1:
+            lL, c = _binary_output_weights(out, y, loss)
+        else:
+            lL = c = None
+    if c is None:                     # multi-class outputs: autograd on the (n, C) outputs only
+        with torch.enable_grad():
+            o = out.detach().requires_grad_(True)
+            lL = log_loss(o, y, loss)
+            (c,) = torch.autograd.grad(lL, [o])
+    with torch.no_grad():
+        G = vjp(c)
+        q = sample_margins_from_outputs(out, y)
+    return float(lL.detach()), G, q
+
+
+def _binary_output_weights(out, y, loss):
+    """(log L, dlog L/df) for binary outputs f (q_i = y_i f_i), log space: with s_i = log l_i(q_i),
+    dlog L/dq_i = softmax(s)_i * s'(q_i); exp: s = -q, s' = -1; logistic: s = log softplus(-q),
+    s' = -sigmoid(-q) / softplus(-q) = -exp(logsigmoid(-q) - s) (-> -1 as q -> inf, no 0/0)."""
+    q = y * out
+    s = per_sample_log_loss(out, y, loss)
+    lL = torch.logsumexp(s, dim=0)
+    w = torch.softmax(s, dim=0)
+    ds = -torch.ones_like(q) if loss == "exp" else -torch.exp(torch.nn.functional.logsigmoid(-q) - s)
+    return lL, y * w * ds
 
 
 def grad_log_loss(fm, params, X, y, loss: str = "exp"):

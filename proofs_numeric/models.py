@@ -69,6 +69,16 @@ class Linear(HomogeneousModel):
         out = X.reshape(X.shape[0], -1) @ params[0].T
         return out[:, 0] if out.shape[1] == 1 else out
 
+    def forward_vjp(self, params, X):
+        """(outputs f = X W^T, c -> [grad_W sum_i <c_i, f_i>] = [c^T X]): the closed-form pullback used by the
+        flow's field instead of autograd."""
+        Xf = X.reshape(X.shape[0], -1)
+        out = Xf @ params[0].T
+
+        def vjp(c):
+            return [(c.reshape(out.shape)).T @ Xf]
+        return (out[:, 0] if out.shape[1] == 1 else out), vjp
+
     def margins_jacobian(self, params, X, y):
         """Binary labels y: q_i = y_i <w, x_i>, J_i = dq_i/dw = y_i x_i (closed form, no autograd)."""
         Xf = X.reshape(X.shape[0], -1)
@@ -101,6 +111,21 @@ class TwoLayerReLU(HomogeneousModel):
         a = params[1] if self.train_output else self.a_frozen
         out = torch.relu(X.reshape(X.shape[0], -1) @ params[0].T) @ a.T
         return out[:, 0] if out.shape[1] == 1 else out
+
+    def forward_vjp(self, params, X):
+        """(outputs f_i = a^T relu(W x_i), c -> grad_theta sum_i <c_i, f_i>) in closed form, relu'(0) := 0 (as
+        autograd): grad_a = c^T relu(H), grad_W = ((c a) * 1[H > 0])^T X with H = X W^T."""
+        Xf = X.reshape(X.shape[0], -1)
+        a = params[1] if self.train_output else self.a_frozen
+        H = Xf @ params[0].T
+        act = torch.relu(H)
+        out = act @ a.T
+
+        def vjp(c):
+            c = c.reshape(out.shape)
+            gW = ((c @ a) * (H > 0).to(H.dtype)).T @ Xf
+            return [gW, c.T @ act] if self.train_output else [gW]
+        return (out[:, 0] if out.shape[1] == 1 else out), vjp
 
     def margins_jacobian(self, params, X, y):
         """Binary labels y, one output: q_i = y_i sum_j a_j relu(<w_j, x_i>) and J_i = dq_i/dtheta, closed form:

@@ -6,6 +6,7 @@ For a norm ||.|| on parameter space (a list of blocks, one per layer):
 * ``nrm.dual(g)``         the dual norm ||g||_* = sup_{||u|| <= 1} <g, u>;
 * ``nrm.dualize(g)``      a unit-norm u with <g, u> = ||g||_* (the duality map; zero for g = 0).
                           The un-normalized steepest-descent step theta <- theta + eta Delta, Delta in argmin_{||u|| <= ||g||_*} <g, u>, is ``-nrm.dual(g) * nrm.dualize(g)``;
+* ``nrm.dual_and_dualize(g)`` both, validated once (the steepest step's two factors);
 * ``nrm.subgradient(x)``  an element v of the subdifferential of ||.|| at x (the norm's subdifferential {v : ||v||_* = 1, <v, x> = ||x||} for x != 0):
                           ||v||_* = 1 and <v, x> = ||x|| (for x != 0); this is the duality map of the
                           dual norm, ``nrm.dual_norm.dualize(x)``;
@@ -84,10 +85,16 @@ class Norm(ABC):
         """Duality map: a u with ||u|| = 1 and <g, u> = ||g||_* (u = 0 when g = 0); scale invariant in g."""
         return self._dualize(_unit(g, "g")[1])
 
+    def dual_and_dualize(self, g) -> tuple[float, list[torch.Tensor]]:
+        """(||g||_*, dualize(g)), the steepest step's two factors, from one validation and one rescaling of g
+        (the same numbers as ``dual(g)`` and ``dualize(g)``; the flow's field calls this every step)."""
+        e, gs = _unit(g, "g")
+        return _put_back(self._dual_value(gs), e, "g", "||.||_*"), self._dualize(gs)
+
     def steepest(self, g) -> list[torch.Tensor]:
         """Un-normalized steepest step Delta = -||g||_* dualize(g): <g, Delta> = -||g||_*^2, ||Delta|| = ||g||_*."""
-        c = -self.dual(g)
-        return [c * u for u in self.dualize(g)]
+        c, u = self.dual_and_dualize(g)
+        return [-c * ub for ub in u]
 
     def subgradient(self, x) -> list[torch.Tensor]:
         """An element of d||x||: the dual norm's duality map at x (zero at x = 0, which lies in the unit dual ball)."""

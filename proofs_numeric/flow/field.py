@@ -8,7 +8,8 @@ With g = grad L and G = grad log L = g / L (computed in log space, see ``proofs_
 ``dualize`` is the norm's duality map (a unit-norm u with <G, u> = ||G||_*), so the direction is exactly
 ``norm.steepest(G)`` (l2: gradient descent; l1: greedy coordinate descent, first argmax; linf: sign
 descent, sign(0) = 0; spectral: U V^T per layer).  d log L/ds = <G, v> = -||G||_*^2.
-The hot path calls the norm's private tensor-list methods (no validation).
+The hot path asks the norm for ||G||_* and dualize(G) in one call (``Norm.dual_and_dualize``: one validation);
+the built-in Linear and TwoLayerReLU give G in closed form (``forward_vjp``; ``proofs_numeric.losses``).
 """
 from __future__ import annotations
 
@@ -92,7 +93,6 @@ class SteepestField:
         self.n_evals += 1
         lL, G, q = eval_log_loss(self.fm, params, self.X, self.y, self.loss)
         with torch.no_grad():
-            gd = self.norm.dual(G)
-            u = self.norm.dualize(G)
+            gd, u = self.norm.dual_and_dualize(G)
         c = gd if self.time == "loss" else math.exp(lL) * gd
         return FieldEval(lL, G, q, gd, u, c)

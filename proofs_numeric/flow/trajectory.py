@@ -8,9 +8,12 @@ algorithm's norm. ``alignment`` is beta = <theta/||theta||, -g/||g||_*> (Theorem
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from kktcheck import norm as make_norm
 
 STATUSES = ("success", "max_steps", "max_seconds", "not_separated", "diverged", "stalled")
 
@@ -46,7 +49,30 @@ class Trajectory:
     def log10_loss(self) -> np.ndarray:
         return self.log_loss / np.log(10.0)
 
+    @property
+    def log_norm(self) -> float:
+        """log ||theta_T|| of the final parameters in the algorithm's norm, computed after scaling out the
+        largest entry (finite for every representable theta_T, also when ||theta_T|| itself overflows)."""
+        return _log_norm(self.params, self.norm)[0]
+
+    @property
+    def direction(self) -> list:
+        """The final unit direction theta_T / ||theta_T|| (algorithm's norm), as a list of float64 tensors;
+        the limit direction the theorems speak of, representable at every scale."""
+        log_r, scale, scaled = _log_norm(self.params, self.norm)
+        r = math.exp(log_r - math.log(scale)) if scale > 0 else 1.0
+        return [p / r for p in scaled]
+
     def after_separation(self, name: str = "soft_margin") -> np.ndarray:
         """The named array restricted to records from t0 on (empty if the data were never fitted)."""
         arr = getattr(self, name)
         return arr[self.t0_index:] if self.t0_index is not None else arr[:0]
+
+
+def _log_norm(params, norm_name):
+    """(log ||theta||, s, theta / s) with s the largest |entry| (s = 1 for theta = 0: log ||0|| = -inf)."""
+    scale = max((float(p.abs().max()) for p in params if p.numel()), default=0.0)
+    if not scale > 0:
+        return -math.inf, 0.0, [p.clone() for p in params]
+    scaled = [p / scale for p in params]
+    return math.log(float(make_norm(norm_name)(scaled))) + math.log(scale), scale, scaled

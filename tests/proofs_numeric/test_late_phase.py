@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy.optimize import linprog
 
+import kktcheck as kc
 from kktcheck.jacobian import margins_and_jacobian
 from proofs_numeric import models
 from proofs_numeric.checks.late_phase_checks import (check_gunasekar_ridge, check_owner_at_depth,
@@ -152,3 +153,16 @@ def test_kink_rows_are_the_other_side_of_each_concave_unit():
         assert o == i and qq == pytest.approx(qe, abs=1e-12) and torch.allclose(JJ, Je, atol=1e-12)
     none = m.kink_rows(th, X, y, q, J, torch.zeros(9, dtype=torch.float64))
     assert none[2].numel() == 0
+
+
+@pytest.mark.parametrize("exponent", [-300, -150, 0, 150, 250])
+def test_trajectory_direction_and_log_norm_at_every_scale(exponent):
+    from proofs_numeric.flow.cases import linear_case
+    m, th, data = linear_case(0)
+    tr = integrate(m, th, data, norm="linf", target_log_loss=-1e3, margin_norms=())
+    at_unit = [p.clone() for p in tr.params]
+    expected_log = math.log(float(kc.norm("linf")(at_unit)))             # computed directly at unit scale
+    tr.params = [p * 10.0 ** exponent for p in at_unit]
+    assert tr.log_norm == pytest.approx(expected_log + exponent * math.log(10), rel=1e-12, abs=1e-9)
+    direct = at_unit[0] / float(kc.norm("linf")(at_unit))
+    assert torch.allclose(tr.direction[0], direct, rtol=1e-12, atol=1e-15)
