@@ -123,7 +123,7 @@ def _cmd_experiment(a, argv) -> int:
         return _err(f"unknown experiment {a.name!r}; valid names: {', '.join(names)}")
     from .report.write import check_out_dir
     from .verify import experiment_report
-    out = a.out or f"experiment-{a.name}"
+    out = a.out if a.out is not None else f"experiment-{a.name}"   # --out "" is refused, not the default
     try:
         check_out_dir(out)
     except ValueError as exc:
@@ -160,8 +160,8 @@ def main(argv=None) -> int:
             return _cmd_list()
     except KeyboardInterrupt:
         return _interrupted(a.command, getattr(a, "name", None))
-    p.print_help()
-    return 2
+    p.print_help(sys.stderr)
+    return _err("no command given: choose one of verify, experiment, list (see the help above)")
 
 
 def _interrupted(command, name) -> int:
