@@ -48,6 +48,9 @@ CASES = [
      r"meta.*device.*to_empty"),
     ("meta device X", lambda: kc.margin(NET, (torch.empty(6, D, device="meta"), Y)), ValueError,
      r"X is on the 'meta' device"),
+    ("zero-width user module", lambda: kc.margin(torch.nn.Sequential(
+        torch.nn.Linear(D, 0, bias=False), torch.nn.ReLU(), torch.nn.Linear(0, 1, bias=False)).double(), (X, Y)),
+     ValueError, r"theta\[0\] has shape \(0, 3\), no entries: a layer of width 0"),   # was "dead ReLUs"
 ]
 
 

@@ -15,11 +15,16 @@ from proofs_numeric.experiments.cache import RunCache
 from proofs_numeric.results import CheckResult
 
 
+INTERRUPT_AT = {}   # run name -> step at which a simulated Ctrl-C arrives
+
+
 def _slow_training(steps: int, seconds_per_step: float, desc: str) -> int:
     """A training loop as the experiments write it: one ``update(1)`` per step on its progress object."""
     bar = budget.step_bar(steps, desc, progress=False)
     try:
-        for _ in range(steps):
+        for t in range(steps):
+            if INTERRUPT_AT.get(desc) == t:
+                raise KeyboardInterrupt
             time.sleep(seconds_per_step)
             if bar is not None:
                 bar.update(1)
@@ -131,3 +136,18 @@ def test_cli_experiment_budget_exit_code_and_report(two_run_experiment, tmp_path
     assert code == 1
     md = (tmp_path / "o" / "report.md").read_text()
     assert "budget_probe: time budget" in md and "NO EVIDENCE" in md and STOPPED in md
+
+
+def test_ctrl_c_during_an_experiment_says_where_and_keeps_finished_runs(two_run_experiment, tmp_path, capsys,
+                                                                        monkeypatch):
+    """Before: a bare KeyboardInterrupt traceback. Now: exit code 130, one message naming the experiment, no
+    report (reports are written once everything ran), and the run that finished is in the cache."""
+    monkeypatch.setattr("proofs_numeric.verify.load_experiments",
+                        lambda: ({"budget_probe": None}, run_experiment))
+    monkeypatch.setitem(INTERRUPT_AT, "slow", 3)
+    code = cli.main(["experiment", "budget_probe", "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 130 and "Traceback" not in err
+    assert "interrupted (Ctrl-C) during experiment 'budget_probe'" in err and "run cache" in err
+    assert not (tmp_path / "o" / "report.md").exists()
+    assert len(list((tmp_path / "o" / "cache").glob("*.json"))) == 1           # 'fast' is kept
