@@ -124,7 +124,7 @@ def max_margin_linear(X, y, norm="l1", *, time_limit: float | None = None) -> Li
     counted); None: no limit. Raises ValueError for bad labels/shapes, a bad time_limit or non-separable data,
     RuntimeError when the solver fails or reaches the time limit.
     """
-    time_limit = _check_time_limit(time_limit)
+    time_limit = check_time_limit(time_limit)
     nrm = make_norm(norm)
     Xt, yt = check_data((X, y), 1)
     if Xt.dim() != 2:
@@ -144,7 +144,8 @@ def _scale_back(value: float, e: int, what: str) -> float:
     return out
 
 
-def _check_time_limit(time_limit):
+def check_time_limit(time_limit):
+    """``time_limit`` as a float > 0 (None stays None), or a ValueError/TypeError naming time_limit."""
     if time_limit is None:
         return None
     if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)):
