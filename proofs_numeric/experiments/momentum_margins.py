@@ -175,7 +175,8 @@ def kkt_measures(per_seed: dict, model, data, cache_dir, C: dict) -> dict:
             for nm in (own, other):
                 path = Path(cache_dir) / f"kkt-{_key(C, algo=algo, seed=int(s), norm=nm)}.json"
                 if not path.is_file():
-                    res = kc.residual(runs[algo].params, data, model=model, norm=nm, pair=False, time_limit=time_limit(120))
+                    res = kc.residual(runs[algo].params, data, model=model, norm=nm, pair=False,
+                                      time_limit=time_limit(120))
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(json.dumps({"measure": float(res.measure), "status": res.status}))
                 out[(s, algo, nm)] = json.loads(path.read_text())["measure"]
