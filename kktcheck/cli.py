@@ -5,7 +5,8 @@ MODEL.pt is a whole ``torch.nn.Module`` saved with ``torch.save(model, path)``. 
 trust. DATA.npz holds arrays ``X`` (n, d, ...) and ``y`` (n,) with labels in {-1, +1}.
 The first printed line is the verdict ("approximately KKT: ...", "not KKT: ...", "could not decide: ...").
 Exit codes: 0 a verdict was reached (approximately KKT or not KKT), 1 could not decide (problem too large,
-time limit, solver failure), 2 bad input (checked before any computation, including an unwritable --json).
+time limit, solver failure), 2 bad input (checked before any computation, including an unwritable --json; one
+line "kktcheck residual: error: ..." naming the argument), 130 interrupted by Ctrl-C (nothing written).
 """
 from __future__ import annotations
 
@@ -54,11 +55,19 @@ def _kind(f: Path) -> str:
     return "other"
 
 
+def _existing_file(path: str, what: str) -> Path:
+    """``path`` as a Path to a regular file, or a ValueError naming ``what`` (MODEL or DATA)."""
+    f = Path(path)
+    if f.is_dir():
+        raise ValueError(f"{what} {path!r} is a directory, not a file")
+    if not f.is_file():
+        raise ValueError(f"{what} file {path!r} does not exist")
+    return f
+
+
 def _load_model(path: str):
     import torch
-    f = Path(path)
-    if not f.is_file():
-        raise ValueError(f"model file {path!r} does not exist")
+    f = _existing_file(path, "MODEL")
     if _kind(f) == "npy":
         raise ValueError(f"MODEL {path!r} is a NumPy .npy array, not a model: save the whole network with "
                          "torch.save(model, path) (the first argument is MODEL.pt, the second DATA.npz)")
@@ -76,9 +85,7 @@ def _load_model(path: str):
 
 def _load_data(path: str):
     import numpy as np
-    f = Path(path)
-    if not f.is_file():
-        raise ValueError(f"data file {path!r} does not exist")
+    f = _existing_file(path, "DATA")
     kind = _kind(f)
     if kind == "npy":
         raise ValueError(f"DATA {path!r} is a single NumPy array (.npy); the residual needs both X and y: save "
@@ -86,17 +93,22 @@ def _load_data(path: str):
     if kind == "pickle":
         raise ValueError(f"DATA {path!r} is a pickle, which is not loaded (unpickling runs arbitrary code); save "
                          "the arrays with np.savez(path, X=X, y=y)")
+    if kind != "zip":
+        raise ValueError(f"DATA {path!r} is not an .npz file (it does not start like a zip archive); save the "
+                         "arrays with np.savez(path, X=X, y=y)")
     try:
         with np.load(f, allow_pickle=False) as z:
-            missing = [k for k in ("X", "y") if k not in z.files]
-            if missing:
-                raise ValueError(f"{path!r} lacks array(s) {missing}; it has {z.files}. Save with "
-                                 "np.savez(path, X=X, y=y)")
-            return z["X"], z["y"]
-    except ValueError:
-        raise
+            names = list(z.files)
+            arrays = {k: z[k] for k in ("X", "y") if k in names}
     except Exception as err:
-        raise ValueError(f"cannot read {path!r} as an .npz file: {type(err).__name__}: {err}") from None
+        hint = "X and y must be numeric arrays, not Python objects; " if "allow_pickle" in str(err) else ""
+        raise ValueError(f"cannot read DATA {path!r} as an .npz file ({type(err).__name__}: {err}); {hint}save the "
+                         "arrays with np.savez(path, X=X, y=y)") from None
+    missing = [k for k in ("X", "y") if k not in arrays]
+    if missing:
+        raise ValueError(f"DATA {path!r} lacks array(s) {missing}; it has {names}. Save with "
+                         "np.savez(path, X=X, y=y)")
+    return arrays["X"], arrays["y"]
 
 
 def _clean(v):
@@ -107,6 +119,8 @@ def _clean(v):
 
 def _check_out(path: str) -> None:
     """Fail before any computation when --json cannot be written."""
+    if not path.strip():
+        raise ValueError("--json needs a file name, got an empty string")
     f = Path(path)
     if f.is_dir():
         raise ValueError(f"--json {path!r} is a directory")
@@ -122,7 +136,7 @@ def cmd_residual(args) -> int:
     from .kkt.report import render
     from .kkt.checks import DEFAULT_RADIUS, DEFAULT_VERDICT_TOL, check_tol
     from .subdiff import DEFAULT_TOL
-    if args.json:
+    if args.json is not None:
         _check_out(args.json)
     vtol = DEFAULT_VERDICT_TOL if args.verdict_tol is None else check_tol("--verdict-tol", args.verdict_tol, 0.0, 0.5)
     model = _load_model(args.model)
@@ -131,10 +145,13 @@ def cmd_residual(args) -> int:
                    method=args.method, time_limit=args.time_limit,
                    clarke_radius=DEFAULT_RADIUS if args.clarke_radius is None else args.clarke_radius)
     print(render(res, vtol))
-    if args.json:
+    if args.json is not None:
         out = {k: _clean(v) for k, v in res.summary().items()}
         out["verdict"], out["verdict_tol"] = res.verdict(vtol), vtol
-        Path(args.json).write_text(json.dumps(out, indent=2))
+        try:
+            Path(args.json).write_text(json.dumps(out, indent=2))
+        except OSError as err:
+            raise ValueError(f"cannot write --json {args.json!r}: {err.strerror or err}") from None
         print(f"wrote {args.json}")
     return 1 if res.verdict(vtol).startswith("could not decide") else 0
 
@@ -147,6 +164,9 @@ def main(argv=None) -> int:
     except (ValueError, TypeError) as err:
         print(f"kktcheck {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"kktcheck {args.command}: interrupted (Ctrl-C); nothing was written", file=sys.stderr)
+        return 130
     return 2
 
 

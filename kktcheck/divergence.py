@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .jacobian import margins_and_jacobian
+from .linear import check_time_limit
 from .margins import _prepare
 from .norms import norm as make_norm
 from .params import blocks, flatten, inner, unflatten
@@ -123,14 +124,18 @@ class ProximityResult:
         return self.status in _OK
 
 
-def _solve(prob, measure, lam, mp, nrm, h_of=None, info=None):
+def _solve(prob, measure, lam, mp, nrm, h_of=None, info=None, time_limit=None):
+    """Solve ``prob`` (Clarabel with its ``time_limit`` when one is given; a status other than optimal is
+    returned as a result with NaN values and the status, never a number)."""
     import cvxpy as cp
     t0 = time.perf_counter()
     tt = float(nrm(mp.theta_tilde))
     silence_highs_banner()
     try:
-        prob.solve(verbose=False)
+        prob.solve(verbose=False, **({} if time_limit is None else {"solver": "CLARABEL", "time_limit": time_limit}))
         status, msg = prob.status, ""
+        if status == cp.USER_LIMIT and time_limit is not None:
+            msg = f"the solver stopped at time_limit = {time_limit:g} s before an optimal solution"
     except (cp.error.SolverError, cp.error.DCPError, ValueError) as err:
         status, msg = "solver_error", f"cvxpy: {err}"
     secs = time.perf_counter() - t0
@@ -150,9 +155,12 @@ def _solve(prob, measure, lam, mp, nrm, h_of=None, info=None):
     return ProximityResult(measure, val, val / tt ** 2, stat, comp, lv, tt, status, msg, h, secs, info or {})
 
 
-def bregman_proximity(theta, data, *, model=None, norm="l2") -> ProximityResult:
-    """Bregman proximity measure P_D (the paper's Eq. 74: min over u and lambda of the generalized Bregman divergence) of the normalized point theta~ = theta / q_min^{1/L}."""
+def bregman_proximity(theta, data, *, model=None, norm="l2", time_limit=None) -> ProximityResult:
+    """Bregman proximity measure P_D (the paper's Eq. 74: min over u and lambda of the generalized Bregman divergence) of the normalized point theta~ = theta / q_min^{1/L}.
+
+    ``time_limit``: seconds for the solver (None: no limit); reaching it gives status "user_limit" and NaN values."""
     import cvxpy as cp
+    time_limit = check_time_limit(time_limit)
     nrm = make_norm(norm)
     mp = mm_point(theta, data, model)
     m = len(mp.q)
@@ -163,17 +171,18 @@ def bregman_proximity(theta, data, *, model=None, norm="l2") -> ProximityResult:
     tt = float(nrm(mp.theta_tilde))
     fy = 0.5 * cp.square(nrm.dual_cvxpy(u)) + 0.5 * tt ** 2 - (Jt @ th) @ lam
     cons = [fy <= eps, (1.0 - mp.q_tilde) @ lam >= -eps]
-    return _solve(cp.Problem(cp.Minimize(eps), cons), "bregman", lam, mp, nrm)
+    return _solve(cp.Problem(cp.Minimize(eps), cons), "bregman", lam, mp, nrm, time_limit=time_limit)
 
 
-def dutta_proximity(theta, data, *, model=None, norm="l2", subgradient="auto") -> ProximityResult:
+def dutta_proximity(theta, data, *, model=None, norm="l2", subgradient="auto", time_limit=None) -> ProximityResult:
     """Dutta et al. KKT proximity measure of theta~ (Dutta et al. 2013), stationarity in the dual norm, squared.
 
     ``subgradient``: "exact" uses h = ||theta~|| * nrm.subgradient(theta~) (the gradient when the norm is
     smooth; a fixed selection otherwise); "enlarged" lets h range over {h : D(h) <= eps}; "auto" picks
-    "exact" for l2 / smooth norms and "enlarged" for the rest.
+    "exact" for l2 / smooth norms and "enlarged" for the rest. ``time_limit`` as in ``bregman_proximity``.
     """
     import cvxpy as cp
+    time_limit = check_time_limit(time_limit)
     nrm = make_norm(norm)
     if subgradient == "auto":
         subgradient = "exact" if (nrm.smooth or getattr(nrm, "p", None) == 2.0) else "enlarged"
@@ -196,7 +205,8 @@ def dutta_proximity(theta, data, *, model=None, norm="l2", subgradient="auto") -
         r = _blocks_expr(hv - Jt.T @ lam, mp.theta_tilde)
         h_of = lambda: unflatten(torch.from_numpy(np.asarray(hv.value, dtype=np.float64)), mp.theta_tilde)  # noqa: E731
     cons.append(cp.square(nrm.dual_cvxpy(r)) <= eps)
-    return _solve(cp.Problem(cp.Minimize(eps), cons), "dutta", lam, mp, nrm, h_of, {"subgradient": subgradient})
+    return _solve(cp.Problem(cp.Minimize(eps), cons), "dutta", lam, mp, nrm, h_of, {"subgradient": subgradient},
+                  time_limit)
 
 
 __all__ = ["bregman", "generalized_bregman", "bregman_proximity", "dutta_proximity", "ProximityResult",

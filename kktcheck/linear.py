@@ -18,8 +18,9 @@ margin (1 + 1e-6)} is re-solved in closed form (least-norm w with <w, a_i> = 1 o
 w = A_S^T (A_S A_S^T)^+ 1), kept only if it is feasible and has non-negative multipliers.
 Scale: a_i = y_i x_i are divided by 2^e (max |a_ij| in [1/2, 1), exact) before anything else, and margin and
 dual_bound are multiplied back (gamma*(c A) = c gamma*(A), w unchanged), so X anywhere in float64's range
-gives the same w; a margin beyond float64 raises ValueError. Non-separable data (gamma* <= 0) raise ValueError; a solver status other than optimal raises
-RuntimeError carrying cvxpy's status.
+gives the same w; a margin beyond float64 raises ValueError. Non-separable data (gamma* <= 0) raise ValueError;
+a solver status other than optimal raises RuntimeError carrying cvxpy's status (``time_limit=`` seconds bound
+the solver; reaching it is a RuntimeError naming time_limit, never a margin).
 """
 from __future__ import annotations
 
@@ -69,13 +70,13 @@ def _is_lp(nrm) -> bool:
     return isinstance(nrm, LpNorm) and nrm.p in (1.0, math.inf)
 
 
-def _solve(A: np.ndarray, nrm):
+def _solve(A: np.ndarray, nrm, time_limit: float | None = None):
     import cvxpy as cp
     n, d = A.shape
     w, t = cp.Variable(d), cp.Variable()
     cons = [A @ w >= t, nrm.cvxpy([w]) <= 1]
     prob = cp.Problem(cp.Maximize(t), cons)
-    opts = _LP_OPTS if _is_lp(nrm) else _SOCP_OPTS
+    opts = dict(_LP_OPTS if _is_lp(nrm) else _SOCP_OPTS, **({} if time_limit is None else {"time_limit": time_limit}))
     silence_highs_banner()
     try:
         with warnings.catch_warnings():  # an inaccurate solve is reported below as an error with its status
@@ -84,6 +85,9 @@ def _solve(A: np.ndarray, nrm):
     except cp.error.SolverError as err:
         raise RuntimeError(f"max_margin_linear: solver {opts['solver']} failed for norm {nrm.name!r} "
                            f"(status {prob.status!r}): {err}") from None
+    if prob.status == cp.USER_LIMIT and time_limit is not None:
+        raise RuntimeError(f"max_margin_linear: the solver stopped at time_limit = {time_limit:g} s before an "
+                           f"optimal solution (n = {n}, d = {d}); raise time_limit or pass fewer samples")
     if prob.status != cp.OPTIMAL or w.value is None:
         raise RuntimeError(f"max_margin_linear: solver {opts['solver']} returned status {prob.status!r} for "
                            f"norm {nrm.name!r}; no margin is reported. Try rescaling X or another norm.")
@@ -112,19 +116,22 @@ def _polish_l2(A: np.ndarray, w: np.ndarray, margin: float):
     return v, m, alpha
 
 
-def max_margin_linear(X, y, norm="l1") -> LinearMaxMargin:
+def max_margin_linear(X, y, norm="l1", *, time_limit: float | None = None) -> LinearMaxMargin:
     """gamma* = max_{||w|| <= 1} min_i y_i <w, x_i> for the linear model <w, x> (no bias), with its w.
 
     ``norm`` is a name accepted by ``kc.norm`` (l1, l2, linf, lp:P, ...) or a Norm with a cvxpy form.
-    Raises ValueError for bad labels/shapes or non-separable data, RuntimeError when the solver fails.
+    ``time_limit``: seconds for the solver (HiGHS / Clarabel; building the program, linear in n d, is not
+    counted); None: no limit. Raises ValueError for bad labels/shapes, a bad time_limit or non-separable data,
+    RuntimeError when the solver fails or reaches the time limit.
     """
+    time_limit = check_time_limit(time_limit)
     nrm = make_norm(norm)
     Xt, yt = check_data((X, y), 1)
     if Xt.dim() != 2:
         raise ValueError(f"max_margin_linear needs X of shape (n, d); got shape {tuple(Xt.shape)} "
                          "(flatten the inputs first)")
     e, (Au,) = unit_scale([yt[:, None] * Xt])      # gamma*(2^e A) = 2^e gamma*(A): solve at unit scale
-    res = _max_margin_unit(Au.numpy(), nrm)
+    res = _max_margin_unit(Au.numpy(), nrm, time_limit)
     res.margin, res.dual_bound = _scale_back(res.margin, e, "margin"), _scale_back(res.dual_bound, e, "dual bound")
     return res
 
@@ -137,12 +144,23 @@ def _scale_back(value: float, e: int, what: str) -> float:
     return out
 
 
-def _max_margin_unit(A: np.ndarray, nrm) -> LinearMaxMargin:
+def check_time_limit(time_limit):
+    """``time_limit`` as a float > 0 (None stays None), or a ValueError/TypeError naming time_limit."""
+    if time_limit is None:
+        return None
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)):
+        raise TypeError(f"time_limit must be a number of seconds > 0 or None, got {type(time_limit).__name__}")
+    if not (math.isfinite(time_limit) and time_limit > 0):
+        raise ValueError(f"time_limit must be a finite number of seconds > 0 (or None), got {time_limit}")
+    return float(time_limit)
+
+
+def _max_margin_unit(A: np.ndarray, nrm, time_limit: float | None = None) -> LinearMaxMargin:
     """max_margin_linear on a_i = y_i x_i with max |A_ij| in [1/2, 1)."""
     scale = max(float(nrm._dual_value([torch.from_numpy(row)])) for row in A)
     if not scale > 0:
         raise ValueError("every x_i is 0: the data are not linearly separable (max margin is 0)")
-    w, alpha, status, solver = _solve(A / scale, nrm)          # solve on rescaled data (||a_i||_* <= 1)
+    w, alpha, status, solver = _solve(A / scale, nrm, time_limit)          # solve on rescaled data (||a_i||_* <= 1)
     nw = nrm(w)
     if not nw > 0:
         raise ValueError("data are not linearly separable through the origin: the max margin is 0 "

@@ -16,8 +16,8 @@ Params = list  # list[torch.Tensor], float64, one tensor per layer
 def as_params(theta, *, name: str = "theta", check_finite: bool = True) -> list[torch.Tensor]:
     """Convert ``theta`` (nn.Module, tensor, ndarray or a sequence of them) to float64 tensors.
 
-    Raises ValueError with the layer index when an entry is NaN/inf, and TypeError for
-    objects that are not numeric arrays.
+    Raises ValueError with the layer index when an entry is NaN/inf or a layer has no entries (width 0), and
+    TypeError for objects that are not numeric arrays.
     """
     if isinstance(theta, torch.nn.Module):
         blocks = [p.detach() for p in theta.parameters()]
@@ -37,6 +37,9 @@ def as_params(theta, *, name: str = "theta", check_finite: bool = True) -> list[
             t = torch.as_tensor(b.detach() if isinstance(b, torch.Tensor) else b, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError) as err:
             raise TypeError(f"{name}[{k}] is not a numeric array ({type(b).__name__}): {err}") from None
+        if t.numel() == 0:
+            raise ValueError(f"{name}[{k}] has shape {tuple(t.shape)}, no entries: a layer of width 0 has no units; "
+                             "build every layer with width >= 1")
         if check_finite and not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name}[{k}] (shape {tuple(t.shape)}) contains NaN or inf; "
                              "the margin and KKT quantities are undefined there. Check the training run "

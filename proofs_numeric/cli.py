@@ -1,8 +1,10 @@
 """Command line: ``proofs-numeric verify`` (the main job) and ``proofs-numeric experiment NAME``.
 
 Exit codes: 0 every theorem check and negative control as expected; 1 some check or control not as expected
-(or a section raised / is not available); informational paper claims never change it; 2 bad usage (unknown
-suite or experiment name, output path that is a file or unwritable).
+(or a section raised / is not available, or --max-seconds ended the run before everything was evaluated: those
+rows have verdict "no evidence"); informational paper claims never change it; 2 bad usage (unknown suite or
+experiment name, output path that is a file or unwritable, a --seeds or --max-seconds that is not a positive
+number); 130 interrupted by Ctrl-C (finished experiment runs stay in the run cache).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="run only this suite or experiment (repeatable; see --list)")
     v.add_argument("--list", action="store_true", help="list the suite and experiment names and exit")
     v.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_max_seconds(v)
     e = sub.add_parser("experiment", help="run one experiment and write its report",
                        description="Run one of the paper's experiments with its plots; report.md/report.html in --out.")
     e.add_argument("name", metavar="NAME", help="experiment name (see `proofs-numeric list`)")
@@ -34,11 +37,29 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="number of seeds (0..N-1)")
     e.add_argument("--quick", action="store_true", help="small version of the experiment")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_max_seconds(e)
     e.add_argument("--json", action="store_true",
                    help="print the machine-readable report (report.json) on stdout; the summary goes to stderr")
     sub.add_parser("list", help="list the check suites and experiments",
                    description="List the registered theorem-check suites and the experiment names.")
     return p
+
+
+def _add_max_seconds(p) -> None:
+    p.add_argument("--max-seconds", type=_positive_seconds, default=None, metavar="S",
+                   help="wall-time budget in seconds: the run stops at the next training step, solve, suite or "
+                        "experiment after it; what was not evaluated is reported as 'no evidence' (exit 1) and "
+                        "finished experiment runs stay cached (default: no limit)")
+
+
+def _positive_seconds(s):
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--max-seconds expects a number of seconds > 0, got {s!r}") from None
+    if not (v > 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"--max-seconds expects a finite number of seconds > 0, got {s!r}")
+    return v
 
 
 def _positive_int(s):
@@ -84,7 +105,7 @@ def _cmd_verify(a, argv) -> int:
     except ValueError as exc:
         return _err(exc)
     report, paths = verify(a.out, quick=a.quick, progress=not a.no_progress, suites=a.suite,
-                           with_experiments=not a.no_experiments, argv=argv)
+                           with_experiments=not a.no_experiments, argv=argv, max_seconds=a.max_seconds)
     return _finish(report, paths)
 
 
@@ -102,14 +123,14 @@ def _cmd_experiment(a, argv) -> int:
         return _err(f"unknown experiment {a.name!r}; valid names: {', '.join(names)}")
     from .report.write import check_out_dir
     from .verify import experiment_report
-    out = a.out or f"experiment-{a.name}"
+    out = a.out if a.out is not None else f"experiment-{a.name}"   # --out "" is refused, not the default
     try:
         check_out_dir(out)
     except ValueError as exc:
         return _err(exc)
     seeds = None if a.seeds is None else list(range(a.seeds))
     report, paths = experiment_report(a.name, out, seeds=seeds, quick=a.quick, progress=not a.no_progress,
-                                      argv=argv)
+                                      argv=argv, max_seconds=a.max_seconds)
     return _finish(report, paths, as_json=a.json)
 
 
@@ -139,8 +160,8 @@ def main(argv=None) -> int:
             return _cmd_list()
     except KeyboardInterrupt:
         return _interrupted(a.command, getattr(a, "name", None))
-    p.print_help()
-    return 2
+    p.print_help(sys.stderr)
+    return _err("no command given: choose one of verify, experiment, list (see the help above)")
 
 
 def _interrupted(command, name) -> int:

@@ -5,6 +5,9 @@ computation), imports ``proofs_numeric.checks.suites`` (which registers the defa
 teammate module shows up as a "not available" section), runs the suites, then every experiment in
 ``proofs_numeric.experiments.EXPERIMENTS``, and writes report.md, report.html and report.json atomically
 into ``out`` with the PNGs beside them. ``suites=[...]`` selects theorem suites and experiments by name.
+``max_seconds`` bounds the whole job's wall time (``proofs_numeric.budget``): checked before each suite and
+experiment and, inside the experiments, at every training step; what it did not let run is reported with status
+"stopped (time budget)" and a "no evidence" row, so the report is not all as expected (exit code 1).
 ``Report.ok`` is False if any theorem check or negative control is not as expected,
 any section raised, or any section is not available; the CLI turns that into exit code 1.
 """
@@ -16,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from .checks.registry import SUITES, run_suites
+from . import budget
+from .checks.registry import STOPPED, SUITES, run_suites
 from .report.model import Report, Section, Table, run_metadata
 from .results import Figure, figure_caption
 from .report.write import check_out_dir, write_report
@@ -71,9 +75,10 @@ def experiment_section(name, result, seconds=0.0) -> Section:
     where = f" ({case.text()})" if case is not None else ""
     figures = [f if figure_caption(f) else Figure(str(f), f"experiment {name}: the runs of this section{where}")
                for f in (getattr(result, "figures", []) or [])]
+    stop = getattr(result, "budget_stop", "")
     return Section(title, kind="experiment", results=claims, name=name, figures=figures,
                    tables=_tables(getattr(result, "tables", None)), text=str(getattr(result, "summary", "") or ""),
-                   seconds=seconds)
+                   seconds=seconds, status=STOPPED if stop else "ok", message=f"stopped at {stop}" if stop else "")
 
 
 def run_experiments(out: Path, quick: bool, progress: bool, names=None, seeds=None) -> list:
@@ -93,9 +98,11 @@ def run_experiments(out: Path, quick: bool, progress: bool, names=None, seeds=No
 
 
 def verify(out, *, quick: bool = False, progress: bool = True, suites=None, experiments=None,
-           with_experiments: bool = True, registry: dict | None = None, argv=None) -> tuple:
+           with_experiments: bool = True, registry: dict | None = None, argv=None, max_seconds=None) -> tuple:
     """Run the main job and write the report; returns (Report, (md_path, html_path, json_path)).
-    ``suites``: names of theorem suites and/or experiments to run (None: all)."""
+    ``suites``: names of theorem suites and/or experiments to run (None: all); ``max_seconds``: wall-time budget
+    of the whole job (None: unlimited)."""
+    max_seconds = budget.check_max_seconds(max_seconds)
     out = check_out_dir(out)
     t0 = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -107,20 +114,23 @@ def verify(out, *, quick: bool = False, progress: bool = True, suites=None, expe
             raise ValueError(f"unknown suite(s) {unknown}; valid names: {', '.join(valid)}")
         experiments = [n for n in suites if n not in table] if experiments is None else experiments
     names = None if suites is None else [n for n in suites if n in table]
-    outcomes = run_suites(quick, out, progress=progress, names=names, suites=table)
-    sections = [Section(f"{o.section} [{o.name}]", status=o.status, message=o.message, results=o.results,
-                        seconds=o.seconds, name=o.name) for o in outcomes]
-    if with_experiments and (suites is None or experiments):
-        sections += run_experiments(out, quick, progress, experiments)
+    with budget.limit(max_seconds):
+        outcomes = run_suites(quick, out, progress=progress, names=names, suites=table)
+        sections = [Section(f"{o.section} [{o.name}]", status=o.status, message=o.message, results=o.results,
+                            seconds=o.seconds, name=o.name) for o in outcomes]
+        if with_experiments and (suites is None or experiments):
+            sections += run_experiments(out, quick, progress, experiments)
     meta = run_metadata(mode="quick" if quick else "full", seed=f"fixed per case (default {DEFAULT_SEED})",
+                        **({"max_seconds": max_seconds} if max_seconds else {}),
                         started=started, wall_time_s=round(time.perf_counter() - t0, 1),
                         command=" ".join(argv if argv is not None else sys.argv))
     report = Report("proofs-numeric verification report", sections, meta)
     return report, write_report(report, out)
 
 
-def experiment_report(name, out, *, seeds=None, quick=False, progress=True, argv=None) -> tuple:
-    """Run one experiment and write its report (report.md/html in ``out``)."""
+def experiment_report(name, out, *, seeds=None, quick=False, progress=True, argv=None, max_seconds=None) -> tuple:
+    """Run one experiment and write its report (report.md/html in ``out``); ``max_seconds``: wall-time budget."""
+    max_seconds = budget.check_max_seconds(max_seconds)
     registry, run = load_experiments()
     if registry is None:
         raise RuntimeError(f"the experiments package is not available: {run}")
@@ -128,10 +138,12 @@ def experiment_report(name, out, *, seeds=None, quick=False, progress=True, argv
         raise KeyError(name)
     out = check_out_dir(out)
     t0 = time.perf_counter()
-    res = run(name, out, seeds=seeds, quick=quick, progress=progress)
+    with budget.limit(max_seconds):
+        res = run(name, out, seeds=seeds, quick=quick, progress=progress)
     sec = experiment_section(name, res, time.perf_counter() - t0)
     meta = run_metadata(mode="quick" if quick else "full", seeds=str(getattr(res, "seeds", None) or (seeds if seeds is not None else "default")),
                         wall_time_s=round(time.perf_counter() - t0, 1),
+                        **({"max_seconds": max_seconds} if max_seconds else {}),
                         command=" ".join(argv if argv is not None else sys.argv))
     report = Report(f"proofs-numeric experiment: {name}", [sec], meta)
     return report, write_report(report, out)

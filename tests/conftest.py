@@ -9,10 +9,29 @@ states only its cost cap, ``@settings(max_examples=N)``, which inherits the load
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """``run_cli(main, argv) -> (exit code, stderr text)``: a command line's ``main`` called in-process with
+    stdout discarded; argparse's SystemExit becomes its code. Session-scoped, so hypothesis tests can use it
+    (capsys is reset per test, not per example)."""
+    def run(main, argv):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(argv)
+            except SystemExit as exc:
+                code = exc.code
+        return code, err.getvalue()
+    return run

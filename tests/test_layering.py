@@ -78,6 +78,7 @@ def pn_imports(path: pathlib.Path, root: pathlib.Path = PN) -> set:
 # importing checks; checks draw with plotting, never report; optimizers know nothing of checks.
 RULES = [("results.py", {"checks", "report", "experiments", "optim", "flow", "plotting", "record", "verify"}),
          ("plotting.py", {"checks", "report", "experiments", "optim", "record", "verify"}),
+         ("budget.py", {"checks", "report", "experiments", "optim", "flow", "record", "verify"}),
          ("report", {"checks", "experiments", "verify"}),
          ("checks", {"report", "experiments", "verify"}),
          ("optim", {"checks", "report", "experiments"}),

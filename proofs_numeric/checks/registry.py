@@ -9,6 +9,8 @@ report heading it is listed under
 
 ``run_suites`` runs every registered suite in registration order. An ``Exception`` inside a suite does not
 stop the run: the suite is recorded with status "error" and the message (it counts as not as expected).
+Under a time budget (``budget.limit``) the deadline is checked before each suite: a suite not started is
+recorded with status "stopped (time budget)" and one "no evidence" row (``budget.not_evaluated``).
 A suite registered with ``available=False`` (its module could not be imported) is recorded as
 "not available" with the import error. ``KeyboardInterrupt`` and other ``BaseException`` propagate, so an
 interrupted run writes no report.
@@ -21,6 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import budget
 from ..results import CheckResult
 
 
@@ -37,7 +40,7 @@ class Suite:
 class SuiteOutcome:
     name: str
     section: str
-    status: str                                   # "ok" | "error" | "not available"
+    status: str                                   # "ok" | "error" | "not available" | STOPPED
     results: list = field(default_factory=list)   # list[CheckResult]
     message: str = ""
     seconds: float = 0.0
@@ -48,6 +51,7 @@ class SuiteOutcome:
 
 
 SUITES: dict = {}
+STOPPED = "stopped (time budget)"   # a section the budget did not let start (or finish)
 
 
 def register_suite(name: str, section: str, *, module: str | None = None, needs=(), available: bool = True,
@@ -129,6 +133,13 @@ def run_suites(quick: bool, figdir, progress: bool = True, names=None, suites: d
     for suite in (bar if bar is not None else chosen):
         if bar is not None:
             bar.set_postfix_str(suite.name)
+        try:
+            budget.check(f"the start of suite {suite.name!r}")
+        except budget.BudgetExhausted as stop:
+            out.append(SuiteOutcome(suite.name, suite.section, STOPPED, [budget.not_evaluated(suite.name, stop,
+                                                                                              "checks")],
+                                    message=str(stop)))
+            continue
         out.append(run_suite(suite, quick, figdir))
     if bar is not None:
         bar.close()

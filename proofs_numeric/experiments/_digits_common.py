@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from ..budget import step_bar, time_limit
 from .cache import RunCache
 from .digits_training import Run, train
 
@@ -37,10 +38,7 @@ def run_cached(cache: RunCache, cfg, model, p0, data, make_opt, steps, name, nor
     d = cache.load(cfg, validate)
     if d is not None:
         return Run.from_dict(d)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, desc=name, leave=False)
+    bar = step_bar(steps, name, progress)
     try:
         r = train(model, p0, data, make_opt, steps, name=name, norms=norms, stop_log_loss=stop_log_loss,
                   progress=bar)
@@ -78,7 +76,7 @@ def kkt_rows(runs: dict, model, data, norms) -> list:
         row = {"run": name}
         for nm in norms:
             try:
-                res = residual(r.params, data, model=model, norm=nm, pair=False, time_limit=60.0)
+                res = residual(r.params, data, model=model, norm=nm, pair=False, time_limit=time_limit(60.0))
                 row[f"{nm}: KKT measure"] = f"{res.measure:.3g}"
                 row[f"{nm}: verdict"] = res.verdict(1e-2)
             except Exception as exc:  # noqa: BLE001 - e.g. not yet separated

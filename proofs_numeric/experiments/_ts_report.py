@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..budget import time_limit
 from ..results import CheckResult
 from .base import describe
 from .batched import ALGO_NORM, NORMS
@@ -224,7 +225,7 @@ def kkt(runs, C, n_runs: int):
                     "log L end": f"{r['log_loss'][-1]:.4g}"}, {}
         for p in NORMS:
             try:
-                res = kc.residual(th, ds.train, model=model, norm=p, pair=False, time_limit=120.0)
+                res = kc.residual(th, ds.train, model=model, norm=p, pair=False, time_limit=time_limit(120.0))
                 val[p] = res.measure
                 row[p] = f"{val[p]:.3g} ({res.measure_source})"
             except Exception as exc:  # noqa: BLE001 - e.g. not separated: shown, not claimed

@@ -5,6 +5,10 @@ registered under a name with ``@register("name", "one-line description")``. ``Ex
 paper's claims as ``CheckResult`` rows (measured value, threshold, verdict), the PNGs written into ``out``,
 named tables (lists of dict rows), a one-paragraph summary and the ``case`` (model, data, sizes, algorithms,
 steps) that claims without a case of their own inherit; the report renders all of them.
+
+Time budget: a training loop takes its per-step progress object from ``budget.step_bar`` and a bounded solve
+its ``time_limit`` from ``budget.time_limit``, so ``run_experiment(..., max_seconds=...)`` stops the experiment
+at the next step or solve (``budget_stop`` says where; finished runs stay cached).
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ class ExperimentResult:
     title: str | None = None
     case: object = None                           # a results.Case: what ran (claims without their own case get it)
     seeds: list = field(default_factory=list)     # the seeds that actually ran (the report's metadata lists them)
+    budget_stop: str = ""                         # where the time budget ended the run ("" : it did not)
 
     @property
     def ok(self) -> bool:

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..budget import step_bar, time_limit
 from ..results import Figure, describe_case
 from ._digits_common import plot_runs, single_thread
 from ._momentum_claims import all_claims, kkt_table, summary_rows
@@ -153,10 +154,7 @@ def seed_runs(seed: int, C: dict, cache_dir, progress: bool = False):
     p0 = model.init(C["init"], torch.Generator().manual_seed(int(seed)))
     runs = {}
     for name, (make_opt, _) in algorithms(C["ratios"]).items():
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=C["steps"], desc=f"seed {seed} {name}", leave=False)
+        bar = step_bar(C["steps"], f"seed {seed} {name}", progress)
         try:
             runs[name] = _cached(Path(cache_dir), _key(C, algo=name, seed=int(seed)), lambda: train_with_snapshots(
                 model, p0, ds.train, make_opt, C, name, bar))
@@ -177,7 +175,8 @@ def kkt_measures(per_seed: dict, model, data, cache_dir, C: dict) -> dict:
             for nm in (own, other):
                 path = Path(cache_dir) / f"kkt-{_key(C, algo=algo, seed=int(s), norm=nm)}.json"
                 if not path.is_file():
-                    res = kc.residual(runs[algo].params, data, model=model, norm=nm, pair=False, time_limit=120)
+                    res = kc.residual(runs[algo].params, data, model=model, norm=nm, pair=False,
+                                      time_limit=time_limit(120))
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(json.dumps({"measure": float(res.measure), "status": res.status}))
                 out[(s, algo, nm)] = json.loads(path.read_text())["measure"]

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..budget import step_bar
 from ..datasets.teacher_student import N_TEST, teacher_student
 from ._digits_common import single_thread
 from .base import ExperimentResult, register
@@ -58,11 +59,7 @@ def train_group(cfgs: list, C: dict, progress: bool) -> list:
     W0, a0 = torch.stack([w for w, _ in inits]), torch.stack([a for _, a in inits])
     X = torch.stack([data[c["seed"]].X for c in cfgs])
     y = torch.stack([data[c["seed"]].y for c in cfgs])
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=C["steps"], desc=f"teacher-student alpha={cfgs[0]['alpha']:g} ({len(cfgs)} runs)",
-                   leave=False)
+    bar = step_bar(C["steps"], f"teacher-student alpha={cfgs[0]['alpha']:g} ({len(cfgs)} runs)", progress)
     try:
         lr = {k: C["lr"] for k in ("GD", "CD", "SD")}
         br = train_batched(W0, a0, X, y, [c["algo"] for c in cfgs], switch_to=[c["switch"] for c in cfgs],

@@ -89,12 +89,19 @@ class TransformOptimizer(torch.optim.Optimizer):
         defaults["nonfinite"] = check_nonfinite(defaults.get("nonfinite", "raise"))
         defaults["schedule"] = as_schedule(defaults.get("schedule"))
         super().__init__(params, defaults)
-        for group in self.param_groups:
+        for g, group in enumerate(self.param_groups):
             check_lr(group["lr"])
-            for p in group["params"]:
+            for i, p in enumerate(group["params"]):
+                where = f"param_groups[{g}]['params'][{i}] (shape {tuple(p.shape)})"
                 if p.dtype != torch.float64:
                     raise TypeError(f"{type(self).__name__} works in float64 (the verification dtype); got a "
                                     f"{p.dtype} parameter of shape {tuple(p.shape)}. Call model.double() first.")
+                if p.device.type == "meta":
+                    raise ValueError(f"{where} is on the 'meta' device (a shape without values): materialize the "
+                                     "model first, e.g. model.to_empty(device='cpu') and then load its weights")
+                if p.numel() == 0:
+                    raise ValueError(f"{where} has no entries (a layer of width 0); build every layer with "
+                                     "width >= 1")
 
     def direction(self, group: dict):  # pragma: no cover - interface
         raise NotImplementedError

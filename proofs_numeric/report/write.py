@@ -23,6 +23,8 @@ def check_out_dir(out) -> Path:
     """Create ``out`` if needed and verify it is a writable directory; return it (absolute)."""
     if out is None or str(out).strip() == "":
         raise ValueError("no output directory given: pass --out DIR")
+    if "\x00" in str(out):
+        raise ValueError(f"output directory {str(out)!r} contains a NUL byte: pass --out a valid path")
     out = Path(out).expanduser().absolute()
     if out.exists() and not out.is_dir():
         raise ValueError(f"output path {out} exists and is not a directory: pass --out a directory "

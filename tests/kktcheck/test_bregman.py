@@ -191,3 +191,21 @@ def test_dutta_enlarged_relaxes_exact(name):
     assert en.value <= ex.value * (1 + 1e-6) + 1e-9
     assert kc.bregman(en.h, [theta[0] / float(kc.sample_margins(theta, (X, y), model=model).min())], name) \
         <= en.value * (1 + 1e-6) + 1e-9   # h lies in the eps-subdifferential at theta~ (L = 1)
+
+
+def test_proximity_time_limit_gives_a_status_never_a_value():
+    """Resource limit (issue 12): the proximity programs take time_limit; reaching it is status 'user_limit' with
+    NaN values, and the same call with room to finish is optimal (negative control)."""
+    import warnings
+
+    from kktcheck import reference as R
+    p = R.two_layer_dead_neuron()
+    for measure in (kc.bregman_proximity, kc.dutta_proximity):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)        # cvxpy: "Solution may be inaccurate"
+            stopped = measure(p.model, p.data, norm="l2", time_limit=1e-9)
+        assert stopped.status == "user_limit" and not stopped.ok and "time_limit" in stopped.message
+        assert math.isnan(stopped.value)
+        assert measure(p.model, p.data, norm="l2", time_limit=60).ok
+    with pytest.raises(ValueError, match="time_limit must be"):
+        kc.bregman_proximity(p.model, p.data, time_limit=0)

@@ -3,6 +3,8 @@ detected, overflow is called overflow, Dropout in train mode and complex inputs 
 ReLU net whose output nearly cancels is accepted."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -21,6 +23,14 @@ def relu_net(*extra):
 
 
 NET = relu_net()
+
+
+def zero_width_net():
+    """A user module with a hidden layer of width 0 (torch warns that initializing it is a no-op)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.nn.Sequential(torch.nn.Linear(D, 0, bias=False), torch.nn.ReLU(),
+                                   torch.nn.Linear(0, 1, bias=False)).double()
 
 CASES = [
     ("NaN in X, user module", lambda: kc.margin(NET, (np.where(X > 1, np.nan, X), Y)), ValueError,
@@ -48,6 +58,8 @@ CASES = [
      r"meta.*device.*to_empty"),
     ("meta device X", lambda: kc.margin(NET, (torch.empty(6, D, device="meta"), Y)), ValueError,
      r"X is on the 'meta' device"),
+    ("zero-width user module", lambda: kc.margin(zero_width_net(), (X, Y)),
+     ValueError, r"theta\[0\] has shape \(0, 3\), no entries: a layer of width 0"),   # was "dead ReLUs"
 ]
 
 

@@ -98,3 +98,22 @@ def test_solver_failure_carries_status(monkeypatch):
     X = rng.standard_normal((20, 4)); y = np.sign(X @ np.ones(4))
     with pytest.raises(RuntimeError, match="status"):
         kc.max_margin_linear(X, y, norm="l2")
+
+
+def test_time_limit_stops_the_solver_with_a_clear_error():
+    """Resource limit (issue 12): a solver that runs out of time raises naming time_limit, never a wrong margin;
+    the same problem without the limit is solved (negative control)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 100))
+    y = np.sign(X[:, 0])
+    for norm in ("l1", "l2"):
+        with pytest.raises(RuntimeError, match=r"time_limit = 1e-06 s before an optimal solution \(n = 300"):
+            kc.max_margin_linear(X, y, norm, time_limit=1e-6)
+    assert kc.max_margin_linear(X[:40], y[:40], "l2", time_limit=60).margin > 0
+
+
+@pytest.mark.parametrize("bad,exc", [(0, ValueError), (-1.0, ValueError), (float("nan"), ValueError),
+                                     ("5", TypeError)])
+def test_time_limit_is_checked(bad, exc):
+    with pytest.raises(exc, match="time_limit must be"):
+        kc.max_margin_linear(np.eye(2), np.ones(2), time_limit=bad)

@@ -1,4 +1,5 @@
-"""One clear error at the public boundary (issue 12, item 5): layer widths and init scales of the models."""
+"""One clear error at the public boundary (issue 12, item 5): layer widths and init scales of the models, data
+set sizes, optimizer parameters on the meta device or with no entries."""
 from __future__ import annotations
 
 import math
@@ -6,7 +7,8 @@ import math
 import pytest
 import torch
 
-from proofs_numeric import models
+from proofs_numeric import models, optim
+from proofs_numeric.datasets.synthetic import linearly_separable, non_separable, xor
 
 BAD_MODELS = [
     ("Linear d=0", lambda: models.Linear(0), ValueError, r"d must be an integer >= 1, got 0"),
@@ -33,3 +35,28 @@ def test_init_scale_must_be_finite_and_nonnegative(scale):
     with pytest.raises((ValueError, TypeError), match=r"init: scale must be a finite number >= 0"):
         m.init(scale)
     assert not any(bool(p.isnan().any()) for p in m.parameters())
+
+
+@pytest.mark.parametrize("call,exc,pattern", [
+    (lambda: linearly_separable(-1, 3), ValueError, r"n must be >= 1, got -1"),   # was numpy's "negative dimensions"
+    (lambda: linearly_separable(5, 0), ValueError, r"d must be >= 1, got 0"),      # was an empty (5, 0) X
+    (lambda: linearly_separable(0, 3), ValueError, r"n must be >= 1, got 0"),      # was an empty data set
+    (lambda: non_separable(1, 3), ValueError, r"n must be >= 2, got 1"),
+    (lambda: xor(2.5), TypeError, r"n must be an integer"),
+])
+def test_synthetic_data_sizes_are_checked(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+@pytest.mark.parametrize("param,pattern", [
+    (lambda: torch.zeros(2, 2, dtype=torch.float64, device="meta", requires_grad=True),
+     r"is on the 'meta' device.*to_empty"),
+    (lambda: torch.zeros(0, 2, dtype=torch.float64, requires_grad=True), r"has no entries \(a layer of width 0\)"),
+], ids=["meta", "width0"])
+def test_optimizer_refuses_meta_and_empty_parameters_by_name(name, param, pattern):
+    """Before: Tensor.item() cannot be called on meta tensors (every optimizer, inside step) and a reshape
+    error inside Shampoo's step for an empty parameter."""
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\['params'\]\[0\] \(shape .*\) " + pattern):
+        getattr(optim, name)([param()], lr=0.1)
