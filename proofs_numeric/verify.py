@@ -119,8 +119,9 @@ def verify(out, *, quick: bool = False, progress: bool = True, suites=None, expe
     return report, write_report(report, out)
 
 
-def experiment_report(name, out, *, seeds=None, quick=False, progress=True, argv=None) -> tuple:
-    """Run one experiment and write its report (report.md/html in ``out``)."""
+def experiment_report(name, out, *, seeds=None, quick=False, progress=True, argv=None, options=None) -> tuple:
+    """Run one experiment and write its report (report.md/html in ``out``); ``options``: extra keyword
+    arguments of that experiment (e.g. dataset, data_path), refused by run_experiment when it has none such."""
     registry, run = load_experiments()
     if registry is None:
         raise RuntimeError(f"the experiments package is not available: {run}")
@@ -128,7 +129,7 @@ def experiment_report(name, out, *, seeds=None, quick=False, progress=True, argv
         raise KeyError(name)
     out = check_out_dir(out)
     t0 = time.perf_counter()
-    res = run(name, out, seeds=seeds, quick=quick, progress=progress)
+    res = run(name, out, seeds=seeds, quick=quick, progress=progress, **(options or {}))
     sec = experiment_section(name, res, time.perf_counter() - t0)
     meta = run_metadata(mode="quick" if quick else "full", seeds=str(getattr(res, "seeds", None) or (seeds if seeds is not None else "default")),
                         wall_time_s=round(time.perf_counter() - t0, 1),
