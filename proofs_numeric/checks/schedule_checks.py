@@ -179,7 +179,8 @@ def check_thm32_margin(norm="linf", *, schedule="power", steps=4000, seeds=SEEDS
         f"its {norm} normalized margin does not fall late in the run", measured, MARGIN_RATIO,
         bool(evidence and measured >= MARGIN_RATIO), ">=", {"margins": {str(s): margins[s] for s in seeds}},
         negative_control=schedule != "power", case=_case_text(norm, schedule, steps, cases), evidence=evidence,
-        definition=f"min over seeds and k of gamma(t_(k+1))/gamma(t_k), t_k in T/16..T, gamma = min_i q_i/||theta||_{norm}^3",
+        definition=(f"min over seeds and k of gamma(t_(k+1))/gamma(t_k), t_k in T/16..T, "
+                    f"gamma = min_i q_i/||theta||_{norm}^3"),
         changed=CONTROL_CHANGE.get(schedule, ""))
 
 

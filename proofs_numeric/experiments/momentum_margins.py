@@ -261,5 +261,6 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt
         title="Momentum, Adam without eps, Muon and hybrids: own-norm margins (Gronich & Vardi 2026)", case=case)
 
 
-__all__ = ["run", "load_data", "check_dataset", "DATASETS", "algorithms", "norm_names", "seed_runs", "train_with_snapshots", "RATIOS", "DEFAULTS", "QUICK",
+__all__ = ["run", "load_data", "check_dataset", "DATASETS",
+           "algorithms", "norm_names", "seed_runs", "train_with_snapshots", "RATIOS", "DEFAULTS", "QUICK",
            "ETA0", "muon_adam_name"]

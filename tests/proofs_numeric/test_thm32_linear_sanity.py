@@ -53,10 +53,12 @@ def test_linear_loop_is_the_package_adam_and_momentum_gd():
 @pytest.fixture(scope="module")
 def thm32_rows():
     kw = dict(steps=4000, seeds=(0, 1))
-    return {"kkt-linf": SC.check_thm32_kkt("linf", **kw), "kkt-linf-const": SC.check_thm32_kkt("linf", schedule="constant", **kw),
+    return {"kkt-linf": SC.check_thm32_kkt("linf", **kw),
+            "kkt-linf-const": SC.check_thm32_kkt("linf", schedule="constant", **kw),
             "margin-linf": SC.check_thm32_margin("linf", **kw),
             "margin-linf-const": SC.check_thm32_margin("linf", schedule="constant", **kw),
-            "kkt-l2": SC.check_thm32_kkt("l2", **kw), "kkt-l2-summable": SC.check_thm32_kkt("l2", schedule="summable", **kw)}
+            "kkt-l2": SC.check_thm32_kkt("l2", **kw),
+            "kkt-l2-summable": SC.check_thm32_kkt("l2", schedule="summable", **kw)}
 
 
 def test_thm32_schedule_passes_and_violating_schedules_fail(thm32_rows):
@@ -90,7 +92,8 @@ def test_thm32_no_evidence_when_the_window_is_not_separated(monkeypatch):
     try:
         model, th0, data = flipped(0)
         assert kc.margin(th0, data, model=model, norm="linf") < 0       # the premise of this test
-        for r in (SC.check_thm32_margin("linf", steps=16, seeds=(0,)), SC.check_thm32_kkt("linf", steps=16, seeds=(0,))):
+        rows = (SC.check_thm32_margin("linf", steps=16, seeds=(0,)), SC.check_thm32_kkt("linf", steps=16, seeds=(0,)))
+        for r in rows:
             assert not r.has_evidence and r.verdict == "no evidence" and not r.passed
     finally:
         SC.schedule_runs.cache_clear()
