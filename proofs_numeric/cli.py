@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, metavar="DIR", help="output directory (default: ./experiment-NAME)")
     e.add_argument("--seeds", type=_positive_int, default=None, metavar="N", help="number of seeds (0..N-1)")
     e.add_argument("--quick", action="store_true", help="small version of the experiment")
+    e.add_argument("--dataset", default=None, metavar="NAME",
+                   help="data set of an experiment that offers a choice (momentum_margins: digits or mnist)")
+    e.add_argument("--data-path", default=None, metavar="PATH",
+                   help="the user's data files for --dataset mnist (IDX training files or an .npz; no download)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_max_seconds(e)
     e.add_argument("--json", action="store_true",
@@ -129,8 +133,12 @@ def _cmd_experiment(a, argv) -> int:
     except ValueError as exc:
         return _err(exc)
     seeds = None if a.seeds is None else list(range(a.seeds))
-    report, paths = experiment_report(a.name, out, seeds=seeds, quick=a.quick, progress=not a.no_progress,
-                                      argv=argv, max_seconds=a.max_seconds)
+    options = {k: v for k, v in (("dataset", a.dataset), ("data_path", a.data_path)) if v is not None}
+    try:
+        report, paths = experiment_report(a.name, out, seeds=seeds, quick=a.quick, progress=not a.no_progress,
+                                          argv=argv, max_seconds=a.max_seconds, options=options)
+    except (ValueError, FileNotFoundError) as exc:
+        return _err(exc)
     return _finish(report, paths, as_json=a.json)
 
 

@@ -128,8 +128,11 @@ def verify(out, *, quick: bool = False, progress: bool = True, suites=None, expe
     return report, write_report(report, out)
 
 
-def experiment_report(name, out, *, seeds=None, quick=False, progress=True, argv=None, max_seconds=None) -> tuple:
-    """Run one experiment and write its report (report.md/html in ``out``); ``max_seconds``: wall-time budget."""
+def experiment_report(name, out, *, seeds=None, quick=False, progress=True, argv=None, max_seconds=None,
+                      options=None) -> tuple:
+    """Run one experiment and write its report (report.md/html in ``out``); ``max_seconds``: wall-time budget;
+    ``options``: extra keyword arguments of that experiment (e.g. dataset, data_path), refused by
+    run_experiment when it has none such."""
     max_seconds = budget.check_max_seconds(max_seconds)
     registry, run = load_experiments()
     if registry is None:
@@ -139,7 +142,7 @@ def experiment_report(name, out, *, seeds=None, quick=False, progress=True, argv
     out = check_out_dir(out)
     t0 = time.perf_counter()
     with budget.limit(max_seconds):
-        res = run(name, out, seeds=seeds, quick=quick, progress=progress)
+        res = run(name, out, seeds=seeds, quick=quick, progress=progress, **(options or {}))
     sec = experiment_section(name, res, time.perf_counter() - t0)
     meta = run_metadata(mode="quick" if quick else "full", seeds=str(getattr(res, "seeds", None) or (seeds if seeds is not None else "default")),
                         wall_time_s=round(time.perf_counter() - t0, 1),

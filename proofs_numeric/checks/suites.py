@@ -200,3 +200,26 @@ def _thm34_nets(m, quick, figdir):
                     m.check_thm34_net_depth(nm, kind=kind, **kw)]
         out[-3].figures.append(m.plot_measures(kind, norms, figdir / f"thm34_{kind}.png", **kw))
     return out
+
+
+# ---------------------------------------------------------------- Gronich & Vardi 2026: schedules; linear sanity rows
+@register_suite("thm32-schedule", "Normalized steepest descent with a step-size schedule (Gronich & Vardi, Thm 3.2)",
+                module="schedule_checks", needs=["check_thm32_kkt", "check_thm32_margin", "plot_schedule_margins"])
+def _thm32_schedule(m, quick, figdir):
+    """Sign descent and normalized GD with eta0 t^-0.8 (LR-MSD) vs constant / summable steps (controls)."""
+    kw = dict(steps=4000, seeds=(0, 1) if quick else (0, 1, 2, 3, 4, 5))
+    out = [m.check_thm32_kkt("linf", **kw), m.check_thm32_kkt("linf", schedule="constant", **kw),
+           m.check_thm32_margin("linf", **kw), m.check_thm32_margin("linf", schedule="constant", **kw),
+           m.check_thm32_kkt("l2", **kw), m.check_thm32_kkt("l2", schedule="summable", **kw)]
+    fig = m.plot_schedule_margins(kw["steps"], figdir / "thm32_schedule_margins.png", seeds=kw["seeds"])
+    for r in out:
+        r.figures.append(fig)
+    return out
+
+
+@register_suite("linear-sanity", "Linear sanity rows: Adam (eps = 0) -> l_inf, momentum GD -> l2 max-margin "
+                "(Zhang, Zou & Cao 2024)", module="linear_sanity_checks", needs=["check_linear_limit"])
+def _linear_sanity(m, quick, figdir):
+    steps = 20_000 if quick else 100_000
+    return [m.check_linear_limit(algo, measure_norm=mn, steps=steps)
+            for algo, own, other in (("Adam", "linf", "l2"), ("MomentumGD", "l2", "linf")) for mn in (own, other)]

@@ -1,7 +1,8 @@
 """Momentum methods, Adam without eps, Muon and hybrids pick their own margin (Gronich & Vardi 2026; our defaults).
 
 Data: sklearn digits even (+1) vs odd (-1), ``n_train`` unit-norm images (split seed 0, the same for all
-seeds). Model: bias-free two-layer squared-ReLU net f(x) = a^T relu(W x)^2 (TwoLayerSquaredReLU, degree 3,
+seeds); or MNIST even vs odd from the user's files (``dataset="mnist", data_path=...``; CLI ``--dataset mnist
+--data-path PATH``). Model: bias-free two-layer squared-ReLU net f(x) = a^T relu(W x)^2 (TwoLayerSquaredReLU, degree 3,
 W: (width, 64) a matrix, a: (width,) a vector), init N(0, init^2) per entry from seed ``s`` (each seed its own
 init, shared by all algorithms). Mean logistic loss; full batch; schedule eta_t = eta0 t^(-0.8) (eta0 per
 algorithm, ETA0); training stops at L <= 1e-8 or after ``steps`` steps (digits_training.train).
@@ -145,11 +146,38 @@ def _cached(cache_dir: Path, key: str, fn) -> Run:
     return r
 
 
+DATASETS = ("digits", "mnist")
+
+
+def load_data(C: dict):
+    """The even (+1) vs odd (-1) split of C["dataset"]: sklearn digits (default) or the MNIST training files at
+    C["data_path"] (``datasets.mnist`` layouts), n_train unit-norm images, split seed 0."""
+    dataset = C.get("dataset", "digits")
+    if dataset == "digits":
+        from ..datasets.digits import load_digits_parity
+        return load_digits_parity(C["n_train"], seed=0)
+    from ..datasets.mnist import load_mnist_parity
+    return load_mnist_parity(C["data_path"], C["n_train"], seed=0)
+
+
+def check_dataset(dataset: str, data_path) -> dict:
+    """The config entries for ``dataset`` (none for the default, so cached digits runs keep their keys)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset == "digits":
+        if data_path is not None:
+            raise ValueError("data_path is only used with dataset='mnist' (sklearn digits ship with scikit-learn)")
+        return {}
+    if data_path is None:
+        raise ValueError("dataset='mnist' needs data_path: a directory with the MNIST IDX training files or an .npz "
+                         "(proofs-numeric experiment momentum_margins --dataset mnist --data-path PATH)")
+    return {"dataset": "mnist", "data_path": str(Path(data_path).expanduser().resolve())}
+
+
 def seed_runs(seed: int, C: dict, cache_dir, progress: bool = False):
     """All algorithms from the init of ``seed``; returns (data split, model, {name: Run})."""
-    from ..datasets.digits import load_digits_parity
     from ..smooth_models import TwoLayerSquaredReLU
-    ds = load_digits_parity(C["n_train"], seed=0)
+    ds = load_data(C)
     model = TwoLayerSquaredReLU(ds.X_train.shape[1], C["width"])
     p0 = model.init(C["init"], torch.Generator().manual_seed(int(seed)))
     runs = {}
@@ -186,13 +214,15 @@ def kkt_measures(per_seed: dict, model, data, cache_dir, C: dict) -> dict:
 @register("momentum_margins", "Momentum, Adam (eps=0), Muon and hybrids: each maximizes its own margin "
                               "(Gronich & Vardi 2026), digits even vs odd, squared-ReLU net")
 def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt: bool = True,
-        **overrides) -> ExperimentResult:
+        dataset: str = "digits", data_path=None, **overrides) -> ExperimentResult:
     """Run every algorithm on every seed (cached), then the claims of ``_momentum_claims``.
     ``quick``: 2 seeds, n_train 50, width 24, 600 steps (KKT measures on the first seed only);
-    ``kkt=False`` skips the KKT measures; ``overrides`` replace entries of DEFAULTS."""
+    ``kkt=False`` skips the KKT measures; ``dataset="mnist"`` with ``data_path`` (the MNIST training files,
+    read by ``datasets.mnist``) replaces sklearn digits; ``overrides`` replace entries of DEFAULTS."""
+    C = dict(QUICK if quick else DEFAULTS, **overrides, **check_dataset(dataset, data_path))
+    load_data(C)              # a missing or malformed MNIST path fails here, before any training
     out = Path(out or "experiment-momentum_margins")
     out.mkdir(parents=True, exist_ok=True)
-    C = dict(QUICK if quick else DEFAULTS, **overrides)
     C["ratios"] = tuple(float(r) for r in C["ratios"])
     seeds = list(seeds) if seeds else list(range(N_SEEDS_QUICK if quick else N_SEEDS))
     owners = {n: nm for n, (_, nm) in algorithms(C["ratios"]).items()}
@@ -202,13 +232,13 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt
             ds, model, per_seed[s] = seed_runs(s, C, out / "cache", progress)
     norms = norm_names(C["ratios"])
     first = per_seed[seeds[0]]
-    title = f"digits even vs odd, squared-ReLU width {C['width']}, seed {seeds[0]}"
+    title = f"{ds.name}, squared-ReLU width {C['width']}, seed {seeds[0]}"
     shown = {n: r for n, r in first.items() if NO_MOMENTUM not in n and "beta1>beta2" not in n}
     figs = [plot_runs(shown, norms[:3], out / "momentum_margins.png", title),
             plot_runs(shown, norms[3:], out / "momentum_margins_hybrid.png", title + " (hybrid norms)")]
     reached = "; ".join(f"{n}: {r.status} at step {int(r.steps[-1])}, L = {math.exp(r.log_loss[-1]):.2g}"
                         for n, r in first.items())
-    case = describe_case(model, ds.train, data_name="sklearn digits even vs odd",
+    case = describe_case(model, ds.train, data_name=("sklearn " if dataset == "digits" else "") + ds.name,
                          algorithm=", ".join(first), norm="each algorithm's implicit norm",
                          step=f"eta0 t^-0.8 (eta0 {ETA0}), <= {C['steps']} steps, stop at L <= {C['stop_loss']:g}; "
                               f"seeds {seeds}", reached=f"seed {seeds[0]}: {reached}")
@@ -225,10 +255,11 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt
         "momentum_margins", claims, [Figure(f, f"Normalized margins over training (log-log), seed {seeds[0]}, "
                                                "without the beta1>beta2 and betas=0 runs (tables only): "
                                                f"{case.text()}") for f in figs], tables,
-        f"Gronich & Vardi 2026 on sklearn digits even vs odd ({len(seeds)} seeds, our defaults, "
+        f"Gronich & Vardi 2026 on {ds.name} ({len(seeds)} seeds, our defaults, "
         "docs/experiments.md). The claims are the paper's empirical claims (informational).",
         title="Momentum, Adam without eps, Muon and hybrids: own-norm margins (Gronich & Vardi 2026)", case=case)
 
 
-__all__ = ["run", "algorithms", "norm_names", "seed_runs", "train_with_snapshots", "RATIOS", "DEFAULTS", "QUICK",
+__all__ = ["run", "load_data", "check_dataset", "DATASETS",
+           "algorithms", "norm_names", "seed_runs", "train_with_snapshots", "RATIOS", "DEFAULTS", "QUICK",
            "ETA0", "muon_adam_name"]

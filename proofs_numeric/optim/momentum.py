@@ -19,8 +19,6 @@ Hybrid split: ``is_matrix(p)`` (default: p.dim() >= 2) marks Muon's tensors, the
 """
 from __future__ import annotations
 
-import math
-
 import kktcheck as kc
 from kktcheck.norms import LpNorm, SpectralMatrix
 
@@ -67,6 +65,7 @@ class Muon(TransformOptimizer):
         super().__init__(params, dict(lr=lr, beta=check_beta("beta", beta), schedule=schedule,
                                       orthogonalize=orthogonalize, ns_steps=ns_steps,
                                       ns_coefficients=tuple(ns_coefficients), nonfinite=nonfinite))
+        _require_matrix(self)
 
     def direction(self, group):
         return Chain(Momentum(group["beta"]),
@@ -89,16 +88,27 @@ class Adam(TransformOptimizer):
 
 
 def _check_ratio(ratio) -> float:
-    ratio = float(ratio)
-    if not (ratio > 0 and math.isfinite(ratio)):
-        raise ValueError(f"ratio = eta_0^A / eta_0^M must be a finite number > 0, got {ratio}")
-    return ratio
+    try:
+        return check_eps("ratio", ratio, positive=True)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{err} (ratio = eta_0^A / eta_0^M, Adam's rate over Muon's)") from None
+
+
+def _require_matrix(opt, is_matrix_fn=is_matrix) -> None:
+    """Muon orthogonalizes matrices: refuse parameters none of which is a matrix (is_matrix: >= 2 dims)."""
+    params = [p for g in opt.param_groups for p in g["params"]]
+    if not any(is_matrix_fn(p) for p in params):
+        shapes = [tuple(p.shape) for p in params]
+        raise ValueError(f"{type(opt).__name__}: params has no matrix parameter (shapes {shapes}); Muon's "
+                         "orthogonalized step acts on weight matrices (>= 2 dims). For vector-only parameters use "
+                         "Signum (l_inf) or MomentumGD (l2)")
 
 
 class _Hybrid(TransformOptimizer):
     def __init__(self, params, defaults, is_matrix=is_matrix):
         self.is_matrix = is_matrix
         super().__init__(params, defaults)
+        _require_matrix(self, is_matrix)
 
     def _label(self, p):
         return "matrix" if self.is_matrix(p) else "vector"

@@ -190,3 +190,41 @@ def test_torch_lr_scheduler_drives_the_step():
         sched.step()
         sizes.append(float((p.detach() - before).abs().max()))
     assert sizes == [1.0, 0.5, 0.25]
+
+
+@pytest.mark.parametrize("make", [lambda p: O.Muon(p, 0.1), lambda p: O.MuonSignum(p, 0.1),
+                                  lambda p: O.MuonAdam(p, 0.1, ratio=0.3)])
+def test_muon_refuses_a_model_without_a_matrix_layer(make):
+    """Muon orthogonalizes weight matrices: a vector-only model is refused, naming params (not silently 1 x n rows)."""
+    vectors = [torch.nn.Parameter(torch.zeros(3, dtype=F64)), torch.nn.Parameter(torch.zeros(2, dtype=F64))]
+    with pytest.raises(ValueError, match="params has no matrix parameter.*Signum"):
+        make(vectors)
+    make(vectors + [torch.nn.Parameter(torch.zeros(2, 3, dtype=F64))])       # one matrix layer suffices
+
+
+@pytest.mark.parametrize("ratio, err", [(0.0, ValueError), (-1.0, ValueError), (float("nan"), ValueError),
+                                        (float("inf"), ValueError), ("fast", TypeError), (None, TypeError)])
+def test_muon_adam_ratio_must_be_a_finite_positive_number(ratio, err):
+    p = [torch.nn.Parameter(torch.zeros(3, 2, dtype=F64))]
+    with pytest.raises(err, match=r"ratio .*eta_0\^A / eta_0\^M"):
+        O.MuonAdam(p, 0.1, ratio=ratio)
+
+
+@pytest.mark.parametrize("make, name", [(lambda p, b: O.MomentumGD(p, 0.1, beta=b), "beta"),
+                                        (lambda p, b: O.Signum(p, 0.1, beta=b), "beta"),
+                                        (lambda p, b: O.Muon(p, 0.1, beta=b), "beta"),
+                                        (lambda p, b: O.MuonAdam(p, 0.1, betas=(0.9, b)), "beta2"),
+                                        (lambda p, b: O.Adam(p, 0.1, betas=(b, 0.9)), "beta1")])
+@pytest.mark.parametrize("beta", [1.0, -0.1, float("nan")])
+def test_beta_outside_unit_interval_is_refused(make, name, beta):
+    p = [torch.nn.Parameter(torch.zeros(3, 2, dtype=F64))]
+    with pytest.raises(ValueError, match=rf"{name}.*\[0, 1\)"):
+        make(p, beta)
+
+
+@pytest.mark.parametrize("eps", [-1e-8, float("nan"), float("inf")])
+def test_negative_or_nonfinite_eps_is_refused(eps):
+    p = [torch.nn.Parameter(torch.zeros(3, 2, dtype=F64))]
+    for make in (lambda: O.Adam(p, 0.1, eps=eps), lambda: O.MuonAdam(p, 0.1, eps=eps)):
+        with pytest.raises(ValueError, match="eps must be a finite number >= 0"):
+            make()
