@@ -9,8 +9,9 @@ report heading it is listed under
 
 ``run_suites`` runs every registered suite in registration order. An ``Exception`` inside a suite does not
 stop the run: the suite is recorded with status "error" and the message (it counts as not as expected).
-Under a time budget (``budget.limit``) the deadline is checked before each suite: a suite not started is
-recorded with status "stopped (time budget)" and one "no evidence" row (``budget.not_evaluated``).
+Under a time budget (``budget.limit``) the deadline is checked before each suite and at every step of
+``flow.integrate``: a suite not started, or stopped inside a run, is recorded with status "stopped (time
+budget)" and one "no evidence" row (``budget.not_evaluated``).
 A suite registered with ``available=False`` (its module could not be imported) is recorded as
 "not available" with the import error. ``KeyboardInterrupt`` and other ``BaseException`` propagate, so an
 interrupted run writes no report.
@@ -135,12 +136,11 @@ def run_suites(quick: bool, figdir, progress: bool = True, names=None, suites: d
             bar.set_postfix_str(suite.name)
         try:
             budget.check(f"the start of suite {suite.name!r}")
+            out.append(run_suite(suite, quick, figdir))   # integrate checks the deadline at every step too
         except budget.BudgetExhausted as stop:
             out.append(SuiteOutcome(suite.name, suite.section, STOPPED, [budget.not_evaluated(suite.name, stop,
                                                                                               "checks")],
                                     message=str(stop)))
-            continue
-        out.append(run_suite(suite, quick, figdir))
     if bar is not None:
         bar.close()
     return out

@@ -12,6 +12,8 @@ cannot fit), "diverged" (non-finite parameters or loss), "stalled" (zero velocit
 start, or no decrease of log L along the steepest direction). The step itself, its acceptance and its
 memory belong to the step rule (``StepRule.advance``; diffrax's controller pattern).
 ``throw=True`` raises FlowError for not_separated / diverged / stalled instead of returning them.
+Inside ``proofs_numeric.budget.limit`` (verify/experiment ``--max-seconds``) every step checks the deadline and
+raises ``budget.BudgetExhausted`` once it has passed; the caller that set the budget reports "no evidence".
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import torch
 from kktcheck import prepare
 from kktcheck.norms import norm as make_norm
 
+from .. import budget
 from ..losses import check_loss, separation_threshold
 from .field import SteepestField
 from .recorder import Recorder
@@ -75,6 +78,7 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
         status, message = _stop_reason(ev, k, target_log_loss, max_steps, max_seconds, start)
         if status:
             break
+        budget.check(f"step {k} of integrate ({nrm.name} flow)")   # an enclosing budget.limit (verify --max-seconds)
         out = rule.advance(StepContext(slv, field, params, ev, theta_norm, degree))
         if out.why:
             status, message = out.kind, f"step {k}: {out.why}"

@@ -151,3 +151,23 @@ def test_ctrl_c_during_an_experiment_says_where_and_keeps_finished_runs(two_run_
     assert "interrupted (Ctrl-C) during experiment 'budget_probe'" in err and "run cache" in err
     assert not (tmp_path / "o" / "report.md").exists()
     assert len(list((tmp_path / "o" / "cache").glob("*.json"))) == 1           # 'fast' is kept
+
+
+def test_budget_stops_a_suite_inside_a_long_integrate_run(tmp_path):
+    import math
+    from proofs_numeric.flow import integrate
+    from proofs_numeric.flow.cases import linear_case
+
+    def deep(quick, figdir):
+        m, th, data = linear_case(0)
+        tr = integrate(m, th, data, norm="linf", target_log_loss=-1e300 * math.log(10), max_seconds=60,
+                       margin_norms=())
+        return [CheckResult("deep-check", "holds", float(tr.log10_loss[-1]), 0.0, True)]
+    registry = {"deep": Suite("deep", "Deep", deep)}
+    from proofs_numeric.verify import verify
+    t0 = time.perf_counter()
+    report, _ = verify(tmp_path / "r", registry=registry, with_experiments=False, progress=False, max_seconds=0.5)
+    assert time.perf_counter() - t0 < 30                   # not the run's own 60 s: the budget ended it
+    section = report.sections[0]
+    assert section.status == STOPPED and "of integrate" in section.results[0].detail["where"]
+    assert section.results[0].verdict == "no evidence" and not report.ok
