@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,6 +152,11 @@ def validate(spec: SweepSpec) -> SweepSpec:
 
 def load_spec(path) -> SweepSpec:
     """Read, parse and validate a TOML spec file."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        raise ValueError("reading a TOML sweep spec needs Python >= 3.11 (tomllib); build the spec with "
+                         "parse_spec({...}) instead") from None
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"sweep spec {p} does not exist or is not a file")
