@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from proofs_numeric.cli import main
 from proofs_numeric.sweep import parse_spec, run_sweep, sweep_report
 from proofs_numeric.sweep.records import record_path
 
@@ -86,6 +87,7 @@ def test_a_raising_task_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert sorted(r["status"] for r in rows) == ["error", "ok"]
     report, _ = sweep_report(tmp_path)
     assert not report.ok and [s.status for s in report.sections] == ["ok", "error"]
+    assert main(["sweep-report", str(tmp_path)]) == 1
     rerun = run_sweep(tiny_spec(widths=(6, -1), seeds=1), tmp_path, progress=False)
     assert (rerun.ran, rerun.skipped) == (1, 1)                   # failed tasks are retried, finished not
 

@@ -47,14 +47,21 @@ def test_unwritable_out_dir_fails_before_any_task(tmp_path):
     assert not list(tmp_path.glob("**/records"))
 
 
-def test_unreachable_ray_address_and_missing_ray(monkeypatch):
-    pytest.importorskip("ray", reason="the cluster extra (ray) is not installed: pip install -e \".[cluster]\"")
-    with pytest.raises(ValueError, match="cannot reach the Ray head node at 127.0.0.1:9"):
-        make_executor("ray", address="127.0.0.1:9")
+def test_missing_ray_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)          # as if the extra were not installed
     with pytest.raises(ValueError, match=r'pip install -e "\.\[cluster\]"'):
         make_executor("ray")
     assert "cluster" in INSTALL_HINT
+
+
+def test_unreachable_ray_address_fails_before_ray_starts():
+    pytest.importorskip("ray", reason='the cluster extra (ray) is not installed: pip install -e ".[cluster]"')
+    with pytest.raises(ValueError, match="cannot reach the Ray head node at 127.0.0.1:9"):
+        make_executor("ray", address="127.0.0.1:9")
+    with pytest.raises(ValueError, match="expected 'auto', 'HOST:PORT'"):
+        make_executor("ray", address="no-port")
+    with pytest.raises(ValueError, match="--address is for --executor ray only"):
+        make_executor("process", address="127.0.0.1:9")
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
