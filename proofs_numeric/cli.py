@@ -1,4 +1,5 @@
-"""Command line: ``proofs-numeric verify`` (the main job) and ``proofs-numeric experiment NAME``.
+"""Command line: ``proofs-numeric verify`` (the main job), ``proofs-numeric experiment NAME`` and the sweeps
+``proofs-numeric sweep SPEC.toml`` / ``sweep-report DIR`` (``proofs_numeric.sweep.commands``).
 
 Exit codes: 0 every theorem check and negative control as expected; 1 some check or control not as expected
 (or a section raised / is not available, or --max-seconds ended the run before everything was evaluated: those
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="print the machine-readable report (report.json) on stdout; the summary goes to stderr")
     sub.add_parser("list", help="list the check suites and experiments",
                    description="List the registered theorem-check suites and the experiment names.")
+    from .sweep.commands import add_parsers as add_sweep_parsers
+    add_sweep_parsers(sub)
     return p
 
 
@@ -166,6 +169,9 @@ def main(argv=None) -> int:
             return _cmd_experiment(a, cmd_line)
         if a.command == "list":
             return _cmd_list()
+        if a.command in ("sweep", "sweep-report"):
+            from .sweep.commands import run_command
+            return run_command(a, cmd_line)
     except KeyboardInterrupt:
         return _interrupted(a.command, getattr(a, "name", None))
     p.print_help(sys.stderr)

@@ -79,7 +79,7 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
     assert len(cmds) == 2, cmds
     main_job, tests = cmds
     assert "pip install torch==2.13.0 && pip install -e ." in main_job and "proofs-numeric verify --quick" in main_job
-    assert "pip install torch==2.13.0 && pip install -e \".[test]\"" in tests
+    assert "pip install torch==2.13.0 && pip install -e \".[test,cluster]\"" in tests
     test_cmd = tests.split("&&")[-1].strip()
     assert test_cmd.startswith("python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text()

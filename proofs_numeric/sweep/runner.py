@@ -1,0 +1,116 @@
+"""``run_sweep``: validate everything, skip finished tasks, run the rest on an executor, merge.
+
+Order of work (every bad input fails before the first task starts): the spec (experiment and field names,
+non-empty grid and seeds), the output directory (``report.check_out_dir``: a file or an unwritable path is a
+ValueError), the device, then the executor (Ray installed and reachable). Then the tasks without a complete
+"ok" record run; each finished task's record is written at once, so Ctrl-C, a killed worker or a lost node
+costs at most the tasks in flight. A task that raises records its error and the sweep goes on. At the end
+the records are merged (``records.merge``) and the summary lists the failures.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .executors import make_executor
+from .records import code_version, finished, load_records, merge, save_record
+from .spec import SweepSpec, load_spec, validate
+
+SPEC_COPY = "sweep.json"
+
+
+@dataclass
+class SweepSummary:
+    out: Path
+    total: int
+    skipped: int
+    ran: int
+    failures: list = field(default_factory=list)     # records with status "error"
+    seconds: float = 0.0
+    paths: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def lines(self) -> list:
+        lines = [f"sweep: {self.total} tasks; {self.skipped} already finished (skipped), {self.ran} run now "
+                 f"in {self.seconds:.1f} s; {len(self.failures)} failed"]
+        for r in self.failures:
+            lines.append(f"  FAILED {r['task_id']} config {json.dumps(r['config'], sort_keys=True)} seeds "
+                         f"{r['seeds']}: {r['error']}")
+        return lines + [f"records in {self.out / 'records'}; merged: " + ", ".join(str(p) for p in
+                                                                                    self.paths.values())]
+
+
+def check_device(device: str | None, adapter) -> str | None:
+    """None / "cpu" run on the CPU; "cuda" needs torch.cuda.is_available() and an experiment whose ``run``
+    takes ``device=`` (float64 is kept either way)."""
+    if device in (None, "cpu"):
+        return None
+    if device != "cuda":
+        raise ValueError(f"--device must be 'cpu' or 'cuda', got {device!r}")
+    import torch
+    if not torch.cuda.is_available():
+        raise ValueError("--device cuda: torch.cuda.is_available() is False (a CPU build of torch, or no GPU "
+                         "visible); install a CUDA build of torch on a GPU machine, or drop --device")
+    if not adapter.accepts_device:
+        raise ValueError(f"--device cuda: experiment {adapter.experiment!r} takes no device argument (its run "
+                         "function trains on the CPU); run without --device")
+    return device
+
+
+def prepare(spec, out, executor: str, address, workers, device):
+    """Validate everything (spec, out dir, device, executor) before any task; returns (spec, out, executor,
+    device)."""
+    from ..report.write import check_out_dir
+    from .adapters import adapter_for
+    spec = load_spec(spec) if not isinstance(spec, SweepSpec) else validate(spec)
+    if not spec.tasks():
+        raise ValueError("the sweep expands to no tasks (empty grid or seed list)")
+    out = check_out_dir(out)
+    device = check_device(device, adapter_for(spec.experiment))
+    return spec, out, make_executor(executor, address, workers), device
+
+
+def run_sweep(spec, out, *, executor: str = "local", address: str | None = None, workers: int | None = None,
+              device: str | None = None, progress: bool = True, only=None) -> SweepSummary:
+    """Run the sweep ``spec`` (a TOML path or a SweepSpec) into ``out``. ``only``: run at most this many of
+    the unfinished tasks (in spec order; for tests and benchmarks of resumption)."""
+    spec, out, ex, device = prepare(spec, out, executor, address, workers, device)
+    (out / SPEC_COPY).write_text(json.dumps(asdict(spec), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tasks = spec.tasks()
+    todo = [t for t in tasks if not finished(out, t)]
+    skipped = len(tasks) - len(todo)
+    todo = todo if only is None else todo[:only]
+    version, t0 = code_version(), time.perf_counter()
+    bar = None
+    if progress and todo:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(todo), desc=f"sweep {spec.experiment} ({ex.name})")
+    try:
+        for rec in ex.map(todo, str(out / "work"), version, device):
+            save_record(out, rec)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        ex.close()
+        if bar is not None:
+            bar.close()
+    paths = merge(out, tasks)
+    failures = [r for r in load_records(out, tasks) if r["status"] != "ok"]
+    return SweepSummary(out, len(tasks), skipped, len(todo), failures, time.perf_counter() - t0, paths)
+
+
+def load_sweep(out) -> SweepSpec:
+    """The spec a sweep in ``out`` ran (``out/sweep.json``), for ``sweep-report``."""
+    p = Path(out) / SPEC_COPY
+    if not p.is_file():
+        raise ValueError(f"{out} holds no sweep ({SPEC_COPY} missing): run `proofs-numeric sweep SPEC.toml "
+                         f"--out {out}` first")
+    return SweepSpec(**json.loads(p.read_text(encoding="utf-8")))
+
+
+__all__ = ["SweepSummary", "run_sweep", "prepare", "check_device", "load_sweep", "SPEC_COPY"]
