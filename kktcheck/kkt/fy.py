@@ -59,20 +59,19 @@ def evaluate(nrm, theta: list, q: np.ndarray, L: int, u: np.ndarray, lam: np.nda
 
 def _dual_term(nrm, theta, G, scale, info):
     """(matrix M, block shapes) with ||(scale) G zeta||_* = dual norm of the blocks of M zeta (not l2)."""
-    Gd = G.dense()
     if info is not None:  # compressed spectral layers: same nuclear norms (isometry), smaller SDP
-        rows = [np.einsum("ma,mdk,db->abk", Qc, G3, Qr).reshape(-1, Gd.shape[1]) for Qc, Qr, _, G3 in info]
+        rows = [np.einsum("ma,mdk,db->abk", Qc, G3, Qr).reshape(-1, G.n + G.k) for Qc, Qr, _, G3 in info]
         return scale * np.vstack(rows), [(Qc.shape[1], Qr.shape[1]) for Qc, Qr, _, _ in info]
-    return scale * Gd, [block_shape(b) for b in theta]
+    return scale * G.matrix(), [block_shape(b) for b in theta]
 
 
 def _fy_l2(x, rho, L, G, z):
     """l2: FY / rho^2 = 1/2 ||x - (rho^2 / L) G zeta||^2 / rho^2 = 1/2 (||(rho / L) R zeta - c / rho||^2 + (perp / rho)^2)
     with R, c, perp from the Gram matrix (solve.range_factor / solve._split): an (n + k)-dimensional cone."""
     import cvxpy as cp
-    e, V = solve.range_factor(G)
-    c, perp = solve._split(G, e, V, x)
-    R = (rho / L) * (np.sqrt(e)[:, None] * V.T)
+    factor = solve.range_factor(G)
+    c, perp = solve._split(G, factor, x)
+    R = (rho / L) * factor[0]
     return 0.5 * cp.sum_squares(R @ z - c / rho) + 0.5 * (perp / rho) ** 2
 
 

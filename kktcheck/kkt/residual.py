@@ -213,7 +213,7 @@ def _fill_pair(res, out, G, owner, theta_np, elapsed):
     k = G.J0.copy() if len(owner) else G.J0
     for cidx, i in enumerate(owner):
         if lam[i] > 0:
-            k[i] += min(mu[cidx] / lam[i], G.width[cidx]) * G.cols[:, cidx]
+            k[i] += min(mu[cidx] / lam[i], G.width[cidx]) * G.column(cidx)
     res.multipliers, res.k, res.h = lam, k, split(out["h"], [b.shape for b in theta_np])
     v = res.verify()
     res.stationarity, res.complementarity = v["stationarity"], v["complementarity"]

@@ -99,7 +99,7 @@ def generic(nrm, theta, q, L, G, owner, tol, solver=None):
     h = [cp.Variable(block_shape(b)) for b in theta]
     cons += norm_subdifferential_constraints(nrm, theta, h, tol)
     hv = cp.hstack([cp.vec(e, order="C") if len(e.shape) == 2 else e for e in h])
-    r = hv - G.dense() @ z
+    r = hv - G.matrix() @ z
     rb, s = [], 0
     for b in theta:
         sh = block_shape(b)
@@ -117,18 +117,31 @@ def generic(nrm, theta, q, L, G, owner, tol, solver=None):
 
 
 class Combination:
-    """The linear map z = (lambda, mu) -> sum_i lambda_i k_i = J0^T lambda + C mu without forming G = [J0^T | C]."""
+    """The linear map z = (lambda, mu) -> sum_i lambda_i k_i = J0^T lambda + C mu without forming G = [J0^T | C].
 
-    def __init__(self, J0: np.ndarray, cols: np.ndarray, width=None):
-        self.J0, self.cols = J0, cols
-        self.n, self.k = J0.shape[0], cols.shape[1]
+    J0: dense (n, P); C: the Clarke band columns, kept sparse (scipy CSC; a two-layer band column g_ij = y_i a_j x_i
+    has d non-zeros in the W_j block), so memory stays at the n x P Jacobian however many pairs are in the band."""
+
+    def __init__(self, J0: np.ndarray, cols, width=None):
+        from scipy import sparse
+        self.J0 = J0
+        self.cols = cols.tocsc() if sparse.issparse(cols) else sparse.csc_matrix(np.asarray(cols, dtype=np.float64))
+        self.n, self.k = J0.shape[0], self.cols.shape[1]
         self.width = np.ones(self.k) if width is None else np.asarray(width, dtype=np.float64)
+        self._cols_csr = None
 
     def __matmul__(self, z):
         return self.J0.T @ z[:self.n] + (self.cols @ z[self.n:] if self.k else 0.0)
 
     def rows(self, S) -> np.ndarray:
-        return np.hstack([self.J0[:, S].T, self.cols[S]])
+        """Rows S of G (dense, len(S) x (n + k))."""
+        if self._cols_csr is None:
+            self._cols_csr = self.cols.tocsr()
+        return np.hstack([self.J0[:, S].T, self._cols_csr[S].toarray()])
+
+    def column(self, c: int) -> np.ndarray:
+        """Band column c as a dense P-vector."""
+        return self.cols[:, c].toarray().reshape(-1)
 
     def rmatvec(self, x) -> np.ndarray:
         return np.concatenate([self.J0 @ x, self.cols.T @ x])
@@ -137,25 +150,43 @@ class Combination:
         A = self.J0 @ self.J0.T
         if not self.k:
             return A
-        B = self.J0 @ self.cols
-        return np.block([[A, B], [B.T, self.cols.T @ self.cols]])
+        B = np.asarray((self.cols.T @ self.J0.T).T)
+        return np.block([[A, B], [B.T, (self.cols.T @ self.cols).toarray()]])
+
+    def matrix(self):
+        """G as a scipy sparse matrix (P x (n + k)) for the cvxpy programs."""
+        from scipy import sparse
+        return sparse.hstack([sparse.csc_matrix(self.J0.T), self.cols], format="csc")
 
     def dense(self) -> np.ndarray:
-        return np.hstack([self.J0.T, self.cols])
+        return np.hstack([self.J0.T, self.cols.toarray()])
 
 
-def range_factor(Gc: Combination, rcond: float = 1e-14):
-    """E, V of the Gram matrix G^T G = V E V^T (eigenvalues below rcond * max dropped); one n x P x n product.
+def range_factor(Gc: Combination, rcond: float = 1e-13):
+    """(R, c_of) with R^T R = G^T G (pivoted Cholesky of the Gram matrix, rank r: R is r x (n + k)); one n x P x n
+    product and an O((n + k)^3 / 3) factorization.
 
-    For any vector r: ||r - G z||_2^2 = ||R z - c||^2 + perp^2 with R = E^{1/2} V^T, c = E^{-1/2} V^T G^T r
-    and perp^2 = ||r||^2 - ||c||^2 (see ``_split``)."""
-    e, V = np.linalg.eigh(Gc.gram())
-    keep = e > rcond * max(e.max(), 0.0)
-    return e[keep], V[:, keep]
+    For any vector r: ||r - G z||_2^2 = ||R z - c||^2 + perp^2 with c = c_of(G^T r) (the solution of R^T c = G^T r,
+    which exists because G^T r lies in range(G^T G)) and perp^2 = ||r||^2 - ||c||^2 (see ``_split``). Pivots below
+    rcond * max diag are dropped (rank-deficient G)."""
+    from scipy.linalg import lapack, solve_triangular
+    H = Gc.gram()
+    U, piv, rank, info = lapack.dpstrf(H, lower=0, tol=rcond * max(float(np.diag(H).max()), 1e-300))
+    if info < 0:
+        raise ValueError(f"pivoted Cholesky failed (LAPACK info {info})")
+    piv = piv - 1
+    U = np.triu(U[:rank])
+    R = np.empty_like(U)
+    R[:, piv] = U
+    T = U[:, :rank]
+
+    def c_of(g):
+        return solve_triangular(T, g[piv[:rank]], trans="T", lower=False)
+    return R, c_of
 
 
-def _split(Gc, e, V, r):
-    c = (V.T @ Gc.rmatvec(r)) / np.sqrt(e)
+def _split(Gc, factor, r):
+    c = factor[1](Gc.rmatvec(r))
     return c, float(np.sqrt(max(r @ r - c @ c, 0.0)))
 
 
@@ -169,15 +200,15 @@ def l2_reduced(theta, q, L, Gc: Combination, owner, solver=None, refine: int = 1
     n = len(q)
     x = np.concatenate([b.reshape(-1) for b in theta])
     rho = float(np.linalg.norm(x))
-    e, V = range_factor(Gc)
-    R = np.sqrt(e)[:, None] * V.T
-    cpar, ppar = cp.Parameter(len(e)), cp.Parameter(nonneg=True)  # one canonicalization for all rounds (DPP)
+    factor = range_factor(Gc)
+    R = factor[0]
+    cpar, ppar = cp.Parameter(R.shape[0]), cp.Parameter(nonneg=True)  # one canonicalization for all rounds (DPP)
     lam, mu, z, cons = _variables(n, owner, Gc.width)
     eps = cp.norm(cp.hstack([cpar - R @ z, cp.reshape(ppar, (1,), order="C")]), 2)
     prob = cp.Problem(cp.Minimize(cp.maximum(eps / rho, L * ((q - 1.0) @ lam) / rho ** 2)), cons)
     z1 = np.zeros(Gc.n + Gc.k)
     for rnd in range(refine + 1):
-        c, perp = _split(Gc, e, V, x - Gc @ z1)
+        c, perp = _split(Gc, factor, x - Gc @ z1)
         if rnd and perp > 1e-4 * rho:  # cancellation in perp only matters when the residual is tiny
             break
         cpar.value, ppar.value = c + R @ z1, perp
