@@ -36,22 +36,23 @@ import numpy as np
 
 from ..subdiff import block_shape
 from . import solve
-from .result import np_dual_norm, np_norm, split
+from .checks import family
+from .result import split
 
 
 def fy_rel(nrm, theta: list, u: np.ndarray) -> float:
     """FY(theta, u) / ||theta||^2 with numpy (theta: blocks, u: flat). For l2 the exact identity 1/2||u - x||^2."""
     x = np.concatenate([b.reshape(-1) for b in theta])
-    rho = np_norm(nrm, theta)
-    if getattr(nrm, "p", None) == 2:
+    rho = nrm(theta)
+    if family(nrm) == "l2":
         return float(0.5 * np.sum((u - x) ** 2) / rho ** 2)
-    ud = np_dual_norm(nrm, split(u, [b.shape for b in theta])) / rho
+    ud = nrm.dual(split(u, [b.shape for b in theta])) / rho
     return float(max(0.5 + 0.5 * ud ** 2 - (x @ u) / rho ** 2, 0.0))
 
 
 def evaluate(nrm, theta: list, q: np.ndarray, L: int, u: np.ndarray, lam: np.ndarray) -> dict:
     """The two terms and the measure for a certificate (u, lambda), recomputed with numpy."""
-    rho = np_norm(nrm, theta)
+    rho = nrm(theta)
     f = fy_rel(nrm, theta, u)
     comp = float(L * ((q - 1.0) @ lam) / rho ** 2)
     return {"fy_rel": f, "complementarity_rel": comp, "measure": max(f, comp)}
@@ -90,11 +91,11 @@ def program(nrm, theta: list, q: np.ndarray, L: int, G: "solve.Combination", own
     """Solve the measure program (module docstring). Returns dict(lam, mu, u, status, message, lower)."""
     import cvxpy as cp
     x = np.concatenate([b.reshape(-1) for b in theta])
-    rho = np_norm(nrm, theta)
+    rho = nrm(theta)
     n = len(q)
     lam, mu, z, cons = solve._variables(n, owner, G.width)
     t = cp.Variable()
-    if getattr(nrm, "p", None) == 2:
+    if family(nrm) == "l2":
         cons.append(t >= _fy_l2(x, rho, L, G, z))
     else:
         M, shapes = _dual_term(nrm, theta, G, rho / L, info)
@@ -118,14 +119,14 @@ def a13_bound(nrm, theta: list, q: np.ndarray, L: int, v: np.ndarray, w: np.ndar
 
     v = sum_i w_i grad q_i(theta~) (flat), w = softmax(-q(theta)) at the ORIGINAL scale (Prop. A.13's e^{-q_i})."""
     x = np.concatenate([b.reshape(-1) for b in theta])
-    rho = np_norm(nrm, theta)
-    vd = np_dual_norm(nrm, split(v, [b.shape for b in theta]))
+    rho = nrm(theta)
+    vd = nrm.dual(split(v, [b.shape for b in theta]))
     if not (vd > 0 and math.isfinite(vd)):
         return {"bound": 0.5, "beta": math.nan, "a13_value": math.nan, "a": 0.0, "lam": np.zeros(len(q))}
     beta = float(x @ v) / (rho * vd)
     s = float(L * ((q - 1.0) @ w) / (rho * vd))
     a, val = _line_min(beta, s)
-    if getattr(nrm, "p", None) == 2:  # exact identity, no cancellation: 1/2||a rho d - x||^2 / rho^2
+    if family(nrm) == "l2":  # exact identity, no cancellation: 1/2||a rho d - x||^2 / rho^2
         val = max(float(0.5 * np.sum((a * rho * v / vd - x) ** 2) / rho ** 2), a * s)
     return {"bound": val, "beta": beta, "a13_value": max(1.0 - beta, s), "a": a, "lam": a * rho / vd * w}
 

@@ -26,8 +26,8 @@ import time
 
 import numpy as np
 
-from ..norms import LpNorm
 from ..subdiff import block_shape, norm_subdifferential_constraints
+from .checks import family
 
 
 CLARABEL_OPTS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9}
@@ -94,7 +94,7 @@ def generic(nrm, theta, q, L, G, owner, tol, solver=None):
     """Reference formulation. Returns dict(lam, mu, h (flat), status, message, objective)."""
     import cvxpy as cp
     n = len(q)
-    rho = float(nrm([__import__("torch").from_numpy(b) for b in theta]))
+    rho = nrm(theta)
     lam, mu, z, cons = _variables(n, owner, G.width)
     h = [cp.Variable(block_shape(b)) for b in theta]
     cons += norm_subdifferential_constraints(nrm, theta, h, tol)
@@ -229,7 +229,7 @@ def _rows_program(nrm, x, rho, q, L, G, owner, S, cuts, tol):
     amax = np.abs(x).max()
     GS = G.rows(S)
     hS = cp.Variable(len(S))
-    if math.isinf(nrm.p):  # dual l1; h supported on A subset of S
+    if family(nrm) == "linf":  # dual l1; h supported on A subset of S
         act = np.abs(x[S]) >= (1.0 - tol) * amax
         sa = np.sign(x[S][act])
         cons += [cp.multiply(sa, hS[act]) >= 0, sa @ hS[act] == rho]
@@ -261,7 +261,7 @@ def _rows_to_add(sum_case, r, S, out, m):
     return add if add.size else out[np.argsort(-np.abs(r[out]))[:m]]
 
 
-def active_set(nrm: LpNorm, theta, q, L, G, owner, tol, solver=None, gap_tol=1e-9, max_iter=60):
+def active_set(nrm, theta, q, L, G, owner, tol, solver=None, gap_tol=1e-9, max_iter=60):
     """Row generation for the l1 / linf algorithm norms (dual linf / l1 residual). Exact up to gap_tol * rho.
 
     linf (residual in l1): S holds the tie set A and the coordinates with the smallest residuals (where
@@ -269,13 +269,12 @@ def active_set(nrm: LpNorm, theta, q, L, G, owner, tol, solver=None, gap_tol=1e-
     (sigma_t = sign of an earlier residual). l1 (residual in linf): S grows by the most violated rows.
     Stops when the best certificate found (lambda = 0 included, objective 1) is within gap_tol of the
     restricted optimum, a lower bound of the full optimum: the returned objective is optimal to gap_tol."""
-    torch = __import__("torch")
     x = np.concatenate([b.reshape(-1) for b in theta])
     P, m, n = len(x), G.n + G.k, len(q)
-    rho = float(nrm([torch.from_numpy(x)]))
+    rho = nrm([x])
     amax = np.abs(x).max()
-    sum_case = math.isinf(nrm.p)
-    h0 = np.asarray(nrm.subgradient([torch.from_numpy(x)])[0].numpy()) * rho
+    sum_case = family(nrm) == "linf"
+    h0 = nrm.subgradient([x])[0].numpy() * rho
     start = l2_reduced([h0], q, L, G, owner, solver, refine=0)  # warm start: z nearly minimizing ||h0 - G z||_2
     z0 = np.zeros(m) if "lam" not in start else np.concatenate([start["lam"], start["mu"]])
     special = (np.abs(x) >= (1.0 - tol) * amax) if sum_case else (np.abs(x) <= tol * amax)
