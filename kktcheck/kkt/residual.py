@@ -60,6 +60,15 @@ def _sdp_size(nrm, info, theta) -> int:
     return nrm.dual_norm.psd_entries(dims)
 
 
+def _sdp_estimate(nrm, theta, n) -> int:
+    """PSD-cone entries of the dual-norm residual after compression, estimated from shapes alone: an a x b layer
+    keeps at most min(a, n + 1) x min(b, n + 1) directions when the constraint blocks are rank one (two-layer
+    nets: K_il = y_i (a * s_i) x_i^T) and the top singular value is simple; deeper nets can keep more (the exact
+    count after compression is checked again later)."""
+    dims = [tuple(min(e, n + 1) for e in block_shape(b)) if b.ndim >= 2 else block_shape(b) for b in theta]
+    return nrm.dual_norm.psd_entries(dims)
+
+
 def residual(theta, data, *, norm="l2", model=None, tol: float = DEFAULT_TOL, clarke: str = "auto",
              method: str = "auto", solver: str | None = None, active_tol: float = 1e-6,
              max_sdp: int = 20_000, clarke_radius: float = DEFAULT_RADIUS, time_limit: float | None = None,
@@ -129,6 +138,12 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
     if n * P > max_size:
         res.refuse("too_large", f"the programs would need the dense n x P = {n} x {P} Jacobian "
                    f"({n * P} > max_size = {max_size} entries); reporting the closed-form A.13 upper bound")
+        return res
+    est = _sdp_estimate(nrm, theta_np, n)
+    if est > max_sdp:
+        res.refuse("too_large", f"the nuclear-norm SDP would have about {est} PSD-cone entries (estimate before "
+                   f"any work; > max_sdp = {max_sdp}); the solver would run out of memory. Use fewer samples or "
+                   "smaller layers, or raise max_sdp")
         return res
     q_t, J_t = margins_and_jacobian(fm, tt, X, y)
     J = np.asarray(J_t.numpy(), dtype=np.float64)
