@@ -17,8 +17,8 @@ Program in scaled variables zeta = z L / rho^2 (sum_i zeta_i ~ 1 at a KKT point,
 
 The dual norm ||u||_* is the nuclear norm of compressed blocks for the spectral norm (kkt/compress.py: the
 isometry keeps it) and ``nrm.dual_cvxpy`` of the P-dimensional blocks otherwise. For l2 the FY term is written
-directly as 1/2||theta~ - u||^2 = 1/2(||R z - c||^2 + perp^2) through the Gram split (solve.range_factor,
-solve._split): an (n + k)-dimensional cone that Clarabel solves to "optimal" (the s^2 form stalls at
+directly as 1/2||theta~ - u||^2 = 1/2(||R z - c||^2 + perp^2) through the Gram split (combination.range_factor,
+combination._split): an (n + k)-dimensional cone that Clarabel solves to "optimal" (the s^2 form stalls at
 "almost solved" there).
 
 ``a13_bound``: the closed-form upper bound along lambda proportional to e^{-q_i(theta)} (Prop. A.13 of the
@@ -35,7 +35,7 @@ import math
 import numpy as np
 
 from ..subdiff import block_shape
-from . import solve
+from . import combination, solve
 from .checks import family
 from .result import split
 
@@ -68,10 +68,10 @@ def _dual_term(nrm, theta, G, scale, info):
 
 def _fy_l2(x, rho, L, G, z):
     """l2: FY / rho^2 = 1/2 ||x - (rho^2 / L) G zeta||^2 / rho^2 = 1/2 (||(rho / L) R zeta - c / rho||^2 + (perp / rho)^2)
-    with R, c, perp from the Gram matrix (solve.range_factor / solve._split): an (n + k)-dimensional cone."""
+    with R, c, perp from the Gram matrix (combination.range_factor / combination._split): an (n + k)-dimensional cone."""
     import cvxpy as cp
-    factor = solve.range_factor(G)
-    c, perp = solve._split(G, factor, x)
+    factor = combination.range_factor(G)
+    c, perp = combination._split(G, factor, x)
     R = (rho / L) * factor[0]
     return 0.5 * cp.sum_squares(R @ z - c / rho) + 0.5 * (perp / rho) ** 2
 
@@ -86,7 +86,7 @@ def _blocks(expr, shapes):
     return out
 
 
-def program(nrm, theta: list, q: np.ndarray, L: int, G: "solve.Combination", owner, solver=None,
+def program(nrm, theta: list, q: np.ndarray, L: int, G: "combination.Combination", owner, solver=None,
             info=None) -> dict:
     """Solve the measure program (module docstring). Returns dict(lam, mu, u, status, message, lower)."""
     import cvxpy as cp

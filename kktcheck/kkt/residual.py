@@ -29,7 +29,7 @@ from ..margins import _prepare, sample_margins_from_outputs
 from ..params import blocks, feasible_rescaling
 from ..subdiff import block_shape
 from ..subdiff import DEFAULT_TOL
-from . import compress, fy, fy_rows, solve
+from . import combination, compress, fy, fy_rows, solve
 from .checks import DEFAULT_MAX_SIZE, DEFAULT_RADIUS, family, validate
 from .result import KKTResidual, split
 
@@ -153,7 +153,7 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
         J0, cols, owner, width = two_layer_clarke_band(tl, X.numpy(), y.numpy(), J, radius)
         how = "two-layer-exact"
     res.clarke = how
-    G = solve.Combination(J0, cols, width)
+    G = combination.Combination(J0, cols, width)
     meth, info = _compression(nrm, meth, theta_np, G, tol)
     res.method = meth
     sdp = _sdp_size(nrm, info, theta_np) if meth in ("compressed", "generic") else 0

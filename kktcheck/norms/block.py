@@ -12,7 +12,6 @@ one-element list ``[W_l]``. The two combinations are dual to each other.
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 import torch
 

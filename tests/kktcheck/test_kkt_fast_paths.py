@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import kktcheck as kc
-from kktcheck.kkt.solve import Combination
+from kktcheck.kkt.combination import Combination
 
 RADIUS = 0.05  # wide band so that every instance has several (sample, neuron) pairs in it
 
