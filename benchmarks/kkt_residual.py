@@ -92,9 +92,10 @@ def write_section(rows, args):
                          f"| {g('measure' + tag)} ({r.get('source' + tag, '-')}) | {f('measure_solve' + tag)} "
                          f"| {f('total' + tag)} | {TARGET[r['norm']]} | {f('rss' + tag)} |")
     lines += ["", "Notes: the net is trained by GD (logistic loss, 200 steps), so in the l1/linf geometry it is far from "
-              "KKT (the measure near its lambda = 0 value 1/2): the programs still run at full size. Spectral is not "
-              "in the default list (`--norms l2,l1,linf,spectral` adds it; at n >= layer width there is no "
-              "compression and the SDP exceeds `max_sdp`, so kc.residual returns status too_large)."]
+              "KKT (the measure near its lambda = 0 value 1/2): the programs still run at full size. Spectral: at n >= "
+              "layer width nothing compresses and the SDP size estimated from the shapes exceeds `max_sdp`, so "
+              "kc.residual returns status too_large before forming the Jacobian. A child killed by `--timeout` "
+              "reports no row for that norm (time and peak RSS unknown)."]
     print(replace_section(ROOT / "docs" / "benchmarks.md", args.section, lines))
 
 
