@@ -15,9 +15,11 @@ class Combination:
     J0: dense (n, P); C: the Clarke band columns, kept sparse (scipy CSC; a two-layer band column g_ij = y_i a_j x_i
     has d non-zeros in the W_j block), so memory stays at the n x P Jacobian however many pairs are in the band."""
 
-    def __init__(self, J0: np.ndarray, cols, width=None):
+    def __init__(self, J0: np.ndarray, cols, width=None, rank_one=None):
+        """rank_one = (X, m), X (n x d), when the first m d columns of every row J0_i are sum_j B_ij e_j (x) x_i (two-layer
+        ReLU nets: B_ij = y_i a_j s_ij, W stored first, row-major); the Gram then costs n^2 (d + m) instead of n^2 P."""
         from scipy import sparse
-        self.J0 = J0
+        self.J0, self.rank_one = J0, rank_one
         self.cols = cols.tocsc() if sparse.issparse(cols) else sparse.csc_matrix(np.asarray(cols, dtype=np.float64))
         self.n, self.k = J0.shape[0], self.cols.shape[1]
         self.width = np.ones(self.k) if width is None else np.asarray(width, dtype=np.float64)
@@ -39,8 +41,23 @@ class Combination:
     def rmatvec(self, x) -> np.ndarray:
         return np.concatenate([self.J0 @ x, self.cols.T @ x])
 
+    def _gram0(self) -> np.ndarray:
+        """J0 J0^T; with the rank-one layout (x_i . x_i') (B B^T)_ii' + (rest of the rows) products,
+        B_ij = <J0_i restricted to block j, x_i> / ||x_i||^2."""
+        if self.rank_one is None:
+            return self.J0 @ self.J0.T
+        X, m = self.rank_one
+        n, d = X.shape
+        W = self.J0[:, :m * d].reshape(n, m, d)
+        sq = (X * X).sum(axis=1)
+        B = np.einsum("ijd,id->ij", W, X) / np.where(sq > 0, sq, 1.0)[:, None]
+        if np.abs(W - B[:, :, None] * X[:, None, :]).max() > 1e-12 * max(np.abs(W).max(), 1e-300):
+            return self.J0 @ self.J0.T  # not of the rank-one form: the plain product
+        rest = self.J0[:, m * d:]
+        return (X @ X.T) * (B @ B.T) + rest @ rest.T
+
     def gram(self) -> np.ndarray:
-        A = self.J0 @ self.J0.T
+        A = self._gram0()
         if not self.k:
             return A
         B = np.asarray((self.cols.T @ self.J0.T).T)

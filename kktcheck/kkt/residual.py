@@ -147,13 +147,14 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
         return res
     q_t, J_t = margins_and_jacobian(fm, tt, X, y)
     J = np.asarray(J_t.numpy(), dtype=np.float64)
-    owner, cols, J0, width, how = np.zeros(0, dtype=int), np.zeros((P, 0)), J, np.zeros(0), "autodiff"
+    owner, cols, J0, width, how, rank_one = np.zeros(0, dtype=int), np.zeros((P, 0)), J, np.zeros(0), "autodiff", None
     tl = detect_two_layer(fm, tt) if clarke == "auto" else None
     if tl is not None and (y.dim() == 1 and y.dtype == torch.float64):
         J0, cols, owner, width = two_layer_clarke_band(tl, X.numpy(), y.numpy(), J, radius)
         how = "two-layer-exact"
+        rank_one = (X.numpy().reshape(n, -1), tl.W.shape[0])  # W block of k_i: sum_j y_i a_j s_ij e_j (x) x_i
     res.clarke = how
-    G = combination.Combination(J0, cols, width)
+    G = combination.Combination(J0, cols, width, rank_one)
     meth, info = _compression(nrm, meth, theta_np, G, tol)
     res.method = meth
     sdp = _sdp_size(nrm, info, theta_np) if meth in ("compressed", "generic") else 0

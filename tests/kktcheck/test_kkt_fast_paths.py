@@ -77,6 +77,21 @@ def test_sparse_band_combination_equals_the_dense_one():
     assert not np.allclose(Combination(J0, C[:, ::-1]).gram(), Gd.T @ Gd)  # a different band is seen
 
 
+def test_rank_one_gram_equals_the_plain_product():
+    """Two-layer layout: W_j block of J0_i = B_ij x_i; the structured Gram (x_i . x_i') (B B^T) + rest rest^T."""
+    rng = np.random.default_rng(1)
+    n, m, d = 6, 4, 5
+    X, B, rest = rng.standard_normal((n, d)), rng.standard_normal((n, m)), rng.standard_normal((n, m))
+    J0 = np.hstack([(B[:, :, None] * X[:, None, :]).reshape(n, m * d), rest])
+    C = rng.standard_normal((m * d + m, 3)) * (rng.random((m * d + m, 3)) < 0.3)
+    Gd = np.hstack([J0.T, C])
+    assert np.allclose(Combination(J0, C, rank_one=(X, m)).gram(), Gd.T @ Gd, rtol=1e-12, atol=1e-12)
+    J1 = J0.copy()
+    J1[0, 1] += 1.0  # breaks the rank-one form: the plain product must be used
+    G1 = np.hstack([J1.T, C])
+    assert np.allclose(Combination(J1, C, rank_one=(X, m)).gram(), G1.T @ G1, rtol=1e-12, atol=1e-12)
+
+
 def test_feasible_rescaling_puts_the_smallest_margin_at_one():
     net, (X, y) = _net(1)
     params = [p.detach() for p in net.parameters()]
