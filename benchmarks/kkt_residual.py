@@ -1,6 +1,7 @@
-"""Benchmark kc.residual at n = 256 samples, P ~ 50,000 parameters (two-layer ReLU, width 256, d = 195).
+"""Benchmark kc.residual at n = 256 samples, P ~ 50,000 parameters (two-layer ReLU, d = 500, width 100).
 
-Run by hand:  python benchmarks/kkt_residual.py [--n 256] [--d 195] [--width 256] [--timeout 300]
+Run by hand:  python benchmarks/kkt_residual.py [--n 256] [--d 500] [--width 100] [--timeout 300] [--section NAME]
+(memory case: --n 1000 --d 100 --width 100 --section "kkt residual memory"; peak RSS of each child is reported)
 Each norm runs in a subprocess with a time limit. Writes the table to docs/benchmarks.md, section
 "kkt residual" (other sections of that file are left as they are). Two timings per norm: the KKT measure
 alone (``pair=False``: min over multipliers of max(FY / rho^2, L (q - 1).lambda / rho^2), the headline of
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -52,7 +55,8 @@ def one(args):
         t = time.perf_counter()
         m = kc.residual(net, (X, y), norm=args.one, pair=False, time_limit=args.time_limit, **kw)
         out.update({f"total{tag}": time.perf_counter() - t, f"measure_solve{tag}": m.measure_time,
-                    f"status{tag}": m.status, f"measure{tag}": m.measure, f"source{tag}": m.measure_source})
+                    f"status{tag}": m.status, f"measure{tag}": m.measure, f"source{tag}": m.measure_source,
+                    f"rss{tag}": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2})  # GB (ru_maxrss in kB)
         print(json.dumps(out), flush=True)
 
 
@@ -72,37 +76,41 @@ def run_norm(name, args):
 def write_section(rows, args):
     lines = [f"`python benchmarks/kkt_residual.py` on {platform.machine()}, {torch.get_num_threads()} torch threads, "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Two-layer ReLU, n = {args.n}, d = {args.d}, "
-             f"width {args.width}; the machine was shared with other jobs, so times are noisy upper bounds.",
+             f"width {args.width}; the machine (2 cores) was shared with other jobs, so times are noisy upper bounds: "
+             f"1-min load average {args.load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.",
              "measure solve = the KKT measure's program (`res.measure_time`, `pair=False`, `time_limit` "
              f"{args.time_limit:g} s); total = that kc.residual call end to end (Jacobian by autodiff, Clarke band, "
              "certificate), after a warm-up call. Two rows per norm: the default Clarke band (radius 1e-3) and the "
              "exact Clarke set (r = 0).", "",
-             "| norm | P | Clarke set | status | measure (source) | measure solve (s) | total (s) | target solve (s) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| norm | P | Clarke set | status | measure (source) | measure solve (s) | total (s) | target solve (s) "
+             "| peak RSS (GB) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for tag, label in (("", "band r = 1e-3"), ("_r0", "exact (r = 0)")):
             f = lambda k: f"{r[k]:.2f}" if isinstance(r.get(k), float) else "-"
             g = lambda k: f"{r[k]:.3g}" if isinstance(r.get(k), float) else "-"
             lines.append(f"| {r['norm']} | {r.get('P', '-')} | {label} | {r.get('status' + tag, '-')} "
                          f"| {g('measure' + tag)} ({r.get('source' + tag, '-')}) | {f('measure_solve' + tag)} "
-                         f"| {f('total' + tag)} | {TARGET[r['norm']]} |")
+                         f"| {f('total' + tag)} | {TARGET[r['norm']]} | {f('rss' + tag)} |")
     lines += ["", "Notes: the net is trained by GD (logistic loss, 200 steps), so in the l1/linf geometry it is far from "
-              "KKT (the measure near its lambda = 0 value 1/2): the programs still run at full size. Spectral is not "
-              "in the default list (`--norms l2,l1,linf,spectral` adds it; at n >= layer width there is no "
-              "compression and the SDP exceeds `max_sdp`, so kc.residual returns status too_large)."]
-    print(replace_section(ROOT / "docs" / "benchmarks.md", "kkt residual", lines))
+              "KKT (the measure near its lambda = 0 value 1/2): the programs still run at full size. Spectral: at n >= "
+              "layer width nothing compresses and the SDP size estimated from the shapes exceeds `max_sdp`, so "
+              "kc.residual returns status too_large before forming the Jacobian. A child killed by `--timeout` "
+              "reports no row for that norm (time and peak RSS unknown)."]
+    print(replace_section(ROOT / "docs" / "benchmarks.md", args.section, lines))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=256)
-    ap.add_argument("--d", type=int, default=195)
-    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--d", type=int, default=500)
+    ap.add_argument("--width", type=int, default=100)
+    ap.add_argument("--section", default="kkt residual", help="section of docs/benchmarks.md to (re)write")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--time-limit", type=float, default=60.0, help="kc.residual time_limit per call (s)")
-    ap.add_argument("--norms", default="l2,l1,linf")
+    ap.add_argument("--norms", default="l2,l1,linf,spectral")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.load = os.getloadavg()
     if args.one:
         return one(args)
     rows = []

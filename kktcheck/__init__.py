@@ -11,7 +11,7 @@ import importlib
 from .losses import inverse_loss, log_loss
 from .margins import margin, prepare, sample_margins, soft_margin
 from .norms import BlockNorm, LpNorm, Norm, norm
-from .params import as_params
+from .params import as_params, feasible_rescaling
 from ._quiet import silence_highs_banner
 
 _LAZY = {
@@ -25,7 +25,7 @@ _LAZY = {
 }
 
 __all__ = ["norm", "Norm", "LpNorm", "BlockNorm", "margin", "soft_margin", "sample_margins", "prepare", "log_loss",
-           "inverse_loss", "as_params", "silence_highs_banner", *_LAZY]
+           "inverse_loss", "as_params", "feasible_rescaling", "silence_highs_banner", *_LAZY]
 
 
 def __getattr__(name):

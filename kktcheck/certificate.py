@@ -84,7 +84,7 @@ def a13_certificate(theta, data, *, model=None, norm="l2", loss="exp", tol=None,
         raise ValueError("the loss gradient vanishes at theta (all constraint gradients cancel); "
                          "the A.13 certificate needs grad L != 0")
     rho, qmin = float(nrm(mp.params)), mp.q_min
-    tt = rho * qmin ** (-1.0 / L)
+    tt = float(nrm(mp.theta_tilde))                          # ||theta~||, theta~ = theta / q_min^{1/L}
     lam = (w * (qmin ** (1.0 - 2.0 / L) * rho / gdual)).numpy()
     k = mp.J_tilde
     u = unflatten(k.T @ torch.from_numpy(lam), mp.params)

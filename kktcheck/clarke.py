@@ -98,22 +98,21 @@ def two_layer_clarke_band(tl: TwoLayer, X: np.ndarray, y: np.ndarray, J: np.ndar
     covers the band exactly. In the programs mu_c = lambda_i t_c with 0 <= mu_c <= width_c lambda_i (convex).
     radius = 0 reproduces ``two_layer_clarke`` with tol = 0 (exact zeros, width 1).
     """
+    from scipy import sparse
     Xf = X.reshape(X.shape[0], -1)
     m, d = tl.W.shape
     Z = Xf @ tl.W.T
     scale = np.linalg.norm(Xf, axis=1)[:, None] * np.linalg.norm(tl.W, axis=1)[None, :]
     zeta = np.divide(Z, scale, out=np.zeros_like(Z), where=scale > 0)
     amb = np.argwhere(np.abs(zeta) <= radius) if radius > 0 else np.argwhere(Z == 0)
+    i_, j_ = amb[:, 0], amb[:, 1]
+    zr = zeta[i_, j_] / radius if radius > 0 else np.zeros(len(amb))
+    lo, hi = np.clip(zr, 0.0, 1.0), np.clip(1.0 + zr, 0.0, 1.0)
+    auto = (Z[i_, j_] > 0).astype(np.float64)  # autodiff used relu'(z) = 1 for z > 0, relu'(0) = 0 otherwise
+    g = (y[i_] * tl.a[j_])[:, None] * Xf[i_]  # (k, d): g_ij = y_i a_j x_i, the W_j block of column c
     J0 = J.copy() if len(amb) else J
-    cols = np.zeros((J.shape[1], len(amb)))
-    width = np.ones(len(amb))
-    for c, (i, j) in enumerate(amb):
-        g = y[i] * tl.a[j] * Xf[i]
-        zr = zeta[i, j] / radius if radius > 0 else 0.0
-        lo, hi = min(max(zr, 0.0), 1.0), min(max(1.0 + zr, 0.0), 1.0)
-        auto = 1.0 if Z[i, j] > 0 else 0.0  # autodiff used relu'(z) = 1 for z > 0, relu'(0) = 0 otherwise
-        J0[i, j * d:(j + 1) * d] += (lo - auto) * g
-        cols[j * d:(j + 1) * d, c] = g
-        width[c] = hi - lo
-    owner = amb[:, 0].copy() if len(amb) else np.zeros(0, dtype=int)
-    return J0, cols, owner, width
+    np.add.at(J0, (i_[:, None], j_[:, None] * d + np.arange(d)[None, :]), (lo - auto)[:, None] * g)
+    rows = (j_[:, None] * d + np.arange(d)[None, :]).reshape(-1)
+    cols = sparse.csc_matrix((g.reshape(-1), (rows, np.repeat(np.arange(len(amb)), d))),
+                             shape=(J.shape[1], len(amb)))
+    return J0, cols, i_.copy(), hi - lo

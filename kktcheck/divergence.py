@@ -34,7 +34,7 @@ from .jacobian import margins_and_jacobian
 from .linear import check_time_limit
 from .margins import _prepare
 from .norms import norm as make_norm
-from .params import blocks, flatten, inner, unflatten
+from .params import blocks, feasible_rescaling, flatten, inner, unflatten
 from ._quiet import silence_highs_banner
 
 _OK = ("optimal", "optimal_inaccurate")
@@ -85,8 +85,7 @@ def mm_point(theta, data, model=None) -> MMPoint:
                          "(q_i <= 0), so theta cannot be rescaled onto the (MM) feasible set q_i >= 1; "
                          "train until 100% training accuracy first")
     qmin = float(q.min())
-    c = qmin ** (-1.0 / L)
-    return MMPoint(params, L, q.numpy().copy(), J, qmin, [c * p for p in params], (q / qmin).numpy(),
+    return MMPoint(params, L, q.numpy().copy(), J, qmin, feasible_rescaling(params, qmin, L)[0], (q / qmin).numpy(),
                    J * qmin ** (-(L - 1.0) / L))
 
 

@@ -106,3 +106,20 @@ def scale(theta: Sequence[torch.Tensor], c: float) -> list[torch.Tensor]:
 def axpy(a: float, x: Sequence[torch.Tensor], y: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """a * x + y, blockwise."""
     return [a * xb + yb for xb, yb in zip(x, y)]
+
+
+def feasible_rescaling(theta: Sequence, q_min: float, degree: int) -> tuple[list, float]:
+    """The feasible point of (MM) min 1/2||theta||^2 s.t. q_i(theta) >= 1 on the ray of theta:
+    theta~ = theta / c with c = q_min^(1/L). For an L-homogeneous model q_i(c theta) = c^L q_i(theta), so
+    min_i q_i(theta~) = 1. Returns (theta~ blocks, c); blocks keep their type (tensors or arrays).
+    ValueError unless q_min > 0 (every sample classified) and degree >= 1."""
+    q_min = float(q_min)
+    if not np.isfinite(q_min):
+        raise ValueError(f"q_min = {q_min!r}: the margins of theta overflow float64 at this scale of theta or the "
+                         "data; rescale theta (every quantity of (MM) is scale free)")
+    if not q_min > 0:
+        raise ValueError(f"q_min must be a positive margin (every sample correctly classified), got {q_min!r}")
+    if isinstance(degree, bool) or int(degree) != degree or degree < 1:
+        raise ValueError(f"degree must be a positive integer (the homogeneity L of the model), got {degree!r}")
+    c = q_min ** (1.0 / degree)
+    return [b / c for b in theta], c

@@ -38,6 +38,15 @@ def check_tol(name: str, v, lo: float = 0.0, hi: float = 1.0, hi_open: bool = Tr
     return x
 
 
+FAMILIES = ("l2", "l1", "linf", "spectral")
+
+
+def family(nrm) -> str:
+    """Which structured formulation applies: "l2", "l1", "linf", "spectral" (max over layers of sigma_max) when
+    ``nrm`` equals kc.norm of that name, else "other" (the generic P-dimensional program)."""
+    return next((f for f in FAMILIES if nrm == make_norm(f)), "other")
+
+
 def check_norm(norm):
     """kc.norm(norm), refusing l_p norms too close to 1 or too large for the conic programs."""
     nrm = make_norm(norm)

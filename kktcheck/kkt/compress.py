@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import solve
+from . import combination, solve
 
 _RANK = 1e-12
 
@@ -53,7 +53,7 @@ def worthwhile(info, theta) -> bool:
     return sum(Qc.shape[1] * Qr.shape[1] for Qc, Qr, _, _ in info) < 0.5 * sum(b.size for b in theta)
 
 
-def compressed(nrm, theta, q, L, G: solve.Combination, owner, tol, solver=None, info=None):
+def compressed(nrm, theta, q, L, G: combination.Combination, owner, tol, solver=None, info=None):
     """The generic program on compressed layers; same return dict as solve.generic (h in full coordinates)."""
     Gd = G.dense()
     info = bases(theta, Gd, tol) if info is None else info
@@ -61,7 +61,7 @@ def compressed(nrm, theta, q, L, G: solve.Combination, owner, tol, solver=None, 
     rows = [np.einsum("ma,mdk,db->abk", Qc, G3, Qr).reshape(-1, Gd.shape[1]) for Qc, Qr, _, G3 in info]
     Gc = np.vstack(rows)
     n = G.n
-    out = solve.generic(nrm, th_c, q, L, solve.Combination(Gc[:, :n].T.copy(), Gc[:, n:], G.width), owner, tol, solver)
+    out = solve.generic(nrm, th_c, q, L, combination.Combination(Gc[:, :n].T.copy(), Gc[:, n:], G.width), owner, tol, solver)
     if "h" not in out:
         return out
     h_full, s0 = [], 0

@@ -17,8 +17,8 @@ Program in scaled variables zeta = z L / rho^2 (sum_i zeta_i ~ 1 at a KKT point,
 
 The dual norm ||u||_* is the nuclear norm of compressed blocks for the spectral norm (kkt/compress.py: the
 isometry keeps it) and ``nrm.dual_cvxpy`` of the P-dimensional blocks otherwise. For l2 the FY term is written
-directly as 1/2||theta~ - u||^2 = 1/2(||R z - c||^2 + perp^2) through the Gram split (solve.range_factor,
-solve._split): an (n + k)-dimensional cone that Clarabel solves to "optimal" (the s^2 form stalls at
+directly as 1/2||theta~ - u||^2 = 1/2(||R z - c||^2 + perp^2) through the Gram split (combination.range_factor,
+combination._split): an (n + k)-dimensional cone that Clarabel solves to "optimal" (the s^2 form stalls at
 "almost solved" there).
 
 ``a13_bound``: the closed-form upper bound along lambda proportional to e^{-q_i(theta)} (Prop. A.13 of the
@@ -35,23 +35,24 @@ import math
 import numpy as np
 
 from ..subdiff import block_shape
-from . import solve
-from .result import np_dual_norm, np_norm, split
+from . import combination, solve
+from .checks import family
+from .result import split
 
 
 def fy_rel(nrm, theta: list, u: np.ndarray) -> float:
     """FY(theta, u) / ||theta||^2 with numpy (theta: blocks, u: flat). For l2 the exact identity 1/2||u - x||^2."""
     x = np.concatenate([b.reshape(-1) for b in theta])
-    rho = np_norm(nrm, theta)
-    if getattr(nrm, "p", None) == 2:
+    rho = nrm(theta)
+    if family(nrm) == "l2":
         return float(0.5 * np.sum((u - x) ** 2) / rho ** 2)
-    ud = np_dual_norm(nrm, split(u, [b.shape for b in theta])) / rho
+    ud = nrm.dual(split(u, [b.shape for b in theta])) / rho
     return float(max(0.5 + 0.5 * ud ** 2 - (x @ u) / rho ** 2, 0.0))
 
 
 def evaluate(nrm, theta: list, q: np.ndarray, L: int, u: np.ndarray, lam: np.ndarray) -> dict:
     """The two terms and the measure for a certificate (u, lambda), recomputed with numpy."""
-    rho = np_norm(nrm, theta)
+    rho = nrm(theta)
     f = fy_rel(nrm, theta, u)
     comp = float(L * ((q - 1.0) @ lam) / rho ** 2)
     return {"fy_rel": f, "complementarity_rel": comp, "measure": max(f, comp)}
@@ -59,20 +60,19 @@ def evaluate(nrm, theta: list, q: np.ndarray, L: int, u: np.ndarray, lam: np.nda
 
 def _dual_term(nrm, theta, G, scale, info):
     """(matrix M, block shapes) with ||(scale) G zeta||_* = dual norm of the blocks of M zeta (not l2)."""
-    Gd = G.dense()
     if info is not None:  # compressed spectral layers: same nuclear norms (isometry), smaller SDP
-        rows = [np.einsum("ma,mdk,db->abk", Qc, G3, Qr).reshape(-1, Gd.shape[1]) for Qc, Qr, _, G3 in info]
+        rows = [np.einsum("ma,mdk,db->abk", Qc, G3, Qr).reshape(-1, G.n + G.k) for Qc, Qr, _, G3 in info]
         return scale * np.vstack(rows), [(Qc.shape[1], Qr.shape[1]) for Qc, Qr, _, _ in info]
-    return scale * Gd, [block_shape(b) for b in theta]
+    return scale * G.matrix(), [block_shape(b) for b in theta]
 
 
 def _fy_l2(x, rho, L, G, z):
     """l2: FY / rho^2 = 1/2 ||x - (rho^2 / L) G zeta||^2 / rho^2 = 1/2 (||(rho / L) R zeta - c / rho||^2 + (perp / rho)^2)
-    with R, c, perp from the Gram matrix (solve.range_factor / solve._split): an (n + k)-dimensional cone."""
+    with R, c, perp from the Gram matrix (combination.range_factor / combination._split): an (n + k)-dimensional cone."""
     import cvxpy as cp
-    e, V = solve.range_factor(G)
-    c, perp = solve._split(G, e, V, x)
-    R = (rho / L) * (np.sqrt(e)[:, None] * V.T)
+    factor = combination.range_factor(G)
+    c, perp = combination._split(G, factor, x)
+    R = (rho / L) * factor[0]
     return 0.5 * cp.sum_squares(R @ z - c / rho) + 0.5 * (perp / rho) ** 2
 
 
@@ -86,16 +86,16 @@ def _blocks(expr, shapes):
     return out
 
 
-def program(nrm, theta: list, q: np.ndarray, L: int, G: "solve.Combination", owner, solver=None,
+def program(nrm, theta: list, q: np.ndarray, L: int, G: "combination.Combination", owner, solver=None,
             info=None) -> dict:
     """Solve the measure program (module docstring). Returns dict(lam, mu, u, status, message, lower)."""
     import cvxpy as cp
     x = np.concatenate([b.reshape(-1) for b in theta])
-    rho = np_norm(nrm, theta)
+    rho = nrm(theta)
     n = len(q)
     lam, mu, z, cons = solve._variables(n, owner, G.width)
     t = cp.Variable()
-    if getattr(nrm, "p", None) == 2:
+    if family(nrm) == "l2":
         cons.append(t >= _fy_l2(x, rho, L, G, z))
     else:
         M, shapes = _dual_term(nrm, theta, G, rho / L, info)
@@ -119,14 +119,14 @@ def a13_bound(nrm, theta: list, q: np.ndarray, L: int, v: np.ndarray, w: np.ndar
 
     v = sum_i w_i grad q_i(theta~) (flat), w = softmax(-q(theta)) at the ORIGINAL scale (Prop. A.13's e^{-q_i})."""
     x = np.concatenate([b.reshape(-1) for b in theta])
-    rho = np_norm(nrm, theta)
-    vd = np_dual_norm(nrm, split(v, [b.shape for b in theta]))
+    rho = nrm(theta)
+    vd = nrm.dual(split(v, [b.shape for b in theta]))
     if not (vd > 0 and math.isfinite(vd)):
         return {"bound": 0.5, "beta": math.nan, "a13_value": math.nan, "a": 0.0, "lam": np.zeros(len(q))}
     beta = float(x @ v) / (rho * vd)
     s = float(L * ((q - 1.0) @ w) / (rho * vd))
     a, val = _line_min(beta, s)
-    if getattr(nrm, "p", None) == 2:  # exact identity, no cancellation: 1/2||a rho d - x||^2 / rho^2
+    if family(nrm) == "l2":  # exact identity, no cancellation: 1/2||a rho d - x||^2 / rho^2
         val = max(float(0.5 * np.sum((a * rho * v / vd - x) ** 2) / rho ** 2), a * s)
     return {"bound": val, "beta": beta, "a13_value": max(1.0 - beta, s), "a": a, "lam": a * rho / vd * w}
 

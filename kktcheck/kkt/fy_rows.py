@@ -35,12 +35,12 @@ def program(nrm, theta, q, L, G, owner, solver=None, gap: float = 1e-9, max_iter
     x = np.concatenate([b.reshape(-1) for b in theta])
     rho = float(np.abs(x).sum())
     n, m, P = len(q), G.n + G.k, len(x)
-    M = (rho / L) * G.dense()
+    scale = rho / L  # M = scale * G, used through its rows and matvecs only (G keeps the band sparse)
     c = G.rmatvec(x) / L
     S = np.argsort(-np.abs(x))[:min(P, m + 2)]
     best, lower, status, msg = None, -math.inf, "optimal", ""
     for _ in range(max_iter):
-        prob, lam, mu = _restricted(M[S], c, q, n, owner, G.width)
+        prob, lam, mu = _restricted(scale * G.rows(S), c, q, n, owner, G.width)
         status, msg = solve._solve(prob, solver)
         if lam.value is None or status not in ("optimal", "optimal_inaccurate"):
             res = {"status": status, "message": msg or f"cvxpy status {status}"}
@@ -48,7 +48,7 @@ def program(nrm, theta, q, L, G, owner, solver=None, gap: float = 1e-9, max_iter
         lower = max(lower, float(prob.value))
         lv, mv = solve._pack(lam, mu)
         zeta = np.concatenate([lv, mv])
-        r = M @ zeta
+        r = scale * (G @ zeta)
         upper = max(0.5 + 0.5 * np.abs(r).max() ** 2 - c @ zeta, (q - 1.0) @ lv)
         if best is None or upper < best["value"]:
             best = {"value": upper, "zeta": zeta}

@@ -18,7 +18,6 @@ the (eps, delta) pair of a second program (kkt/solve.py: h in d(1/2||theta~||^2)
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -27,60 +26,47 @@ import torch
 from ..clarke import detect_two_layer, two_layer_clarke_band
 from ..jacobian import margins_and_jacobian
 from ..margins import _prepare, sample_margins_from_outputs
-from ..norms import BlockNorm, LpNorm, norm as make_norm
-from ..norms.matrix import SpectralMatrix
-from ..params import as_params
+from ..params import blocks, feasible_rescaling
+from ..subdiff import block_shape
 from ..subdiff import DEFAULT_TOL
-from . import compress, fy, fy_rows, solve
-from .checks import DEFAULT_MAX_SIZE, DEFAULT_RADIUS, validate
+from . import combination, compress, fy, fy_rows, solve
+from .checks import DEFAULT_MAX_SIZE, DEFAULT_RADIUS, family, validate
 from .result import KKTResidual, split
 
 METHODS = ("auto", "generic", "l2-reduced", "active-set", "compressed")
 
 
+NEEDS = {"l2-reduced": ("l2",), "active-set": ("l1", "linf"), "compressed": ("spectral",)}
+AUTO = {"l2": "l2-reduced", "l1": "active-set", "linf": "active-set", "spectral": "compressed?"}
+
+
 def _pick_method(nrm, method):
+    """The formulation of the programs: ``method`` checked against the norm's family, or the fast one for it."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method != "auto":
-        if method == "l2-reduced" and not (isinstance(nrm, LpNorm) and nrm.p == 2):
-            raise ValueError("method 'l2-reduced' needs norm='l2'")
-        if method == "active-set" and not (isinstance(nrm, LpNorm) and nrm.p in (1.0, math.inf)):
-            raise ValueError("method 'active-set' needs norm='l1' or 'linf'")
-        if method == "compressed" and not _is_spectral(nrm):
-            raise ValueError("method 'compressed' needs norm='spectral' (max over layers of sigma_max)")
-        return method
-    if isinstance(nrm, LpNorm) and nrm.p == 2:
-        return "l2-reduced"
-    if isinstance(nrm, LpNorm) and nrm.p in (1.0, math.inf):
-        return "active-set"
-    return "compressed?" if _is_spectral(nrm) else "generic"
-
-
-def _is_spectral(nrm) -> bool:
-    return (isinstance(nrm, BlockNorm) and nrm.combine == "max" and isinstance(nrm.norms, SpectralMatrix))
+    fam = family(nrm)
+    if method in NEEDS and fam not in NEEDS[method]:
+        raise ValueError(f"method {method!r} needs norm={' or '.join(map(repr, NEEDS[method]))}, got {nrm.name!r}")
+    return AUTO.get(fam, "generic") if method == "auto" else method
 
 
 def _sdp_size(nrm, info, theta) -> int:
-    """Entries of the PSD cones of the nuclear-norm residual (sum over layers of (rows + cols)^2), 0 if none."""
-    if not (isinstance(nrm, BlockNorm) and isinstance(nrm.norms, SpectralMatrix) or _is_nuclear(nrm)):
-        return 0
+    """Entries of the PSD cones of the dual-norm residual (sum over layers of (rows + cols)^2 for Schatten
+    norms; 0 for the others), on the compressed layers when ``info`` is given."""
     if info is not None:
         dims = [(Qc.shape[1], Qr.shape[1]) for Qc, Qr, _, _ in info]
     else:
-        dims = [(1, b.size) if b.ndim <= 1 else (b.shape[0], b.size // b.shape[0]) for b in theta]
-    return sum((a + b) ** 2 for a, b in dims if min(a, b) > 1)
+        dims = [block_shape(b) for b in theta]
+    return nrm.dual_norm.psd_entries(dims)
 
 
-def _is_nuclear(nrm) -> bool:
-    from ..norms.matrix import NuclearMatrix
-    return isinstance(nrm, BlockNorm) and isinstance(nrm.norms, NuclearMatrix)
-
-
-def _check_theta(theta):
-    p = as_params(theta)  # NaN / inf -> ValueError naming the layer
-    if all(not bool(b.any()) for b in p):
-        raise ValueError("theta = 0: every parameter is zero, so no sample is classified and (MM) has no "
-                         "feasible rescaling; pass trained parameters")
+def _sdp_estimate(nrm, theta, n) -> int:
+    """PSD-cone entries of the dual-norm residual after compression, estimated from shapes alone: an a x b layer
+    keeps at most min(a, n + 1) x min(b, n + 1) directions when the constraint blocks are rank one (two-layer
+    nets: K_il = y_i (a * s_i) x_i^T) and the top singular value is simple; deeper nets can keep more (the exact
+    count after compression is checked again later)."""
+    dims = [tuple(min(e, n + 1) for e in block_shape(b)) if b.ndim >= 2 else block_shape(b) for b in theta]
+    return nrm.dual_norm.psd_entries(dims)
 
 
 def residual(theta, data, *, norm="l2", model=None, tol: float = DEFAULT_TOL, clarke: str = "auto",
@@ -103,7 +89,6 @@ def residual(theta, data, *, norm="l2", model=None, tol: float = DEFAULT_TOL, cl
     """
     nrm = validate(norm, method, clarke, tol, active_tol, max_sdp, clarke_radius, time_limit, max_size)
     meth = _pick_method(nrm, method)
-    _check_theta(theta)
     token = solve.DEADLINE.set(None if time_limit is None else time.perf_counter() + time_limit)
     try:
         return _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp, clarke_radius,
@@ -113,7 +98,10 @@ def residual(theta, data, *, norm="l2", model=None, tol: float = DEFAULT_TOL, cl
 
 
 def _feasible_point(theta, data, model):
-    fm, params, L, X, y = _prepare(theta, data, model)
+    if all(not bool(b.any()) for b in blocks(theta.parameters() if isinstance(theta, torch.nn.Module) else theta)):
+        raise ValueError("theta = 0: every parameter is zero, so no sample is classified and (MM) has no "
+                         "feasible rescaling; pass trained parameters")
+    fm, params, L, X, y = _prepare(theta, data, model)  # the one conversion and finiteness check of theta
     with torch.no_grad():
         q0 = sample_margins_from_outputs(fm.apply_params(params, X), y)
     bad = int((q0 <= 0).sum())
@@ -121,8 +109,8 @@ def _feasible_point(theta, data, model):
         raise ValueError(f"{bad} of {len(q0)} points are misclassified or on the decision boundary "
                          "(q_i <= 0), so theta cannot be rescaled to a feasible point of (MM); train until "
                          "the data are separated")
-    c = float(q0.min()) ** (1.0 / L)
-    return fm, [p / c for p in params], L, X, y, q0, c
+    tt, c = feasible_rescaling(params, float(q0.min()), L)
+    return fm, tt, L, X, y, q0, c
 
 
 def _weighted_gradient(fm, tt, X, y, w) -> np.ndarray:
@@ -145,21 +133,28 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
     res = KKTResidual(norm=nrm.name, degree=L, status="not_run", q=q, theta_tilde=theta_np, scale=c,
                       method=meth, tol=tol, clarke_radius=radius, _norm_obj=nrm,
                       active_set=np.flatnonzero(q - 1.0 <= active_tol),
-                      theta_norm=float(nrm([torch.from_numpy(b) for b in theta_np])))
+                      theta_norm=nrm(theta_np))
     res.set_bound(bound)
     if n * P > max_size:
         res.refuse("too_large", f"the programs would need the dense n x P = {n} x {P} Jacobian "
                    f"({n * P} > max_size = {max_size} entries); reporting the closed-form A.13 upper bound")
         return res
+    est = _sdp_estimate(nrm, theta_np, n)
+    if est > max_sdp:
+        res.refuse("too_large", f"the nuclear-norm SDP would have about {est} PSD-cone entries (estimate before "
+                   f"any work; > max_sdp = {max_sdp}); the solver would run out of memory. Use fewer samples or "
+                   "smaller layers, or raise max_sdp")
+        return res
     q_t, J_t = margins_and_jacobian(fm, tt, X, y)
     J = np.asarray(J_t.numpy(), dtype=np.float64)
-    owner, cols, J0, width, how = np.zeros(0, dtype=int), np.zeros((P, 0)), J, np.zeros(0), "autodiff"
+    owner, cols, J0, width, how, rank_one = np.zeros(0, dtype=int), np.zeros((P, 0)), J, np.zeros(0), "autodiff", None
     tl = detect_two_layer(fm, tt) if clarke == "auto" else None
     if tl is not None and (y.dim() == 1 and y.dtype == torch.float64):
         J0, cols, owner, width = two_layer_clarke_band(tl, X.numpy(), y.numpy(), J, radius)
         how = "two-layer-exact"
+        rank_one = (X.numpy().reshape(n, -1), tl.W.shape[0])  # W block of k_i: sum_j y_i a_j s_ij e_j (x) x_i
     res.clarke = how
-    G = solve.Combination(J0, cols, width)
+    G = combination.Combination(J0, cols, width, rank_one)
     meth, info = _compression(nrm, meth, theta_np, G, tol)
     res.method = meth
     sdp = _sdp_size(nrm, info, theta_np) if meth in ("compressed", "generic") else 0
@@ -169,7 +164,7 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
                    "(the compressed formulation shrinks layers to n + r dimensions), or raise max_sdp")
         return res
     t0 = time.perf_counter()
-    if meth == "active-set" and nrm.p == 1:  # row generation, exact to 1e-9 (kkt/fy_rows.py)
+    if meth == "active-set" and family(nrm) == "l1":  # row generation, exact to 1e-9 (kkt/fy_rows.py)
         out = fy_rows.program(nrm, theta_np, q, L, G, owner, solver)
     else:
         out = fy.program(nrm, theta_np, q, L, G, owner, solver, info if meth == "compressed" else None)
@@ -213,7 +208,7 @@ def _fill_pair(res, out, G, owner, theta_np, elapsed):
     k = G.J0.copy() if len(owner) else G.J0
     for cidx, i in enumerate(owner):
         if lam[i] > 0:
-            k[i] += min(mu[cidx] / lam[i], G.width[cidx]) * G.cols[:, cidx]
+            k[i] += min(mu[cidx] / lam[i], G.width[cidx]) * G.column(cidx)
     res.multipliers, res.k, res.h = lam, k, split(out["h"], [b.shape for b in theta_np])
     v = res.verify()
     res.stationarity, res.complementarity = v["stationarity"], v["complementarity"]

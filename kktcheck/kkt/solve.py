@@ -26,8 +26,9 @@ import time
 
 import numpy as np
 
-from ..norms import LpNorm
 from ..subdiff import block_shape, norm_subdifferential_constraints
+from .checks import family
+from .combination import Combination, _split, range_factor
 
 
 CLARABEL_OPTS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9}
@@ -94,12 +95,12 @@ def generic(nrm, theta, q, L, G, owner, tol, solver=None):
     """Reference formulation. Returns dict(lam, mu, h (flat), status, message, objective)."""
     import cvxpy as cp
     n = len(q)
-    rho = float(nrm([__import__("torch").from_numpy(b) for b in theta]))
+    rho = nrm(theta)
     lam, mu, z, cons = _variables(n, owner, G.width)
     h = [cp.Variable(block_shape(b)) for b in theta]
     cons += norm_subdifferential_constraints(nrm, theta, h, tol)
     hv = cp.hstack([cp.vec(e, order="C") if len(e.shape) == 2 else e for e in h])
-    r = hv - G.dense() @ z
+    r = hv - G.matrix() @ z
     rb, s = [], 0
     for b in theta:
         sh = block_shape(b)
@@ -116,49 +117,6 @@ def generic(nrm, theta, q, L, G, owner, tol, solver=None):
     return {"lam": lv, "mu": mv, "h": hflat, "status": status, "message": msg, "objective": float(prob.value)}
 
 
-class Combination:
-    """The linear map z = (lambda, mu) -> sum_i lambda_i k_i = J0^T lambda + C mu without forming G = [J0^T | C]."""
-
-    def __init__(self, J0: np.ndarray, cols: np.ndarray, width=None):
-        self.J0, self.cols = J0, cols
-        self.n, self.k = J0.shape[0], cols.shape[1]
-        self.width = np.ones(self.k) if width is None else np.asarray(width, dtype=np.float64)
-
-    def __matmul__(self, z):
-        return self.J0.T @ z[:self.n] + (self.cols @ z[self.n:] if self.k else 0.0)
-
-    def rows(self, S) -> np.ndarray:
-        return np.hstack([self.J0[:, S].T, self.cols[S]])
-
-    def rmatvec(self, x) -> np.ndarray:
-        return np.concatenate([self.J0 @ x, self.cols.T @ x])
-
-    def gram(self) -> np.ndarray:
-        A = self.J0 @ self.J0.T
-        if not self.k:
-            return A
-        B = self.J0 @ self.cols
-        return np.block([[A, B], [B.T, self.cols.T @ self.cols]])
-
-    def dense(self) -> np.ndarray:
-        return np.hstack([self.J0.T, self.cols])
-
-
-def range_factor(Gc: Combination, rcond: float = 1e-14):
-    """E, V of the Gram matrix G^T G = V E V^T (eigenvalues below rcond * max dropped); one n x P x n product.
-
-    For any vector r: ||r - G z||_2^2 = ||R z - c||^2 + perp^2 with R = E^{1/2} V^T, c = E^{-1/2} V^T G^T r
-    and perp^2 = ||r||^2 - ||c||^2 (see ``_split``)."""
-    e, V = np.linalg.eigh(Gc.gram())
-    keep = e > rcond * max(e.max(), 0.0)
-    return e[keep], V[:, keep]
-
-
-def _split(Gc, e, V, r):
-    c = (V.T @ Gc.rmatvec(r)) / np.sqrt(e)
-    return c, float(np.sqrt(max(r @ r - c @ c, 0.0)))
-
-
 def l2_reduced(theta, q, L, Gc: Combination, owner, solver=None, refine: int = 1):
     """l2: the (n + k)-dimensional SOCP on range(G); h = theta_tilde.
 
@@ -169,15 +127,15 @@ def l2_reduced(theta, q, L, Gc: Combination, owner, solver=None, refine: int = 1
     n = len(q)
     x = np.concatenate([b.reshape(-1) for b in theta])
     rho = float(np.linalg.norm(x))
-    e, V = range_factor(Gc)
-    R = np.sqrt(e)[:, None] * V.T
-    cpar, ppar = cp.Parameter(len(e)), cp.Parameter(nonneg=True)  # one canonicalization for all rounds (DPP)
+    factor = range_factor(Gc)
+    R = factor[0]
+    cpar, ppar = cp.Parameter(R.shape[0]), cp.Parameter(nonneg=True)  # one canonicalization for all rounds (DPP)
     lam, mu, z, cons = _variables(n, owner, Gc.width)
     eps = cp.norm(cp.hstack([cpar - R @ z, cp.reshape(ppar, (1,), order="C")]), 2)
     prob = cp.Problem(cp.Minimize(cp.maximum(eps / rho, L * ((q - 1.0) @ lam) / rho ** 2)), cons)
     z1 = np.zeros(Gc.n + Gc.k)
     for rnd in range(refine + 1):
-        c, perp = _split(Gc, e, V, x - Gc @ z1)
+        c, perp = _split(Gc, factor, x - Gc @ z1)
         if rnd and perp > 1e-4 * rho:  # cancellation in perp only matters when the residual is tiny
             break
         cpar.value, ppar.value = c + R @ z1, perp
@@ -198,7 +156,7 @@ def _rows_program(nrm, x, rho, q, L, G, owner, S, cuts, tol):
     amax = np.abs(x).max()
     GS = G.rows(S)
     hS = cp.Variable(len(S))
-    if math.isinf(nrm.p):  # dual l1; h supported on A subset of S
+    if family(nrm) == "linf":  # dual l1; h supported on A subset of S
         act = np.abs(x[S]) >= (1.0 - tol) * amax
         sa = np.sign(x[S][act])
         cons += [cp.multiply(sa, hS[act]) >= 0, sa @ hS[act] == rho]
@@ -230,7 +188,7 @@ def _rows_to_add(sum_case, r, S, out, m):
     return add if add.size else out[np.argsort(-np.abs(r[out]))[:m]]
 
 
-def active_set(nrm: LpNorm, theta, q, L, G, owner, tol, solver=None, gap_tol=1e-9, max_iter=60):
+def active_set(nrm, theta, q, L, G, owner, tol, solver=None, gap_tol=1e-9, max_iter=60):
     """Row generation for the l1 / linf algorithm norms (dual linf / l1 residual). Exact up to gap_tol * rho.
 
     linf (residual in l1): S holds the tie set A and the coordinates with the smallest residuals (where
@@ -238,13 +196,12 @@ def active_set(nrm: LpNorm, theta, q, L, G, owner, tol, solver=None, gap_tol=1e-
     (sigma_t = sign of an earlier residual). l1 (residual in linf): S grows by the most violated rows.
     Stops when the best certificate found (lambda = 0 included, objective 1) is within gap_tol of the
     restricted optimum, a lower bound of the full optimum: the returned objective is optimal to gap_tol."""
-    torch = __import__("torch")
     x = np.concatenate([b.reshape(-1) for b in theta])
     P, m, n = len(x), G.n + G.k, len(q)
-    rho = float(nrm([torch.from_numpy(x)]))
+    rho = nrm([x])
     amax = np.abs(x).max()
-    sum_case = math.isinf(nrm.p)
-    h0 = np.asarray(nrm.subgradient([torch.from_numpy(x)])[0].numpy()) * rho
+    sum_case = family(nrm) == "linf"
+    h0 = nrm.subgradient([x])[0].numpy() * rho
     start = l2_reduced([h0], q, L, G, owner, solver, refine=0)  # warm start: z nearly minimizing ||h0 - G z||_2
     z0 = np.zeros(m) if "lam" not in start else np.concatenate([start["lam"], start["mu"]])
     special = (np.abs(x) >= (1.0 - tol) * amax) if sum_case else (np.abs(x) <= tol * amax)

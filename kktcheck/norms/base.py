@@ -11,7 +11,10 @@ For a norm ||.|| on parameter space (a list of blocks, one per layer):
                           ||v||_* = 1 and <v, x> = ||x|| (for x != 0); this is the duality map of the
                           dual norm, ``nrm.dual_norm.dualize(x)``;
 * ``nrm.dual_norm``       the dual norm as a Norm object (its dual is again ``nrm``);
-* ``nrm.cvxpy(xs)``       the norm of cvxpy expressions shaped like the blocks (for convex programs).
+* ``nrm.cvxpy(xs)``       the norm of cvxpy expressions shaped like the blocks (for convex programs);
+* ``nrm.psd_entries(shapes)`` the number of entries of the PSD cones that ``nrm.cvxpy`` needs on blocks of these
+                          shapes (0 when it is a second-order-cone/LP expression): the size of the SDP a convex
+                          program with this norm hands to the solver, known before any work.
 
 * ``nrm.log_value(theta)`` / ``nrm.log_dual(g)``  log ||theta|| and log ||g||_*, finite for any finite
                           non-zero input (use them where the value itself exceeds float64's 1.8e308).
@@ -117,6 +120,10 @@ class Norm(ABC):
     @abstractmethod
     def cvxpy(self, xs: Sequence) -> "object":
         """cvxpy expression of the norm of a list of cvxpy expressions shaped like the blocks."""
+
+    def psd_entries(self, shapes: Sequence[tuple]) -> int:
+        """Entries of the PSD cones of ``self.cvxpy`` on blocks of these shapes; 0 for non-matrix norms."""
+        return 0
 
     def dual_cvxpy(self, gs: Sequence):
         """cvxpy expression of the dual norm."""

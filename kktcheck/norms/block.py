@@ -12,7 +12,6 @@ one-element list ``[W_l]``. The two combinations are dual to each other.
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 import torch
 
@@ -76,6 +75,11 @@ class BlockNorm(Norm):
         if self.combine == "max":
             return cp.max(cp.hstack([t / cl for t, cl in zip(terms, c)]))
         return sum(t * cl for t, cl in zip(terms, c))
+
+    def psd_entries(self, shapes) -> int:
+        """Sum over blocks of the per-block norms' PSD-cone entries."""
+        norms, _ = self._layout(shapes)
+        return sum(n.psd_entries([sh]) for n, sh in zip(norms, shapes))
 
     def __repr__(self):
         return (f"BlockNorm({self.combine!r}, {self.norms!r}, scales={self.scales!r}, name={self.name!r})")

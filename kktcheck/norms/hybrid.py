@@ -31,6 +31,13 @@ def _is_matrix(x) -> bool:
     return len(tuple(x.shape)) >= 2
 
 
+class _Shape:
+    """Stands in for a block of the given shape where only the shape is read (``block``)."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
 def _check_ratio(ratio) -> float:
     try:
         ratio = float(ratio)
@@ -79,6 +86,10 @@ class HybridNorm(Norm):
 
     def cvxpy(self, xs):
         return self.block(xs).cvxpy(xs)
+
+    def psd_entries(self, shapes) -> int:
+        """PSD-cone entries of the BlockNorm for blocks of these shapes (its matrix blocks are SDPs)."""
+        return self.block([_Shape(sh) for sh in shapes]).psd_entries(shapes)
 
     def __repr__(self):
         return f"HybridNorm(ratio={self.ratio!r}, combine={self.combine!r}, name={self.name!r})"

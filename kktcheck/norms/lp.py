@@ -11,7 +11,6 @@ Duality maps (selections at non-unique points):
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import torch
 

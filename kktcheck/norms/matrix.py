@@ -37,6 +37,11 @@ def _rescaled(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return m, x / m
 
 
+def _sdp_entries(shape) -> int:
+    shape = tuple(shape)
+    return 0 if len(shape) <= 1 or min(shape) <= 1 else (shape[0] + shape[1]) ** 2
+
+
 def _single(xs: Sequence[torch.Tensor]) -> torch.Tensor:
     if len(xs) != 1:
         raise ValueError(f"a matrix norm acts on one block, got {len(xs)}; wrap it in a block norm")
@@ -72,6 +77,10 @@ class SpectralMatrix(Norm):
         x = xs[0]
         return cp.norm(x, 2) if len(x.shape) <= 1 or 1 in x.shape else cp.sigma_max(x)
 
+    def psd_entries(self, shapes) -> int:
+        """sigma_max of an a x b matrix is an SDP with an (a + b)^2 PSD cone (a vector: none)."""
+        return _sdp_entries(shapes[0])
+
 
 class NuclearMatrix(Norm):
     """Sum of singular values of a single matrix."""
@@ -100,3 +109,7 @@ class NuclearMatrix(Norm):
         import cvxpy as cp
         x = xs[0]
         return cp.norm(x, 2) if len(x.shape) <= 1 or 1 in x.shape else cp.normNuc(x)
+
+    def psd_entries(self, shapes) -> int:
+        """The nuclear norm of an a x b matrix is an SDP with an (a + b)^2 PSD cone (a vector: none)."""
+        return _sdp_entries(shapes[0])

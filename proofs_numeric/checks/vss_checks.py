@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+import kktcheck as kc
+
 from ..results import CheckResult, describe_case
 
 RADII = (0.1, 0.05, 0.02)
@@ -99,6 +101,12 @@ def gamma_bar(case, params) -> float:
     return float(_q(case, params).min()) / nrm ** case.model.degree
 
 
+def _feasible(case, flat, shapes):
+    """theta~ = theta / q_min^(1/L) for the flat vector ``flat`` (kc.feasible_rescaling)."""
+    ps = _unflatten(flat, shapes)
+    return kc.feasible_rescaling(ps, float(_q(case, ps).min()), case.model.degree)[0]
+
+
 def ascent_probe(case, params, radii=RADII, starts: int = 20, seed: int = 0) -> dict:
     """Largest relative gain of gamma_bar within distance r of the unit direction of ``params``, per r, and the
     certificate at the largest gain of the smallest radius (feasible rescaled point, norm decrease, distance)."""
@@ -120,9 +128,7 @@ def ascent_probe(case, params, radii=RADII, starts: int = 20, seed: int = 0) -> 
                 best, arg = -res.fun, u + r * res.x / np.linalg.norm(res.x)
         gains.append(best / g0 - 1.0)
         best_v = arg
-    L = case.model.degree
-    tilde = _unflatten(u / float(_q(case, _unflatten(u, shapes)).min()) ** (1 / L), shapes)
-    cand = _unflatten(best_v / float(_q(case, _unflatten(best_v, shapes)).min()) ** (1 / L), shapes)
+    tilde, cand = _feasible(case, u, shapes), _feasible(case, best_v, shapes)
     half_sq = lambda ps: 0.5 * sum(float((p ** 2).sum()) for p in ps)  # noqa: E731
     dist = math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(cand, tilde)))
     return {"gamma_bar": g0, "radii": list(radii), "gains": gains,

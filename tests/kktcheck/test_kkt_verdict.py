@@ -50,6 +50,20 @@ def test_size_estimate_refuses_before_the_jacobian(monkeypatch):
     assert res.verdict().startswith("could not decide: problem too large")
 
 
+def test_sdp_size_estimate_refuses_spectral_before_the_jacobian(monkeypatch):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(30, 12, bias=False), torch.nn.ReLU(),
+                              torch.nn.Linear(12, 1, bias=False)).double()
+    X = np.random.default_rng(0).standard_normal((20, 30))
+    data = (X, np.sign(net(torch.from_numpy(X))[:, 0].detach().numpy()))
+    est = (12 + 21) ** 2  # the 12 x 30 layer keeps at most 12 x min(30, n + 1) directions
+    ok = kc.residual(net, data, norm="spectral", pair=False, max_sdp=est)  # not refused at the estimate itself
+    assert ok.status != "too_large"
+    monkeypatch.setattr(residual_module, "margins_and_jacobian", lambda *a, **k: pytest.fail("Jacobian formed"))
+    res = kc.residual(net, data, norm="spectral", pair=False, max_sdp=est - 1)
+    assert res.status == "too_large" and "estimate before any work" in res.message
+
+
 def test_too_large_still_decides_when_the_bound_certifies():
     """At the dead-neuron KKT point lambda* = (1, 1) is proportional to e^{-q_i}: the A.13 bound is 0."""
     p = R.two_layer_dead_neuron()

@@ -1,0 +1,100 @@
+"""The constraint side of the KKT programs: G z = sum_i lambda_i k_i = J0^T lambda + C mu, and the Gram split.
+
+z = (lambda, mu): lambda (n,) multipliers, mu (k,) Clarke band variables (clarke.py, ``two_layer_clarke_band``);
+J0 the n x P Jacobian with the band's lower slopes, C the P x k band columns (sparse). ``range_factor`` gives, for
+the l2 programs, ||r - G z||_2^2 = ||R z - c||^2 + perp^2 with R^T R = G^T G (an (n + k)-dimensional form).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Combination:
+    """The linear map z = (lambda, mu) -> sum_i lambda_i k_i = J0^T lambda + C mu without forming G = [J0^T | C].
+
+    J0: dense (n, P); C: the Clarke band columns, kept sparse (scipy CSC; a two-layer band column g_ij = y_i a_j x_i
+    has d non-zeros in the W_j block), so memory stays at the n x P Jacobian however many pairs are in the band."""
+
+    def __init__(self, J0: np.ndarray, cols, width=None, rank_one=None):
+        """rank_one = (X, m), X (n x d), when the first m d columns of every row J0_i are sum_j B_ij e_j (x) x_i (two-layer
+        ReLU nets: B_ij = y_i a_j s_ij, W stored first, row-major); the Gram then costs n^2 (d + m) instead of n^2 P."""
+        from scipy import sparse
+        self.J0, self.rank_one = J0, rank_one
+        self.cols = cols.tocsc() if sparse.issparse(cols) else sparse.csc_matrix(np.asarray(cols, dtype=np.float64))
+        self.n, self.k = J0.shape[0], self.cols.shape[1]
+        self.width = np.ones(self.k) if width is None else np.asarray(width, dtype=np.float64)
+        self._cols_csr = None
+
+    def __matmul__(self, z):
+        return self.J0.T @ z[:self.n] + (self.cols @ z[self.n:] if self.k else 0.0)
+
+    def rows(self, S) -> np.ndarray:
+        """Rows S of G (dense, len(S) x (n + k))."""
+        if self._cols_csr is None:
+            self._cols_csr = self.cols.tocsr()
+        return np.hstack([self.J0[:, S].T, self._cols_csr[S].toarray()])
+
+    def column(self, c: int) -> np.ndarray:
+        """Band column c as a dense P-vector."""
+        return self.cols[:, c].toarray().reshape(-1)
+
+    def rmatvec(self, x) -> np.ndarray:
+        return np.concatenate([self.J0 @ x, self.cols.T @ x])
+
+    def _gram0(self) -> np.ndarray:
+        """J0 J0^T; with the rank-one layout (x_i . x_i') (B B^T)_ii' + (rest of the rows) products,
+        B_ij = <J0_i restricted to block j, x_i> / ||x_i||^2."""
+        if self.rank_one is None:
+            return self.J0 @ self.J0.T
+        X, m = self.rank_one
+        n, d = X.shape
+        W = self.J0[:, :m * d].reshape(n, m, d)
+        sq = (X * X).sum(axis=1)
+        B = np.einsum("ijd,id->ij", W, X) / np.where(sq > 0, sq, 1.0)[:, None]
+        if np.abs(W - B[:, :, None] * X[:, None, :]).max() > 1e-12 * max(np.abs(W).max(), 1e-300):
+            return self.J0 @ self.J0.T  # not of the rank-one form: the plain product
+        rest = self.J0[:, m * d:]
+        return (X @ X.T) * (B @ B.T) + rest @ rest.T
+
+    def gram(self) -> np.ndarray:
+        A = self._gram0()
+        if not self.k:
+            return A
+        B = np.asarray((self.cols.T @ self.J0.T).T)
+        return np.block([[A, B], [B.T, (self.cols.T @ self.cols).toarray()]])
+
+    def matrix(self):
+        """G as a scipy sparse matrix (P x (n + k)) for the cvxpy programs."""
+        from scipy import sparse
+        return sparse.hstack([sparse.csc_matrix(self.J0.T), self.cols], format="csc")
+
+    def dense(self) -> np.ndarray:
+        return np.hstack([self.J0.T, self.cols.toarray()])
+
+
+def range_factor(Gc: Combination, rcond: float = 1e-13):
+    """(R, c_of) with R^T R = G^T G (pivoted Cholesky of the Gram matrix, rank r: R is r x (n + k)); one n x P x n
+    product and an O((n + k)^3 / 3) factorization.
+
+    For any vector r: ||r - G z||_2^2 = ||R z - c||^2 + perp^2 with c = c_of(G^T r) (the solution of R^T c = G^T r,
+    which exists because G^T r lies in range(G^T G)) and perp^2 = ||r||^2 - ||c||^2 (see ``_split``). Pivots below
+    rcond * max diag are dropped (rank-deficient G)."""
+    from scipy.linalg import lapack, solve_triangular
+    H = Gc.gram()
+    U, piv, rank, info = lapack.dpstrf(H, lower=0, tol=rcond * max(float(np.diag(H).max()), 1e-300))
+    if info < 0:
+        raise ValueError(f"pivoted Cholesky failed (LAPACK info {info})")
+    piv = piv - 1
+    U = np.triu(U[:rank])
+    R = np.empty_like(U)
+    R[:, piv] = U
+    T = U[:, :rank]
+
+    def c_of(g):
+        return solve_triangular(T, g[piv[:rank]], trans="T", lower=False)
+    return R, c_of
+
+
+def _split(Gc, factor, r):
+    c = factor[1](Gc.rmatvec(r))
+    return c, float(np.sqrt(max(r @ r - c @ c, 0.0)))
