@@ -13,6 +13,7 @@ from .margins import margin, prepare, sample_margins, soft_margin
 from .norms import BlockNorm, LpNorm, Norm, norm
 from .params import as_params, feasible_rescaling
 from ._quiet import silence_highs_banner
+from .limits import check_seconds
 
 _LAZY = {
     "max_margin_linear": ".linear",
@@ -25,7 +26,7 @@ _LAZY = {
 }
 
 __all__ = ["norm", "Norm", "LpNorm", "BlockNorm", "margin", "soft_margin", "sample_margins", "prepare", "log_loss",
-           "inverse_loss", "as_params", "feasible_rescaling", "silence_highs_banner", *_LAZY]
+           "inverse_loss", "as_params", "feasible_rescaling", "silence_highs_banner", "check_seconds", *_LAZY]
 
 
 def __getattr__(name):

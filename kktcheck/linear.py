@@ -35,6 +35,7 @@ import torch
 from ._quiet import silence_highs_banner
 from .data import check_data
 from .norms import LpNorm, norm as make_norm
+from .limits import check_seconds
 from .scale import log_abs_scaled, scaled_float, unit_scale
 
 _LP_OPTS = {"solver": "HIGHS", "verbose": False}
@@ -146,13 +147,7 @@ def _scale_back(value: float, e: int, what: str) -> float:
 
 def check_time_limit(time_limit):
     """``time_limit`` as a float > 0 (None stays None), or a ValueError/TypeError naming time_limit."""
-    if time_limit is None:
-        return None
-    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)):
-        raise TypeError(f"time_limit must be a number of seconds > 0 or None, got {type(time_limit).__name__}")
-    if not (math.isfinite(time_limit) and time_limit > 0):
-        raise ValueError(f"time_limit must be a finite number of seconds > 0 (or None), got {time_limit}")
-    return float(time_limit)
+    return check_seconds(time_limit, "time_limit")
 
 
 def _max_margin_unit(A: np.ndarray, nrm, time_limit: float | None = None) -> LinearMaxMargin:

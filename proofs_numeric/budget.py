@@ -26,6 +26,8 @@ import contextvars
 import math
 import time
 
+from kktcheck import check_seconds
+
 from .results import CheckResult
 
 _CURRENT: contextvars.ContextVar = contextvars.ContextVar("proofs_numeric_deadline", default=None)
@@ -41,13 +43,7 @@ class BudgetExhausted(BaseException):
 
 def check_max_seconds(max_seconds, name: str = "max_seconds"):
     """``max_seconds`` as a float > 0 (None stays None), or a ValueError/TypeError naming ``name``."""
-    if max_seconds is None:
-        return None
-    if isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds > 0 or None, got {type(max_seconds).__name__}")
-    if not (math.isfinite(max_seconds) and max_seconds > 0):
-        raise ValueError(f"{name} must be a finite number of seconds > 0 (or None for no limit), got {max_seconds}")
-    return float(max_seconds)
+    return check_seconds(max_seconds, name)
 
 
 class Deadline:
