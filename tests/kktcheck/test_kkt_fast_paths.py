@@ -7,23 +7,14 @@ import pytest
 import torch
 
 import kktcheck as kc
+from kktcheck.testing.cases import kinked_two_layer
 from kktcheck.kkt.combination import Combination
 
 RADIUS = 0.05  # wide band so that every instance has several (sample, neuron) pairs in it
 
 
 def _net(seed, n=8, d=6, m=7):
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, d, generator=g, dtype=torch.float64)
-    net = torch.nn.Sequential(torch.nn.Linear(d, m, bias=False), torch.nn.ReLU(),
-                              torch.nn.Linear(m, 1, bias=False)).double()
-    with torch.no_grad():
-        for prm in net.parameters():
-            prm.copy_(torch.randn(prm.shape, generator=g, dtype=torch.float64))
-        net[0].weight[0] -= (net[0].weight[0] @ X[0]) / (X[0] @ X[0]) * X[0]  # a kink: <w_1, x_1> = 0
-        out = net(X)[:, 0]
-    keep = out.abs() > 1e-3
-    return net, (X[keep].numpy(), torch.sign(out[keep]).numpy())
+    return kinked_two_layer(seed, n, d, m)
 
 
 def _direct_measure(theta_tilde, X, y, norm):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import kktcheck as kc
+from kktcheck.testing.cases import kinked_two_layer
 from kktcheck import reference as R
 
 ZERO = 1e-7  # solver precision (Clarabel gap 1e-9, certificate recomputed in float64)
@@ -148,17 +149,7 @@ def test_program_matches_a_direct_formulation(name):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_l1_row_generation_matches_the_full_program(seed):
     """l1 (auto) uses row generation (kkt/fy_rows.py); method="generic" runs the full P-row program."""
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(10, 12, generator=g, dtype=torch.float64)
-    net = torch.nn.Sequential(torch.nn.Linear(12, 20, bias=False), torch.nn.ReLU(),
-                              torch.nn.Linear(20, 1, bias=False)).double()
-    with torch.no_grad():
-        for prm in net.parameters():
-            prm.copy_(torch.randn(prm.shape, generator=g, dtype=torch.float64))
-        net[0].weight[0] -= (net[0].weight[0] @ X[0]) / (X[0] @ X[0]) * X[0]  # a kink: <w_1, x_1> = 0
-        out = net(X)[:, 0]
-    keep = out.abs() > 1e-3
-    data = (X[keep].numpy(), torch.sign(out[keep]).numpy())
+    net, data = kinked_two_layer(seed, n=10, d=12, m=20)
     fast = kc.residual(net, data, norm="l1", pair=False)
     full = kc.residual(net, data, norm="l1", method="generic", pair=False)
     assert fast.status == full.status == "optimal" and fast.clarke == "two-layer-exact"

@@ -1,0 +1,26 @@
+"""Seeded test cases: a bias-free two-layer ReLU ``nn.Sequential`` with a unit sitting exactly on a kink.
+
+``kinked_two_layer(seed, n, d, m)``: X ~ N(0, I) (n x d), both layers N(0, 1), then the first hidden unit's
+weight w_1 is projected so that <w_1, x_1> = 0 (the ReLU kink at sample 1); the labels are the signs of the
+outputs, keeping the samples with |f(x_i)| > 1e-3. Returns (net, (X, y)) as float64 numpy data.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def kinked_two_layer(seed: int, n: int = 8, d: int = 6, m: int = 7):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g, dtype=torch.float64)
+    net = torch.nn.Sequential(torch.nn.Linear(d, m, bias=False), torch.nn.ReLU(),
+                              torch.nn.Linear(m, 1, bias=False)).double()
+    with torch.no_grad():
+        for prm in net.parameters():
+            prm.copy_(torch.randn(prm.shape, generator=g, dtype=torch.float64))
+        net[0].weight[0] -= (net[0].weight[0] @ X[0]) / (X[0] @ X[0]) * X[0]  # a kink: <w_1, x_1> = 0
+        out = net(X)[:, 0]
+    keep = out.abs() > 1e-3
+    return net, (X[keep].numpy(), torch.sign(out[keep]).numpy())
+
+
+__all__ = ["kinked_two_layer"]
