@@ -34,7 +34,8 @@ from .jacobian import margins_and_jacobian
 from .linear import check_time_limit
 from .margins import _prepare
 from .norms import norm as make_norm
-from .params import blocks, feasible_rescaling, flatten, inner, unflatten
+from .limits import check_size
+from .params import as_params, blocks, feasible_rescaling, flatten, inner, unflatten
 from ._quiet import silence_highs_banner
 
 _OK = ("optimal", "optimal_inaccurate")
@@ -154,12 +155,23 @@ def _solve(prob, measure, lam, mp, nrm, h_of=None, info=None, time_limit=None):
     return ProximityResult(measure, val, val / tt ** 2, stat, comp, lv, tt, status, msg, h, secs, info or {})
 
 
-def bregman_proximity(theta, data, *, model=None, norm="l2", time_limit=None) -> ProximityResult:
+def _check_program_size(theta, data, max_size, what):
+    """n P (samples x parameters) against max_size, from the shapes alone (before the Jacobian is formed)."""
+    X = data[0] if isinstance(data, (tuple, list)) and data else None
+    n = int(getattr(X, "shape", (0,))[0]) if X is not None and hasattr(X, "shape") else 0
+    P = sum(int(p.numel()) for p in (theta.parameters() if isinstance(theta, torch.nn.Module) else as_params(theta)))
+    check_size(n * P, max_size, f"{what}'s program (n P = {n} x {P}, the constraint Jacobian)")
+
+
+def bregman_proximity(theta, data, *, model=None, norm="l2", time_limit=None, max_size=20_000_000) -> ProximityResult:
     """Bregman proximity measure P_D (the paper's Eq. 74: min over u and lambda of the generalized Bregman divergence) of the normalized point theta~ = theta / q_min^{1/L}.
 
-    ``time_limit``: seconds for the solver (None: no limit); reaching it gives status "user_limit" and NaN values."""
+    ``time_limit``: seconds for the solver (None: no limit); reaching it gives status "user_limit" and NaN values.
+    ``max_size``: the largest n P (samples x parameters, the constraint Jacobian) accepted, checked before the
+    Jacobian is formed (None: no limit)."""
     import cvxpy as cp
     time_limit = check_time_limit(time_limit)
+    _check_program_size(theta, data, max_size, "bregman_proximity")
     nrm = make_norm(norm)
     mp = mm_point(theta, data, model)
     m = len(mp.q)
@@ -173,15 +185,18 @@ def bregman_proximity(theta, data, *, model=None, norm="l2", time_limit=None) ->
     return _solve(cp.Problem(cp.Minimize(eps), cons), "bregman", lam, mp, nrm, time_limit=time_limit)
 
 
-def dutta_proximity(theta, data, *, model=None, norm="l2", subgradient="auto", time_limit=None) -> ProximityResult:
+def dutta_proximity(theta, data, *, model=None, norm="l2", subgradient="auto", time_limit=None,
+                    max_size=20_000_000) -> ProximityResult:
     """Dutta et al. KKT proximity measure of theta~ (Dutta et al. 2013), stationarity in the dual norm, squared.
 
     ``subgradient``: "exact" uses h = ||theta~|| * nrm.subgradient(theta~) (the gradient when the norm is
     smooth; a fixed selection otherwise); "enlarged" lets h range over {h : D(h) <= eps}; "auto" picks
-    "exact" for l2 / smooth norms and "enlarged" for the rest. ``time_limit`` as in ``bregman_proximity``.
+    "exact" for l2 / smooth norms and "enlarged" for the rest. ``time_limit`` and ``max_size`` as in
+    ``bregman_proximity``.
     """
     import cvxpy as cp
     time_limit = check_time_limit(time_limit)
+    _check_program_size(theta, data, max_size, "dutta_proximity")
     nrm = make_norm(norm)
     if subgradient == "auto":
         subgradient = "exact" if (nrm.smooth or getattr(nrm, "p", None) == 2.0) else "enlarged"

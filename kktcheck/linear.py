@@ -35,7 +35,7 @@ import torch
 from ._quiet import silence_highs_banner
 from .data import check_data
 from .norms import LpNorm, norm as make_norm
-from .limits import check_seconds
+from .limits import check_seconds, check_size
 from .scale import log_abs_scaled, scaled_float, unit_scale
 
 _LP_OPTS = {"solver": "HIGHS", "verbose": False}
@@ -117,13 +117,15 @@ def _polish_l2(A: np.ndarray, w: np.ndarray, margin: float):
     return v, m, alpha
 
 
-def max_margin_linear(X, y, norm="l1", *, time_limit: float | None = None) -> LinearMaxMargin:
+def max_margin_linear(X, y, norm="l1", *, time_limit: float | None = None,
+                      max_size: int | None = 50_000_000) -> LinearMaxMargin:
     """gamma* = max_{||w|| <= 1} min_i y_i <w, x_i> for the linear model <w, x> (no bias), with its w.
 
     ``norm`` is a name accepted by ``kc.norm`` (l1, l2, linf, lp:P, ...) or a Norm with a cvxpy form.
     ``time_limit``: seconds for the solver (HiGHS / Clarabel; building the program, linear in n d, is not
-    counted); None: no limit. Raises ValueError for bad labels/shapes, a bad time_limit or non-separable data,
-    RuntimeError when the solver fails or reaches the time limit.
+    counted); None: no limit. ``max_size``: the largest n d accepted (default 5e7, 400 MB of constraint data),
+    checked before the program is built. Raises ValueError for bad labels/shapes, a bad time_limit, a program
+    above max_size or non-separable data, RuntimeError when the solver fails or reaches the time limit.
     """
     time_limit = check_time_limit(time_limit)
     nrm = make_norm(norm)
@@ -131,6 +133,7 @@ def max_margin_linear(X, y, norm="l1", *, time_limit: float | None = None) -> Li
     if Xt.dim() != 2:
         raise ValueError(f"max_margin_linear needs X of shape (n, d); got shape {tuple(Xt.shape)} "
                          "(flatten the inputs first)")
+    check_size(Xt.shape[0] * Xt.shape[1], max_size, f"max_margin_linear's program (n d = {Xt.shape[0]} x {Xt.shape[1]})")
     e, (Au,) = unit_scale([yt[:, None] * Xt])      # gamma*(2^e A) = 2^e gamma*(A): solve at unit scale
     res = _max_margin_unit(Au.numpy(), nrm, time_limit)
     res.margin, res.dual_bound = _scale_back(res.margin, e, "margin"), _scale_back(res.dual_bound, e, "dual bound")

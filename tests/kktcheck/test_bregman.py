@@ -209,3 +209,17 @@ def test_proximity_time_limit_gives_a_status_never_a_value():
         assert measure(p.model, p.data, norm="l2", time_limit=60).ok
     with pytest.raises(ValueError, match="time_limit must be"):
         kc.bregman_proximity(p.model, p.data, time_limit=0)
+
+
+@pytest.mark.parametrize("measure", ["bregman_proximity", "dutta_proximity"])
+def test_proximity_refuses_a_program_above_max_size_before_the_jacobian(measure, monkeypatch):
+    import kktcheck.divergence as dv
+    X = torch.randn(12, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    w = torch.tensor([[1.0, 0.5, -0.2]], dtype=torch.float64)
+    y = torch.sign(X @ w[0])
+
+    def no_jacobian(*a, **k):
+        raise AssertionError("the Jacobian was formed before the size check")
+    monkeypatch.setattr(dv, "margins_and_jacobian", no_jacobian)
+    with pytest.raises(ValueError, match="max_size"):
+        getattr(kc, measure)([w], (X, y), model=torch.nn.Linear(3, 1, bias=False).double(), max_size=35)  # n P = 36

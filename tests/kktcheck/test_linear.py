@@ -117,3 +117,13 @@ def test_time_limit_stops_the_solver_with_a_clear_error():
 def test_time_limit_is_checked(bad, exc):
     with pytest.raises(exc, match="time_limit must be"):
         kc.max_margin_linear(np.eye(2), np.ones(2), time_limit=bad)
+
+
+def test_max_margin_linear_refuses_a_program_above_max_size_before_building_it():
+    X = np.random.default_rng(0).normal(size=(50, 20))
+    y = np.sign(X[:, 0])
+    with pytest.raises(ValueError, match="max_size"):
+        kc.max_margin_linear(X, y, norm="linf", max_size=999)          # n d = 1000 entries
+    assert kc.max_margin_linear(X, y, norm="linf", max_size=1000).margin > 0   # the same data within the limit
+    with pytest.raises(ValueError, match="max_size"):
+        kc.max_margin_linear(X, y, norm="linf", max_size=0)
