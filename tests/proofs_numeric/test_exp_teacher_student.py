@@ -72,6 +72,9 @@ def test_monotone_claim_detects_a_decrease():
     assert not R.monotone_claim([r], "GD", "l2").passed
     r["worst_drop"]["l2"] = 0.0
     assert R.monotone_claim([r], "GD", "l2").passed
+    runs = [dict(r, worst_drop={"l2": d}) for d in (0.0, 0.0, 0.0, 0.0, 0.5)]   # 4/5 runs within: >= 0.8
+    assert R.monotone_claim(runs, "GD", "l2").passed and R.monotone_claim(runs, "GD", "l2").measured == 0.8
+    assert not R.monotone_claim(runs + [runs[-1]], "GD", "l2").passed          # 4/6 < 0.8
     r["worst_drop"]["l2"] = math.nan                 # never two steps with L < 1: no evidence, never a pass
     assert not R.monotone_claim([r], "GD", "l2").passed
 
