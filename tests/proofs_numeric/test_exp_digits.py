@@ -214,6 +214,6 @@ def test_tracking_step_finds_where_eps_starts_to_matter():
     a, b = _phase_run(100, 30.0, 0.02), _phase_run(100, 30.0, 0.02)
     step, loss = E.tracking_step(a, b)
     assert step == 10000 and math.isnan(loss)      # identical runs never part
-    b.log_loss = b.log_loss.copy()
-    b.log_loss[3:] *= 1.01
-    assert E.tracking_step(a, b)[0] == 1000
+    b.margins = dict(b.margins, l2=b.margins["l2"].copy())
+    b.margins["l2"][3:] *= 1.01
+    assert E.tracking_step(a, b)[0] == 1000 and E.tracking_step(a, b, "linf")[0] == 10000
