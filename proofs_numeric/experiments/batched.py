@@ -275,5 +275,5 @@ def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_re
                       drop.worst_by_norm(), drop.steps_checked.numpy())
 
 
-__all__ = ["train_batched", "BatchedRun", "KinkSlide", "SoftDropTracker", "grad_log_loss", "forward", "steepest_direction", "norms_of",
-           "record_grid", "ALGO_NORM", "NORMS"]
+__all__ = ["train_batched", "BatchedRun", "KinkSlide", "SoftDropTracker", "grad_log_loss", "forward",
+           "steepest_direction", "norms_of", "record_grid", "ALGO_NORM", "NORMS"]
