@@ -9,7 +9,8 @@ paper; default factor 1: CD shares the init of GD and SD), student width 100, ex
 each run's first step with 100% train accuracy, all trained together by ``batched.train_batched`` (step rule
 documented there: normalized steepest descent, eta_t = kappa_t min(c / ||g||_*, h max|theta| /
 ||dualize(g)||_inf), c = 0.1, h = 0.05). Init scales alpha in {1e-3, 1e-2, 1e-1}; 20 seeds, 6000 steps
-(quick: 4 seeds, alpha = 0.1, 2500 steps, 5,000 test points). on 20,000 fresh points of the same teacher. Claims and tables: ``_ts_report`` and ``_ts_generalization``.
+(quick: 4 seeds, alpha = 0.1, 2500 steps, 5,000 test points). Test accuracy on 20,000 fresh points of the
+same teacher. Claims and tables: ``_ts_report`` and ``_ts_generalization``.
 
 Cache: ``cache.RunCache`` (one JSON per run in ``out/cache`` keyed by its configuration, CACHE_VERSION and the
 package version; atomic writes; unusable entries recomputed with a warning); missing runs of an init scale are
