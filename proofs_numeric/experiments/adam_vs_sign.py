@@ -19,6 +19,9 @@ the report next to its claim):
   run (steepest descent in l_inf: its gamma_inf peaks at its end, no second phase).
 * own_margin_largest: GD ends with the largest gamma_2, SD with the largest gamma_inf among all runs. Control:
   the roles swapped (SD largest gamma_2, GD largest gamma_inf).
+* ``_adam_eps``: the eps ordering (peak height, onset, strength of the second phase; controls with the eps
+  values exchanged), Adam without momentum's second phase, the loss levels where each phase starts, and where
+  Adam eps = 0 leaves eps = 1e-8 (beta2 memory vs eps).
 Each claim is then aggregated over seeds (``_seeds.aggregate``: fraction of seeds, >= 0.8, with mean +- SE of
 the per-seed statistic and the Wilson interval).
 """
@@ -30,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..results import CheckResult, Figure, describe_case
+from . import _adam_eps as E
 from ._digits_common import kkt_rows, plot_runs, run_cached, single_thread
 from ._seeds import aggregate_all, fmt_mean_se
 from .base import ExperimentResult, describe, register
@@ -143,7 +147,8 @@ def seed_claims(runs: dict, tag: str) -> list:
     claims.append(second_phase(runs["SD"], tag, control=True))
     claims.append(own_margin_largest(runs, pair=tag))
     claims.append(own_margin_largest(runs, l2_winner="SD", linf_winner="GD", pair=tag))
-    return describe(claims, DEFINITIONS)
+    claims += E.seed_claims(runs, tag, second_phase)      # eps ordering, Adam without momentum
+    return describe(claims, {**DEFINITIONS, **E.DEFINITIONS})
 
 
 def margin_rows(per_seed: list, tests: list) -> list:
@@ -174,7 +179,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
     steps = steps or (1500 if quick else 10000)
     seeds = [int(s) for s in (seeds if seeds is not None else (SEEDS_QUICK if quick else SEEDS))]
     cache = RunCache(out / "cache", "adam_vs_sign", CACHE_VERSION)
-    claims, figures, tables, cases = [], [], {}, []
+    claims, figures, tables, cases, findings = [], [], {}, [], []
     with single_thread():
         for pair in pairs:
             tag = f" ({pair[0]} vs {pair[1]})"
@@ -198,6 +203,10 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
             figures.append(Figure(fig, f"Seed {seeds[0]} of the runs of the claims tagged{tag} (subsample and init "
                                        f"of that seed)"))
             tables[f"margins{tag}: mean +- SE over seeds {seeds}"] = margin_rows(per_seed, tests)
+            tables[f"phase levels{tag}: mean +- SE over seeds {seeds}"] = E.phase_rows(per_seed)
+            track = E.tracking_rows(per_seed, seeds)
+            tables[f"beta2 memory vs eps{tag}: where Adam eps=0 leaves Adam eps=1e-8"] = track
+            findings.append(E.finding_text(track, tag))
             names = ALGOS if not quick else ("GD", "SD")
             if kkt is None or kkt:
                 tables[f"KKT measure of (MM) at the final iterate{tag}, seed {seeds[0]}"] = kkt_rows(
@@ -206,7 +215,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
         case.reached = cache.summary_line()
     return ExperimentResult("adam_vs_sign", claims, figures, tables,
                             f"Adam vs sign descent on sklearn digits, seeds {seeds} (our defaults, "
-                            f"docs/experiments.md); {cache.summary_line()}.",
+                            f"docs/experiments.md); {cache.summary_line()}. {' '.join(findings)}",
                             title="Adam vs sign descent on digits (paper Fig. 2)", seeds=seeds)
 
 

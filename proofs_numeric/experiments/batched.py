@@ -94,6 +94,72 @@ def steepest_direction(g, norm_idx):
     return u
 
 
+class KinkSlide:
+    """CD through ReLU kinks: the Filippov sliding rule for the single-coordinate step (state of S runs).
+
+    Without it a CD run can stall where one training point sits on the kink of one neuron: the largest
+    |g_i| is the same coordinate on both sides of the kink with opposite signs, so each l1 step crosses the
+    kink and the next crosses back (measured: 17 of 20 seeds at init scale 1e-3 stalled with L > 1,
+    alternating sign of the same g_i, kappa at its floor, no exactly-zero pre-activation). The l1 flow slides
+    along the kink instead, moving with an element of the Clarke subdifferential whose i-th entry is 0.
+    Rule: when the argmax coordinate i of the raw gradient g_t equals i_{t-1} and g_t[i] g_{t-1}[i] < 0 (a
+    kink was just crossed along i), g_{t-1} is kept as the other side's gradient g_o. While the argmax of the
+    raw gradient stays i and g_t[i] g_o[i] < 0, the step uses the convex combination
+        g_c = (1 - lam) g_t + lam g_o,   lam = g_t[i] / (g_t[i] - g_o[i]) in (0, 1),   so g_c[i] = 0,
+    (a Clarke generalized gradient of the two one-sided pieces) and CD's first argmax of |g_c| picks the
+    coordinate j to move, provided g_c[j] g_t[j] > 0 (the step still descends on the current side; else the raw
+    g_t is used). The memory is dropped once the raw argmax leaves i. g_o is the gradient one step
+    before sliding started (not refreshed while sliding)."""
+
+    def __init__(self, g):
+        self.i_prev = torch.full((g.shape[0],), -1, dtype=torch.long)
+        self.i_mem = self.i_prev.clone()
+        self.g_prev, self.g_mem = torch.zeros_like(g), torch.zeros_like(g)
+
+    def __call__(self, g, cd_rows):
+        """The gradient to dualize for each run: g_c on the CD rows (bool mask ``cd_rows``) that slide, else g."""
+        i = g.abs().argmax(1, keepdim=True)
+        gi = g.gather(1, i).squeeze(1)
+        i = i.squeeze(1)
+        flip = cd_rows & (i == self.i_prev) & (gi * self.g_prev.gather(1, i.view(-1, 1)).squeeze(1) < 0)
+        if bool(flip.any()):
+            self.g_mem = torch.where(flip.unsqueeze(1), self.g_prev, self.g_mem)
+        self.i_mem = torch.where(flip, i, torch.where(i == self.i_mem, self.i_mem, torch.full_like(i, -1)))
+        self.g_prev, self.i_prev = g, i            # g is a fresh tensor each step and never modified in place
+        go = self.g_mem.gather(1, i.view(-1, 1)).squeeze(1)
+        use = cd_rows & (i == self.i_mem) & (gi * go < 0)
+        if not bool(use.any()):
+            return g
+        lam = torch.where(use, gi / torch.where(use, gi - go, torch.ones_like(gi)), torch.zeros_like(gi))
+        gc = (1 - lam).unsqueeze(1) * g + lam.unsqueeze(1) * self.g_mem
+        j = gc.abs().argmax(1, keepdim=True)
+        use = use & (gc.gather(1, j) * g.gather(1, j) > 0).squeeze(1)   # still a descent step on this side
+        return torch.where(use.unsqueeze(1), gc, g)
+
+
+class SoftDropTracker:
+    """Monotonicity at EVERY step: for each run and norm p the largest one-step relative drop
+    max_t (s_{t-1} - s_t) / s_{t-1} of the soft margin s_t = -log L_t / ||theta_t||_p^2 over the steps where
+    L_{t-1} < 1 and L_t < 1 (0 if it never drops; nan if no such step), and how many steps were checked."""
+
+    def __init__(self, S: int):
+        self.prev = torch.full((S, 3), math.nan, dtype=torch.float64)
+        self.worst = torch.zeros(S, 3, dtype=torch.float64)
+        self.steps_checked = torch.zeros(S, dtype=torch.long)
+
+    def update(self, t: int, lL, nr2):
+        soft = torch.where(lL.unsqueeze(1) < 0, -lL.unsqueeze(1) / nr2, torch.full_like(nr2, math.nan))
+        both = torch.isfinite(soft) & torch.isfinite(self.prev)
+        rel = torch.where(both, (self.prev - soft) / self.prev, torch.zeros_like(soft))
+        self.worst = torch.maximum(self.worst, rel)
+        self.steps_checked += both[:, 0].long()
+        self.prev = soft
+
+    def worst_by_norm(self) -> dict:
+        w = torch.where(self.steps_checked.unsqueeze(1) > 0, self.worst, torch.full_like(self.worst, math.nan))
+        return {p: w[:, j].numpy() for j, p in enumerate(NORMS)}
+
+
 def record_grid(steps: int, n_records: int) -> set:
     grid = np.unique(np.round(np.logspace(0, math.log10(max(steps, 1)), n_records)).astype(int))
     return set(int(s) for s in grid) | {0, steps}
@@ -115,6 +181,8 @@ class BatchedRun:
     W: torch.Tensor
     a: torch.Tensor
     margins_at_fit: dict = field(default_factory=dict)   # norm -> (S,) hard margin at fit_step (nan if never)
+    worst_drop: dict = field(default_factory=dict)       # norm -> (S,) largest one-step relative soft-margin drop
+    drop_steps: np.ndarray = None                        # (S,) steps at which that drop was checked (L < 1)
 
     def own_norm(self, s: int) -> str:
         """The norm of the algorithm run s ends with."""
@@ -136,9 +204,22 @@ def _check_batch(algos, switch_to, lr, S, a0, X, y) -> list:
     return switch_to
 
 
+def _step(theta, g, idx, kappa, c, max_rel_step):
+    """theta <- theta - eta dualize(g) in place (W and a are views), eta = kappa min(c / ||g||_*,
+    h max|theta| / ||dualize(g)||_inf) per run in norm NORMS[idx] (eta = 0 where kappa = 0 or g = 0)."""
+    duals = dual_norms(g)
+    dual = duals.gather(1, idx.view(-1, 1)).squeeze(1)
+    u_inf = torch.where(idx == 1, duals[:, 0] / duals[:, 1], torch.ones_like(dual))   # ||dualize(g)||_inf
+    eta = kappa * torch.minimum(c / dual, max_rel_step * theta.abs().amax(1) / u_inf)
+    eta = torch.where((kappa > 0) & (dual > 0), eta, torch.zeros_like(eta))
+    theta.sub_(eta.unsqueeze(1) * steepest_direction(g, idx))
+
+
 def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_rel_step: float = 0.05,
-                  n_records: int = 60, stop_log_loss: float = -1e12, progress=None) -> BatchedRun:
-    """Run S = len(algos) trainings in lockstep; ``lr``: dict algorithm -> eta (e.g. {"GD": .05, ...})."""
+                  n_records: int = 60, stop_log_loss: float = -1e12, kink_slide: bool = True,
+                  progress=None) -> BatchedRun:
+    """Run S = len(algos) trainings in lockstep; ``lr``: dict algorithm -> eta (e.g. {"GD": .05, ...});
+    ``kink_slide``: CD steps use ``KinkSlide`` (False: plain first-argmax CD, which can stall at a kink)."""
     S, k, d = W0.shape
     switch_to = _check_batch(algos, switch_to, lr, S, a0, X, y)
     f64 = dict(dtype=torch.float64)
@@ -154,6 +235,8 @@ def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_re
     rec = record_grid(steps, n_records)
     R = {key: [] for key in ("t", "ll", "acc", *(f"m{p}" for p in NORMS), *(f"s{p}" for p in NORMS))}
     kappa, prev, prev2 = torch.ones(S, **f64), torch.full((S,), math.inf, **f64), torch.full((S,), math.inf, **f64)
+    slide = KinkSlide(theta) if kink_slide else None
+    drop = SoftDropTracker(S)
     for t in range(steps + 1):
         lL, q, gW, gA = grad_log_loss(W, a, X, y)
         stuck = lL >= prev2 - STALL_TOL * torch.clamp(lL.abs(), min=1.0)   # no decrease over two steps
@@ -164,8 +247,9 @@ def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_re
         fit = torch.where(newly, torch.full_like(fit, t), fit)
         live = stop < 0
         stop = torch.where(live & (lL < stop_log_loss), torch.full_like(stop, t), stop)
+        nr2 = norms_of(theta) ** 2                                                    # (S, 3)
+        drop.update(t, lL, nr2)
         if t in rec or bool(newly.any()):
-            nr2 = norms_of(theta) ** 2                                                # (S, 3)
             hard = q.amin(1, keepdim=True) / nr2
             if bool(newly.any()):
                 m_fit = torch.where(newly.unsqueeze(1), hard, m_fit)
@@ -179,20 +263,17 @@ def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_re
             break
         idx = torch.where(fit >= 0, after, before)
         g = torch.cat([gW.reshape(S, -1), gA], 1)
-        duals = dual_norms(g)
-        dual = duals.gather(1, idx.view(-1, 1)).squeeze(1)
-        u_inf = torch.where(idx == 1, duals[:, 0] / duals[:, 1], torch.ones_like(dual))   # ||dualize(g)||_inf
-        eta = kappa * torch.minimum(c_of[idx] / dual, max_rel_step * theta.abs().amax(1) / u_inf)
-        eta = torch.where((stop < 0) & (dual > 0), eta, torch.zeros_like(eta))
-        u = steepest_direction(g, idx)
-        theta.sub_(eta.unsqueeze(1) * u)                         # in place: W and a see the update
+        if slide is not None:
+            g = slide(g, idx == 0)
+        _step(theta, g, idx, kappa * (stop < 0), c_of[idx], max_rel_step)
         if progress is not None:
             progress.update(1)
     st = lambda key: torch.stack(R[key], 1).numpy()  # noqa: E731
     return BatchedRun(list(algos), switch_to, dict(lr), np.asarray(R["t"]), st("ll"), st("acc"),
                       {p: st(f"m{p}") for p in NORMS}, {p: st(f"s{p}") for p in NORMS},
-                      fit.numpy(), stop.numpy(), W.clone(), a.clone(), {p: m_fit[:, j].numpy() for j, p in enumerate(NORMS)})
+                      fit.numpy(), stop.numpy(), W.clone(), a.clone(), {p: m_fit[:, j].numpy() for j, p in enumerate(NORMS)},
+                      drop.worst_by_norm(), drop.steps_checked.numpy())
 
 
-__all__ = ["train_batched", "BatchedRun", "grad_log_loss", "forward", "steepest_direction", "norms_of",
-           "record_grid", "ALGO_NORM", "NORMS"]
+__all__ = ["train_batched", "BatchedRun", "KinkSlide", "SoftDropTracker", "grad_log_loss", "forward",
+           "steepest_direction", "norms_of", "record_grid", "ALGO_NORM", "NORMS"]

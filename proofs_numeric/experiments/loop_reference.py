@@ -20,7 +20,7 @@ import kktcheck as kc
 
 from ..losses import eval_log_loss
 from ..models import TwoLayerReLU
-from .batched import ALGO_NORM, GROW, KAPPA_MIN, NORMS, SHRINK, STALL_TOL, record_grid
+from .batched import ALGO_NORM, GROW, KAPPA_MIN, NORMS, SHRINK, STALL_TOL, KinkSlide, record_grid
 
 
 def make_optimizer(name: str, params):
@@ -35,10 +35,22 @@ def make_optimizer(name: str, params):
     raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(ALGO_NORM)}")
 
 
+def _hold(out: dict, later_steps: list):
+    """Repeat the last record at ``later_steps`` (a frozen run keeps its values)."""
+    for s in later_steps:
+        out["steps"].append(s)
+        for key in ("log_loss", "accuracy"):
+            out[key].append(out[key][-1])
+        for key in ("margins", "soft"):
+            for p in NORMS:
+                out[key][p].append(out[key][p][-1])
+
+
 def train_loop(W0, a0, X, y, algo: str, *, lr: dict, steps: int, switch_to=None, max_rel_step: float = 0.05,
-               n_records: int = 60,
-               stop_log_loss: float = -1e12, records: bool = True) -> dict:
-    """One run; returns dict(steps, log_loss, accuracy, margins, soft, fit_step, stop_step, W, a)."""
+               n_records: int = 60, stop_log_loss: float = -1e12, records: bool = True,
+               kink_slide: bool = True) -> dict:
+    """One run; returns dict(steps, log_loss, accuracy, margins, soft, fit_step, stop_step, W, a). CD steps
+    dualize the gradient chosen by ``batched.KinkSlide`` (on the flat vec(W, a)) when ``kink_slide``."""
     k, d = W0.shape
     model = TwoLayerReLU(d, k)
     ps = [W0.detach().clone().to(torch.float64).requires_grad_(True),
@@ -49,6 +61,7 @@ def train_loop(W0, a0, X, y, algo: str, *, lr: dict, steps: int, switch_to=None,
     out = {"steps": [], "log_loss": [], "accuracy": [], "margins": {p: [] for p in NORMS},
            "soft": {p: [] for p in NORMS}}
     kappa, prev, prev2 = 1.0, math.inf, math.inf
+    slide = KinkSlide(torch.zeros(1, k * d + k, dtype=torch.float64)) if kink_slide else None
     for t in range(steps + 1):
         lL, G, q = eval_log_loss(model, ps, X, y, "exp")
         stuck = lL >= prev2 - STALL_TOL * max(abs(lL), 1.0)
@@ -74,14 +87,11 @@ def train_loop(W0, a0, X, y, algo: str, *, lr: dict, steps: int, switch_to=None,
                 out["soft"][p].append(-lL / r2 if lL < 0 else math.nan)
         if t == steps or stop >= 0:
             if t < steps and records:   # frozen: hold the values to the batched engine's record steps
-                for s in sorted(r for r in rec if r > t):
-                    out["steps"].append(s)
-                    for key in ("log_loss", "accuracy"):
-                        out[key].append(out[key][-1])
-                    for key in ("margins", "soft"):
-                        for p in NORMS:
-                            out[key][p].append(out[key][p][-1])
+                _hold(out, sorted(r for r in rec if r > t))
             break
+        if slide is not None:
+            flat = slide(torch.cat([G[0].reshape(1, -1), G[1].reshape(1, -1)], 1), torch.tensor([cur == "CD"]))[0]
+            G = [flat[:k * d].reshape(k, d), flat[k * d:].reshape(1, k)]
         for p, gp in zip(ps, G):
             p.grad = gp
         nrm = kc.norm(ALGO_NORM[cur])

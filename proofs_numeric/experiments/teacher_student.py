@@ -1,13 +1,16 @@
 """Teacher-student experiment (paper Fig. 1; two-layer ReLU student on ReLU-teacher data; our defaults).
 
 Per seed: data ``teacher_student(d=30, n=40, seed)`` (k* = 3 teacher neurons, 3 active coordinates each,
-a* alternating +-1), one Gaussian init W0, a0 ~ N(0, alpha^2) (every parameter at the same scale, for all
-algorithms; seed stream SeedSequence([seed, 2])), student width 100, exponential loss (summed). Runs: GD
-(l2), CD (l1), SD (linf) and the switches GD->SD, GD->CD at each run's first step with 100% train accuracy,
-all trained together by ``batched.train_batched`` (step rule documented there: normalized steepest descent,
-eta_t = kappa_t min(c / ||g||_*, h max|theta| / ||dualize(g)||_inf), c = 0.1, h = 0.05). Init scales
-alpha in {1e-3, 1e-2, 1e-1}; 20 seeds, 6000 steps (quick: 4 seeds, alpha = 0.1, 2500 steps, 5,000 test points).
-Test accuracy on 20,000 fresh points of the same teacher. Claims and tables: ``_ts_report``.
+a* alternating +-1), one Gaussian init W0, a0 ~ N(0, alpha^2) (every parameter at the same scale; seed stream
+SeedSequence([seed, 2])); the pure CD runs start from cd_init_factor * (W0, a0) (the paper uses a separate CD
+init "to keep all the individual parameters to the same scale", but its formula is lost in our copy of the
+paper; default factor 1: CD shares the init of GD and SD), student width 100, exponential loss (summed). Runs: GD
+(l2), CD (l1, sliding along ReLU kinks: ``batched.KinkSlide``), SD (linf) and the switches GD->SD, GD->CD at
+each run's first step with 100% train accuracy, all trained together by ``batched.train_batched`` (step rule
+documented there: normalized steepest descent, eta_t = kappa_t min(c / ||g||_*, h max|theta| /
+||dualize(g)||_inf), c = 0.1, h = 0.05). Init scales alpha in {1e-3, 1e-2, 1e-1}; 20 seeds, 6000 steps
+(quick: 4 seeds, alpha = 0.1, 2500 steps, 5,000 test points). Test accuracy on 20,000 fresh points of the
+same teacher. Claims and tables: ``_ts_report`` and ``_ts_generalization``.
 
 Cache: ``cache.RunCache`` (one JSON per run in ``out/cache`` keyed by its configuration, CACHE_VERSION and the
 package version; atomic writes; unusable entries recomputed with a warning); missing runs of an init scale are
@@ -29,10 +32,11 @@ from .cache import RunCache
 
 RUNS = (("GD", None), ("CD", None), ("SD", None), ("GD", "SD"), ("GD", "CD"))
 DEFAULTS = dict(d=30, n=40, width=100, k_star=3, active=3, steps=6000, lr=0.1, max_rel_step=0.05,
-                alphas=(1e-3, 1e-2, 1e-1), n_records=60, n_test=N_TEST)
+                alphas=(1e-3, 1e-2, 1e-1), n_records=60, n_test=N_TEST, cd_init_factor=1.0)
 QUICK = dict(DEFAULTS, steps=2500, alphas=(1e-1,), n_test=5000)
 N_SEEDS, N_SEEDS_QUICK = 20, 4
-CACHE_VERSION = 1   # part of every cache key: bump it when the training or the recorded fields change
+CACHE_VERSION = 2   # part of every cache key: bump it when the training or the recorded fields change
+# 2: CD slides along ReLU kinks (batched.KinkSlide); every-step soft-margin drop recorded; cd_init_factor
 
 
 def label(algo, switch):
@@ -55,7 +59,8 @@ def train_group(cfgs: list, C: dict, progress: bool) -> list:
     """Train the runs ``cfgs`` (one init scale) in one batch; return their JSON-ready dicts."""
     data = {c["seed"]: teacher_student(C["d"], C["n"], k_star=C["k_star"], active=C["active"], seed=c["seed"])
             for c in cfgs}
-    inits = [init_params(c["seed"], C["width"], C["d"], c["alpha"]) for c in cfgs]
+    inits = [init_params(c["seed"], C["width"], C["d"], c["alpha"] * (C["cd_init_factor"] if (c["algo"], c["switch"])
+                         == ("CD", None) else 1.0)) for c in cfgs]
     W0, a0 = torch.stack([w for w, _ in inits]), torch.stack([a for _, a in inits])
     X = torch.stack([data[c["seed"]].X for c in cfgs])
     y = torch.stack([data[c["seed"]].y for c in cfgs])
@@ -77,13 +82,14 @@ def train_group(cfgs: list, C: dict, progress: bool) -> list:
                         soft={p: br.soft[p][i].tolist() for p in NORMS},
                         margins_at_fit={p: float(br.margins_at_fit[p][i]) for p in NORMS},
                         fit_step=int(br.fit_step[i]), stop_step=int(br.stop_step[i]),
+                        worst_drop={p: float(br.worst_drop[p][i]) for p in NORMS}, drop_steps=int(br.drop_steps[i]),
                         W=br.W[i].tolist(), a=br.a[i].tolist(),
                         test_acc=_test_accuracy(br.W[i], br.a[i], tests[c["seed"]])))
     return out
 
 
 PAYLOAD_KEYS = ("record_steps", "log_loss", "accuracy", "margins", "soft", "margins_at_fit", "fit_step",
-                "stop_step", "W", "a", "test_acc")
+                "stop_step", "W", "a", "test_acc", "worst_drop", "drop_steps")
 
 
 def _validator(cfg: dict):
@@ -102,7 +108,7 @@ def load_or_train(cache, C: dict, seeds, progress: bool) -> list:
     if not isinstance(cache, RunCache):
         cache = RunCache(cache, "teacher_student", CACHE_VERSION)
     base = {k: C[k] for k in ("d", "n", "width", "k_star", "active", "steps", "lr", "max_rel_step",
-                              "n_records", "n_test")}
+                              "n_records", "n_test", "cd_init_factor")}
     runs = []
     for alpha in C["alphas"]:
         cfgs = [dict(base, alpha=alpha, seed=s, algo=al, switch=sw) for s in seeds for al, sw in RUNS]

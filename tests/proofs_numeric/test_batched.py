@@ -87,3 +87,27 @@ def test_bad_arguments():
         train_batched(W0, a0, X, y, ["GD"], switch_to=["SD"], lr={"GD": 0.1}, steps=1)
     with pytest.raises(ValueError, match="batch sizes differ"):
         train_batched(W0, a0, X, y, ["GD", "SD"], lr=LR, steps=1)
+
+
+def test_kink_slide_unsticks_cd_and_matches_the_loop(one_thread):
+    """Seed 7 at init scale 1e-3 (width 20): plain first-argmax CD stalls at a ReLU kink (log L frozen near 3),
+    the sliding rule reaches L < 1; the per-run reference with the same rule gives the same iterate."""
+    ds, (W0, a0) = teacher_student(seed=7), init_params(7, K, D, 1e-3)
+    args = (W0[None], a0[None], ds.X[None], ds.y[None], ["CD"])
+    plain = train_batched(*args, lr=LR, steps=400, n_records=60, kink_slide=False)
+    slide = train_batched(*args, lr=LR, steps=400, n_records=10)
+    assert plain.log_loss[0, -1] > 2.5 and abs(plain.log_loss[0, -1] - plain.log_loss[0, -2]) < 0.05
+    assert slide.log_loss[0, -1] < 1.0
+    r = train_loop(W0, a0, ds.X, ds.y, "CD", lr=LR, steps=400, n_records=10)
+    assert float((r["W"] - slide.W[0]).abs().max()) <= 1e-12 * max(1.0, float(slide.W[0].abs().max()))
+
+
+def test_soft_drop_tracker_sees_a_drop_between_records():
+    from proofs_numeric.experiments.batched import SoftDropTracker
+    tr = SoftDropTracker(2)
+    nr2 = torch.ones(2, 3, dtype=torch.float64)
+    for t, lL in enumerate([[2.0, 2.0], [-1.0, -1.0], [-2.0, -2.0], [-1.5, -3.0], [-4.0, -4.0]]):
+        tr.update(t, torch.tensor(lL, dtype=torch.float64), nr2)
+    w = tr.worst_by_norm()
+    assert math.isclose(w["l2"][0], 0.25) and w["l2"][1] == 0.0     # -2 -> -1.5 is a 25% drop; run 1 never drops
+    assert tr.steps_checked.tolist() == [3, 3]

@@ -36,7 +36,9 @@ def ss(tmp_path_factory):
 def test_adam_vs_sign_result_shape_and_seeds(av):
     res, _, _, runs, out = av
     assert res.seeds == SEEDS
-    assert len(res.claims) == 9 and sum(c.negative_control for c in res.claims) == 4
+    assert len(res.claims) == 16 and sum(c.negative_control for c in res.claims) == 7
+    assert sum(c.informational for c in res.claims) == 7      # eps ordering (3 + 3 controls), Adam beta1=0
+    assert "Finding (3 vs 6) (beta2 memory vs eps)" in res.summary
     assert all(c.detail["seeds"] == SEEDS and c.detail["n"] == 2 and len(c.detail["per_seed"]) == 2
                for c in res.claims)
     assert all(c.measured in (0.0, 0.5, 1.0) for c in res.claims)   # fractions of 2 seeds
@@ -69,7 +71,7 @@ def test_adam_claims_pass_and_controls_fail_in_the_report(av):
     for name in ("adam-sd-phase (3 vs 6):Adam eps=1e-8", "adam-sd-phase (3 vs 6):Adam beta1=0",
                  "adam-second-phase (3 vs 6):Adam eps=1e-8", "own-margin-largest (3 vs 6)"):
         assert by[name].passed and by[name].measured == 1.0, by[name]
-    controls = [c for c in res.claims if c.negative_control]
+    controls = [c for c in res.claims if c.negative_control and not c.informational]
     assert {c.name for c in controls} == {"adam-gd-phase (3 vs 6):Adam eps=1e-8", "adam-gd-phase (3 vs 6):Adam beta1=0",
                                           "adam-second-phase (3 vs 6):SD", "own-margin-largest-control (3 vs 6)"}
     for c in controls:
@@ -184,3 +186,34 @@ def test_seed_aggregation_fraction_se_and_wilson():
     assert agg.detail["seeds"] == [4, 5, 6] and agg.detail["mean"] == pytest.approx(0.5)
     assert agg.detail["se"] == pytest.approx(float(np.std([0.2, 0.6, 0.7], ddof=1)) / math.sqrt(3))
     assert "2/3 seeds" in agg.claim and "0.8" in agg.definition
+
+
+def _phase_run(peak_step: int, peak: float, g2_end: float, name="fake"):
+    """A fake run: 5 records, gamma_inf peaks (height ``peak``) at ``peak_step``, gamma_2 rises to g2_end after."""
+    steps = np.array([0, 10, 100, 1000, 10000])
+    k = int(np.flatnonzero(steps == peak_step)[0])
+    linf = np.ones(steps.size)
+    linf[k] = peak
+    g2 = np.where(steps <= peak_step, 0.01, 0.01 + (g2_end - 0.01) * (steps > peak_step))
+    return Run(name, steps, -np.log1p(steps.astype(float)), np.r_[0.5, np.ones(4)], {"l2": g2, "linf": linf}, [])
+
+
+def test_eps_ordering_claims_and_exchanged_controls():
+    from proofs_numeric.experiments import _adam_eps as E
+    runs = {E.LARGE: _phase_run(1000, 40.0, 0.05), E.SMALL: _phase_run(100, 30.0, 0.02)}
+    for key in E.STATS:
+        pos, neg = E.eps_claim(runs, key), E.eps_claim(runs, key, control=True)
+        assert pos.passed and pos.informational and not neg.passed and neg.negative_control, key
+        assert math.isclose(neg.measured, 1.0 / pos.measured)
+    runs[E.LARGE] = _phase_run(10, 20.0, 0.011)    # lower, earlier, weaker: every claim fails
+    assert not any(E.eps_claim(runs, key).passed for key in E.STATS)
+
+
+def test_tracking_step_finds_where_eps_starts_to_matter():
+    from proofs_numeric.experiments import _adam_eps as E
+    a, b = _phase_run(100, 30.0, 0.02), _phase_run(100, 30.0, 0.02)
+    step, loss = E.tracking_step(a, b)
+    assert step == 10000 and math.isnan(loss)      # identical runs never part
+    b.margins = dict(b.margins, l2=b.margins["l2"].copy())
+    b.margins["l2"][3:] *= 1.01
+    assert E.tracking_step(a, b)[0] == 1000 and E.tracking_step(a, b, "linf")[0] == 10000

@@ -19,8 +19,8 @@ def test_claims_figures_tables(tiny):
     res, out, _ = tiny
     names = {c.name for c in res.claims}
     for key in ("margin-monotone:GD:l2", "margin-monotone:CD:l1", "margin-monotone:SD:linf", "ownership:l2:GD",
-                "ownership:linf:SD", "ownership:l1:CD", "generalization:CD>GD", "switch-marginal:GD->SD",
-                "kkt-own-norm:GD"):
+                "ownership:linf:SD", "ownership:l1:CD", "generalization-share:CD>GD", "switch-benefit:GD->CD",
+                "switch-not-better:GD->SD", "switch-pales:GD->CD", "kkt-own-norm:GD"):
         assert key in names
     for c in res.claims:
         assert math.isfinite(c.measured), c
@@ -32,7 +32,7 @@ def test_claims_figures_tables(tiny):
 def test_negative_controls_fail(tiny):
     res, _, _ = tiny
     neg = [c for c in res.claims if c.negative_control]
-    assert len(neg) == 4 and all(not c.passed for c in neg)
+    assert len(neg) == 5 and all(not c.passed for c in neg)
     by = {c.name: c for c in res.claims}
     assert by["ownership:l2:GD"].passed and by["ownership:linf:SD"].passed
     assert by["margin-monotone:GD:l2"].passed and by["margin-monotone:SD:linf"].passed
@@ -66,12 +66,37 @@ def test_cache_is_keyed_by_code_version(tiny, monkeypatch):
 
 
 def test_monotone_claim_detects_a_decrease():
-    r = {"algo": "GD", "switch": None, "fit_step": 0, "log_loss": [-1.0, -2.0, -3.0],
-         "soft": {"l2": [1.0, 1.1, 1.0]}}
+    r = {"algo": "GD", "switch": None, "fit_step": 0, "log_loss": [-1.0, -2.0, -3.0], "drop_steps": 2,
+         "worst_drop": {"l2": 0.1 / 1.1}}
     assert math.isclose(R.worst_decrease(r, "l2"), 0.1 / 1.1)
     assert not R.monotone_claim([r], "GD", "l2").passed
-    r["soft"]["l2"] = [1.0, 1.1, 1.2]
+    r["worst_drop"]["l2"] = 0.0
     assert R.monotone_claim([r], "GD", "l2").passed
+    runs = [dict(r, worst_drop={"l2": d}) for d in (0.0, 0.0, 0.0, 0.0, 0.5)]   # 4/5 runs within: >= 0.8
+    assert R.monotone_claim(runs, "GD", "l2").passed and R.monotone_claim(runs, "GD", "l2").measured == 0.8
+    assert not R.monotone_claim(runs + [runs[-1]], "GD", "l2").passed          # 4/6 < 0.8
+    r["worst_drop"]["l2"] = math.nan                 # never two steps with L < 1: no evidence, never a pass
+    assert not R.monotone_claim([r], "GD", "l2").passed
+
+
+def _acc_runs(acc: dict) -> list:
+    """Runs of one init scale: acc maps a label to its per-seed test accuracies."""
+    return [{"alpha": 0.1, "seed": s, "algo": lab.split("->")[0], "switch": (lab.split("->") + [None])[1],
+             "test_acc": a} for lab, accs in acc.items() for s, a in enumerate(accs)]
+
+
+def test_generalization_share_and_switch_signs():
+    from proofs_numeric.experiments import _ts_generalization as G
+    runs = _acc_runs({"CD": [0.85, 0.7, 0.82, 0.7], "GD": [0.81, 0.7, 0.7, 0.7], "SD": [0.7, 0.7, 0.7, 0.7],
+                      "GD->CD": [0.80, 0.69, 0.69, 0.69], "GD->SD": [0.80, 0.70, 0.70, 0.70]})
+    by = {c.name: c for c in G.claims(runs)}
+    assert by["generalization-share:CD>GD"].passed and math.isclose(by["generalization-share:CD>GD"].measured, 0.25)
+    assert by["generalization-share:GD>SD"].passed and not by["generalization-share:SD>CD"].passed
+    sw = by["switch-benefit:GD->CD"]          # every switched run is 0.01 worse: the sign is the claim
+    assert not sw.passed and math.isclose(sw.measured, -0.01)
+    assert by["switch-not-better:GD->SD"].passed and by["switch-pales:GD->CD"].passed
+    better = _acc_runs({"GD": [0.7, 0.7, 0.7], "GD->SD": [0.8, 0.81, 0.82]})
+    assert not {c.name: c for c in G.switch_claims(better)}["switch-not-better:GD->SD"].passed
 
 
 def test_unknown_experiment_and_config():
