@@ -8,7 +8,6 @@ algorithm's norm. ``alignment`` is beta = <theta/||theta||, -g/||g||_*> (Theorem
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,16 +50,19 @@ class Trajectory:
 
     @property
     def log_norm(self) -> float:
-        """log ||theta_T|| of the final parameters in the algorithm's norm, computed after scaling out the
-        largest entry (finite for every representable theta_T, also when ||theta_T|| itself overflows)."""
-        return _log_norm(self.params, self.norm)[0]
+        """log ||theta_T|| of the final parameters in the algorithm's norm (``Norm.log_value``: exact also when
+        ||theta_T|| itself is beyond float64)."""
+        return make_norm(self.norm).log_value(self.params)
 
     @property
     def direction(self) -> list:
-        """The final unit direction theta_T / ||theta_T|| (algorithm's norm), as a list of float64 tensors;
-        the limit direction the theorems speak of, representable at every scale."""
-        log_r, scale, scaled = _log_norm(self.params, self.norm)
-        r = math.exp(log_r - math.log(scale)) if scale > 0 else 1.0
+        """The final unit direction theta_T / ||theta_T|| (algorithm's norm) as a list of float64 tensors: the
+        limit direction the theorems speak of, computed from theta_T / max_j |theta_T,j| (exact at every scale)."""
+        scale = max((float(p.abs().max()) for p in self.params if p.numel()), default=0.0)
+        if not scale > 0:
+            raise ValueError("theta_T = 0 has no direction (the run ended at the origin)")
+        scaled = [p / scale for p in self.params]
+        r = float(make_norm(self.norm)(scaled))
         return [p / r for p in scaled]
 
     def after_separation(self, name: str = "soft_margin") -> np.ndarray:
@@ -68,11 +70,3 @@ class Trajectory:
         arr = getattr(self, name)
         return arr[self.t0_index:] if self.t0_index is not None else arr[:0]
 
-
-def _log_norm(params, norm_name):
-    """(log ||theta||, s, theta / s) with s the largest |entry| (s = 1 for theta = 0: log ||0|| = -inf)."""
-    scale = max((float(p.abs().max()) for p in params if p.numel()), default=0.0)
-    if not scale > 0:
-        return -math.inf, 0.0, [p.clone() for p in params]
-    scaled = [p / scale for p in params]
-    return math.log(float(make_norm(norm_name)(scaled))) + math.log(scale), scale, scaled
