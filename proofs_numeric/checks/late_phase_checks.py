@@ -26,6 +26,7 @@ limit the theorems speak of.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import kktcheck as kc
 import torch
@@ -148,15 +149,24 @@ def _margins_at(tr, log10_depths):
     return out
 
 
-def check_owner_at_depth(norms=("l2", "linf", "l1"), *, depths=(-1e3, -1e4, -1e5), control=False,
-                         max_seconds=120.0) -> CheckResult:
-    """The owner of each norm has the largest margin in it at every depth (see the module docstring)."""
+@lru_cache(maxsize=8)
+def _owner_runs(norms, depths, max_seconds):
+    """One default-integrator run per algorithm on ``kinked_case``, shared by the check and its control:
+    ({algorithm norm: margins at each depth}, {algorithm norm: how far the run got})."""
     model, th, data = kinked_case(0)
     at, steps = {}, {}
     for nm in norms:
         tr = integrate(model, th, data, norm=nm, target_log_loss=min(depths) * math.log(10), margin_norms=norms,
                        max_seconds=max_seconds)
         at[nm], steps[nm] = _margins_at(tr, depths), reached_text(tr)
+    return at, steps
+
+
+def check_owner_at_depth(norms=("l2", "linf", "l1"), *, depths=(-1e3, -1e4, -1e5), control=False,
+                         max_seconds=120.0) -> CheckResult:
+    """The owner of each norm has the largest margin in it at every depth (see the module docstring)."""
+    model, th, data = kinked_case(0)
+    at, steps = _owner_runs(tuple(norms), tuple(depths), max_seconds)
     credited = {nm: norms[(i + 1) % len(norms)] for i, nm in enumerate(norms)} if control else {nm: nm for nm in norms}
     ratios, evidence = {}, all(at[a][d] is not None for a in norms for d in depths)
     for d in depths if evidence else ():
