@@ -23,12 +23,15 @@ def test_field_identities_and_first_step(seed, norm, scale):
     m = models.TwoLayerReLU(4, 5)
     th = m.init(scale, torch.Generator().manual_seed(seed))
     nrm = kc.norm(norm)
+    # spectral dualize keeps singular values > 1e-12 sigma_max (numerical rank), so <G, u> falls short of the
+    # nuclear norm by at most (rank <= 4) * 1e-12 sigma_max: the documented cut, not rounding
+    rel = max(1e3 * EPS, 4 * 1e-12) if norm == "spectral" else 1e3 * EPS
     for time in ("loss", "flow"):
         ev = SteepestField(m, X, y, nrm, time=time)(th)
         v = ev.velocity
         L = math.exp(ev.log_L) if time == "flow" else 1.0
         pair = float(sum((g * b).sum() for g, b in zip(ev.G, v)))
-        assert abs(pair + L * ev.gdual ** 2) <= 1e3 * EPS * L * ev.gdual ** 2
+        assert abs(pair + L * ev.gdual ** 2) <= rel * L * ev.gdual ** 2
         assert abs(nrm(v) - L * ev.gdual) <= 1e3 * EPS * L * ev.gdual
     tr = integrate(m, th, (X, y), norm=nrm, step=ConstantStep(1e-3), max_steps=1, margin_norms=())
     lL, G = grad_log_loss(m, th, X, y)
