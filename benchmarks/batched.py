@@ -3,7 +3,7 @@
 Teacher-student data (d = 50, n = 64, k* = 3, 3 active coordinates), bias-free 2-layer ReLU students of width
 100, init N(0, 0.1^2), exponential loss, the step rule of proofs_numeric/experiments/batched.py (c = 0.1,
 h = 0.05). For GD, CD and SD: 20 seeds, each trained ``--steps`` steps by
-* the per-run loop (``loop_reference.train_loop``: TwoLayerReLU, autograd, proofs_numeric.optim optimizer), and
+* the per-run loop (``tests/oracles/batched_loop_oracle.train_loop``: TwoLayerReLU, autograd, proofs_numeric.optim optimizer), and
 * the batched engine (stacked tensors, no loop over seeds),
 reporting steps/s per seed for both, the speed-up, and the max abs difference of the final parameters
 (relative: divided by max |theta|). Both record the same 60 log-spaced points.
@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 from _docs import replace_section  # benchmarks/_docs.py (scripts run from benchmarks/)
 from proofs_numeric.datasets import teacher_student
 from proofs_numeric.experiments.batched import train_batched
-from proofs_numeric.experiments.loop_reference import train_loop
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "oracles"))
+from batched_loop_oracle import train_loop  # noqa: E402 - the test oracle lives under tests/
 from proofs_numeric.experiments.teacher_student import init_params
 
 D, N, WIDTH, SEEDS, ALPHA = 50, 64, 100, 20, 0.1

@@ -29,7 +29,6 @@ import torch
 import kktcheck as kc
 from kktcheck.divergence import bregman, bregman_proximity
 from kktcheck.certificate import a13_certificate
-from kktcheck.losses import log_loss as kc_log_loss
 
 from ..results import CheckResult, Table
 
@@ -47,28 +46,21 @@ def _snapshots(traj_or_snaps, log_losses=None):
 
 def local_trajectory(model, theta0, data, *, norm="l2", lr=0.05, steps=2000, snapshot_every=100, lr_growth=0.0,
                      snapshot_steps=None):
-    """Normalized steepest descent theta <- theta - lr_t * dualize(grad log L) (exp loss, binary labels +-1),
-    a stand-in for the
-    flow solver: lr_t = lr * (1 + t)^lr_growth. Snapshots every ``snapshot_every`` steps, or at the steps
-    listed in ``snapshot_steps``. Returns (snapshots, log-losses at the snapshots)."""
-    at = set(range(0, steps + 1, snapshot_every)) if snapshot_steps is None else {int(s) for s in snapshot_steps}
-    nrm = kc.norm(norm)
-    X, y = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in data)
-    th = [p.detach().clone().to(torch.float64) for p in theta0]
-    snaps, lls = [], []
-    for t in range(steps + 1):
-        ps = [p.clone().requires_grad_(True) for p in th]
-        ll = kc_log_loss(model.apply_params(ps, X), y, "exp")
-        if t in at:
-            snaps.append([p.detach().clone() for p in th])
-            lls.append(float(ll.detach()))
-        if t == steps:
-            break
-        grads = torch.autograd.grad(ll, ps)
-        d = nrm.dualize(list(grads))
-        eta = lr * (1.0 + t) ** lr_growth
-        th = [p - eta * u for p, u in zip(th, d)]
-    return snaps, np.asarray(lls)
+    """Normalized steepest descent theta <- theta - lr_t * dualize(grad log L) (exp loss, binary labels +-1;
+    dualize = the unit-norm steepest direction of ``norm``), lr_t = lr * (1 + t)^lr_growth, t = 0, 1, ...: a
+    stand-in for the flow, run by the engine (``flow.integrate`` with ``OptimizerStep`` feeding grad log L).
+    Snapshots every ``snapshot_every`` steps, or at the steps listed in ``snapshot_steps``.
+    Returns (snapshots, log-losses at the snapshots)."""
+    from ..flow import OptimizerStep, integrate
+    from ..optim import NormalizedSteepestDescent, power
+    at = frozenset(range(0, steps + 1, snapshot_every)) if snapshot_steps is None else \
+        frozenset(int(s) for s in snapshot_steps)
+    rule = OptimizerStep(lambda ps: NormalizedSteepestDescent(ps, lr, norm, schedule=power(1.0, lr_growth)),
+                         gradient="log_loss")
+    tr = integrate(model, [p.detach().to(torch.float64) for p in theta0], data, norm=norm, loss="exp", step=rule,
+                   max_steps=steps, save_every=at, snapshot_every=at, margin_norms=())
+    idx = [i for i, _ in tr.snapshots]
+    return [ps for _, ps in tr.snapshots], np.asarray(tr.log_loss)[idx]
 
 
 def check_a13(traj, data, *, model, norm, log_losses=None, weights="loss", name=None) -> CheckResult:

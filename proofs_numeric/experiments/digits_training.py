@@ -1,5 +1,8 @@
 """Full-batch training of a homogeneous model with a torch optimizer, recording margins in several norms.
 
+The loop is the engine's (``flow.integrate`` with the step rule ``flow.OptimizerStep``); this module maps its
+Trajectory to the experiments' ``Run`` (log of the MEAN loss, hard margins by norm name, status).
+
 Loss: the MEAN logistic (or exp) loss L = (1/n) sum_i l(y_i f(x_i)) (our choice, PyTorch's default
 reduction), computed in log space: log L = kc.log_loss(f, y) - log n. Gradient handed to the optimizer:
 grad L = L * grad(log L), so scale-sensitive methods (GD, Adam with eps > 0) see the true gradient and
@@ -20,6 +23,10 @@ import numpy as np
 import torch
 
 import kktcheck as kc
+
+from ..flow import integrate
+from ..flow.optimizer_step import OptimizerStep
+from ..flow.recorder import normalized
 
 
 @dataclass
@@ -60,58 +67,47 @@ def record_steps(steps: int, n_records: int) -> set:
 
 
 def margins_of(model, params, X, y, norms) -> tuple[dict, float]:
+    """Hard normalized margins min_i y_i f(x_i) / ||theta||^L in each of ``norms`` and the train accuracy."""
     with torch.no_grad():
         q = y * model.apply_params(params, X)
     qmin, L = float(q.min()), model.degree
-    out = {}
-    for name in norms:
-        r = float(kc.norm(name)(params))
-        try:
-            out[name] = qmin / r ** L if r > 0 else math.nan
-        except OverflowError:  # r^L beyond float range (a diverging run): the same ratio in log space
-            out[name] = math.copysign(math.exp(math.log(abs(qmin)) - L * math.log(r)), qmin) if qmin else 0.0
-    return out, float((q > 0).double().mean())
+    return {name: normalized(qmin, float(kc.norm(name)(params)), L) for name in norms}, \
+        float((q > 0).double().mean())
 
 
 def train(model, params0, data, make_opt, steps: int, *, name: str = "run", norms=("l2", "linf"),
-          loss: str = "logistic", n_records: int = 120, stop_log_loss: float = -math.inf, progress=None) -> Run:
-    """Train a copy of ``params0`` with ``make_opt(list_of_leaf_tensors)`` for ``steps`` full-batch steps."""
+          loss: str = "logistic", n_records: int = 120, stop_log_loss: float = -math.inf, progress=None,
+          snapshot_steps=()) -> Run:
+    """Train a copy of ``params0`` with ``make_opt(list_of_leaf_tensors)`` for ``steps`` full-batch steps, through
+    the engine (``flow.integrate`` with ``OptimizerStep``: the optimizer is fed grad of the MEAN loss).
+    ``snapshot_steps``: steps at which a flat copy of theta is kept (``run.detail["snapshots"]``: step -> list)."""
     X, y = data
-    n = X.shape[0]
-    ps = [p.detach().clone().requires_grad_(True) for p in params0]
-    opt = make_opt(ps)
-    rec = record_steps(steps, n_records)
-    S, LL, A, M = [], [], [], {k: [] for k in norms}
-    status, stopped = "ok", None
-    for t in range(steps + 1):
-        out = model.apply_params(ps, X)
-        lL = kc.log_loss(out, y, loss) - math.log(n)
-        lval = float(lL.detach())
-        done = lval < stop_log_loss or t == steps
-        bad = not math.isfinite(lval) or not all(bool(torch.isfinite(p).all()) for p in ps)
-        if t in rec or done or bad:
-            if bad:
-                status, stopped = "diverged", t
-                break
-            m, acc = margins_of(model, [p.detach() for p in ps], X, y, norms)
-            S.append(t), LL.append(lval), A.append(acc)
-            for k in norms:
-                M[k].append(m[k])
-        if done:
-            if t < steps:
-                status, stopped = "stopped", t
-            break
-        opt.zero_grad(set_to_none=False)
-        lL.backward()
-        scale = math.exp(lval)
-        with torch.no_grad():
-            for p in ps:
-                p.grad.mul_(scale)
-        opt.step()
-        if progress is not None:
-            progress.update(1)
-    return Run(name, np.asarray(S), np.asarray(LL), np.asarray(A), {k: np.asarray(v) for k, v in M.items()},
-               [p.detach().clone() for p in ps], status, stopped)
+    n, saved = X.shape[0], record_steps(steps, n_records)
+    target = stop_log_loss + math.log(n) if math.isfinite(stop_log_loss) else None
+    tr = integrate(model, [p.detach() for p in params0], (X, y), norm=norms[0], loss=loss,
+                   step=OptimizerStep(make_opt), max_steps=steps, target_log_loss=target,
+                   save_every=saved, snapshot_every=frozenset(snapshot_steps) or None,
+                   margin_norms=tuple(norms[1:]), progress=progress if progress is not None else False)
+    keep = np.isin(tr.steps, sorted(saved))      # snapshot-only records are not part of the Run's series
+    keep[-1] = True
+    margins = {k: tr.margins[kc.norm(k).name if k not in tr.margins else k][keep] for k in norms}
+    status, stopped = _status(tr, steps)
+    r = Run(name, tr.steps[keep].astype(np.int64), tr.log_loss[keep] - math.log(n), tr.train_accuracy[keep],
+            margins, [p.detach().clone() for p in tr.params], status, stopped)
+    if snapshot_steps:
+        r.detail["snapshots"] = {int(tr.steps[i]): ps for i, ps in tr.snapshots}
+    return r
+
+
+def _status(tr, steps: int) -> tuple[str, int | None]:
+    """The engine's status as a Run status: "ok" (all ``steps`` taken), "stopped" (the loss threshold reached
+    earlier), "diverged" (the step after the last record was not finite)."""
+    last = int(tr.steps[-1])
+    if tr.status == "diverged":
+        return "diverged", last + 1
+    if tr.status == "success" and last < steps:
+        return "stopped", last
+    return "ok", None
 
 
 __all__ = ["Run", "train", "margins_of", "record_steps"]

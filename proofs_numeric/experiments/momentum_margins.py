@@ -101,23 +101,12 @@ def _flat(ps):
 
 
 def train_with_snapshots(model, p0, data, make_opt, C, name, progress=None) -> Run:
-    """digits_training.train plus snapshots of theta at log-spaced steps (an optimizer step post-hook);
+    """digits_training.train plus snapshots of theta at 30 log-spaced steps;
     detail["cos_steps"], detail["cos_to_end"] = cos(theta_t, theta_end) (theta_0 = the init included)."""
-    snap_at = record_steps(C["steps"], 30)
-    snaps = {0: torch.cat([p.reshape(-1) for p in p0]).clone()}
-
-    def make(ps):
-        opt = make_opt(ps)
-
-        def hook(o, args, kwargs):
-            t = o.state[ps[0]]["step"]
-            if t in snap_at:
-                snaps[int(t)] = _flat(ps)
-        opt.register_step_post_hook(hook)
-        return opt
-
-    r = train(model, p0, data, make, C["steps"], name=name, norms=norm_names(C["ratios"]),
-              n_records=C["n_records"], stop_log_loss=math.log(C["stop_loss"]), progress=progress)
+    r = train(model, p0, data, make_opt, C["steps"], name=name, norms=norm_names(C["ratios"]),
+              n_records=C["n_records"], stop_log_loss=math.log(C["stop_loss"]), progress=progress,
+              snapshot_steps=record_steps(C["steps"], 30))
+    snaps = {t: _flat(ps) for t, ps in r.detail.pop("snapshots").items()}
     end = _flat(r.params)
     steps = sorted(snaps)
     cos = [float(snaps[t] @ end / (snaps[t].norm() * end.norm())) for t in steps]

@@ -92,6 +92,10 @@ class SteepestField:
     def __call__(self, params) -> FieldEval:
         self.n_evals += 1
         lL, G, q = eval_log_loss(self.fm, params, self.X, self.y, self.loss)
+        if not (math.isfinite(lL) and all(bool(torch.isfinite(g).all()) for g in G)):
+            # outputs overflowed (a step too far): no direction; the step rule rejects this state
+            return FieldEval(lL if not math.isfinite(lL) else math.nan, G, q, math.nan,
+                             [torch.zeros_like(g) for g in G], math.nan)
         with torch.no_grad():
             gd, u = self.norm.dual_and_dualize(G)
         c = gd if self.time == "loss" else math.exp(lL) * gd

@@ -29,7 +29,7 @@ from kktcheck.norms import norm as make_norm
 from .. import budget
 from ..losses import check_loss, separation_threshold
 from .field import SteepestField
-from .recorder import Recorder
+from .recorder import Recorder, step_selection
 from .solvers import make_solver
 from .late_phase import RidgeStep, ridge_stats
 from .steps import RelativeStep, StepContext, make_step
@@ -53,7 +53,9 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
     "relative:H"/"constant:H"/"ridge:H"; default ``default_step(norm, loss)``: RidgeStep(0.05) (the late-phase
     rule) for the exp loss in l1/l2/linf, RelativeStep(0.05) otherwise.   target_log_loss: stop once log L
     (natural log) is at or below it.   max_steps: default None = no step limit when a target or max_seconds
-    is given, else 10,000.   Raises ValueError for NaN/inf inputs, unknown norms/solvers/losses and bad budgets.
+    is given, else 10,000.   save_every / snapshot_every: record (snapshot) every that many steps, or at the
+    listed step indices (plus the last state).   progress: True for a tqdm bar, or an object with
+    ``update(n)`` (a caller's shared bar) advanced once per step.   Raises ValueError for NaN/inf inputs, unknown norms/solvers/losses and bad budgets.
     """
     nrm = make_norm(norm)
     check_loss(loss)
@@ -109,8 +111,8 @@ def _check_budget(max_steps, max_seconds, target, snapshot_every):
         raise ValueError(f"max_seconds must be a non-negative number of seconds (or None), got {max_seconds!r}")
     if target is not None and not (isinstance(target, (int, float)) and not math.isnan(target)):
         raise ValueError(f"target_log_loss must be a number (natural log of the loss), got {target!r}")
-    if snapshot_every is not None and not (isinstance(snapshot_every, int) and snapshot_every >= 1):
-        raise ValueError(f"snapshot_every must be a positive integer (or None), got {snapshot_every!r}")
+    if snapshot_every is not None:
+        step_selection("snapshot_every", snapshot_every)
     if max_steps is None:
         return math.inf if (target is not None or max_seconds is not None) else 10_000
     if not int(max_steps) >= 0:
@@ -175,12 +177,16 @@ class _Progress:
     """A tqdm bar showing log10 L (a no-op when progress=False)."""
 
     def __init__(self, progress, total):
-        self.bar = None
-        if progress:
+        self.bar, self.external = None, None
+        if hasattr(progress, "update"):     # a caller's bar: advanced, never closed or relabelled here
+            self.external = progress
+        elif progress:
             from tqdm.auto import tqdm
             self.bar = tqdm(total=total if math.isfinite(total) else None, desc="flow", leave=False)
 
     def update(self, ev):
+        if self.external is not None:
+            self.external.update(1)
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(log10L=f"{ev.log_L / math.log(10):.4g}", refresh=False)

@@ -1,9 +1,10 @@
-"""What to save along a run (diffrax's SaveAt): every ``save_every`` steps plus the last state.
+"""What to save along a run (diffrax's SaveAt): every ``save_every`` steps (or at the listed steps) plus the last state.
 
 At each record: s, log t, log L, ||theta|| (algorithm's norm), hard margin min_i q_i / ||theta||^L and
 soft margin l^{-1}(L) / ||theta||^L in the algorithm's norm and in each of ``margin_norms``, the
 alignment beta = <theta, -G> / (||theta|| ||G||_*) (algorithm's norm), train accuracy (fraction q_i > 0),
-and every ``snapshot_every`` steps a copy of the parameters.
+and every ``snapshot_every`` steps (or at the listed steps) a copy of the parameters.
+``save_every`` and ``snapshot_every`` are a positive int (a cadence) or a collection of step indices.
 """
 from __future__ import annotations
 
@@ -32,13 +33,32 @@ def normalized(value: float, r: float, degree: int) -> float:
     return math.copysign(math.exp(log_ratio) if log_ratio < 709.0 else math.inf, value)
 
 
+def step_selection(name: str, value):
+    """A positive int (every that many steps) or a frozenset of step indices >= 0; ValueError otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value == int(value) and value >= 1:
+            return int(value)
+        raise ValueError(f"{name} must be a positive integer or a collection of step indices, got {value!r}")
+    try:
+        steps = frozenset(int(k) for k in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive integer or a collection of step indices (ints >= 0), got "
+                         f"{value!r}") from None
+    if any(k < 0 for k in steps):
+        raise ValueError(f"{name}: step indices must be >= 0, got {sorted(steps)[:3]}")
+    return steps
+
+
+def _selected(selection, k: int) -> bool:
+    return k in selection if isinstance(selection, frozenset) else k % selection == 0
+
+
 class Recorder:
     def __init__(self, norm, degree: int, loss: str, margin_norms=("l1", "l2", "linf"),
                  save_every: int = 1, snapshot_every: int | None = None):
-        if int(save_every) < 1:
-            raise ValueError(f"save_every must be >= 1, got {save_every}")
         self.norm, self.degree, self.loss = norm, degree, loss
-        self.save_every, self.snapshot_every = int(save_every), snapshot_every
+        self.save_every = step_selection("save_every", save_every)
+        self.snapshot_every = None if snapshot_every is None else step_selection("snapshot_every", snapshot_every)
         self.others = {n if isinstance(n, str) else n.name: make_norm(n) for n in margin_norms}
         self.others[norm.name] = norm
         self.rows: list[tuple] = []
@@ -48,7 +68,9 @@ class Recorder:
         self.last_step = -1
 
     def due(self, k: int) -> bool:
-        return k % self.save_every == 0
+        """Record at step k: a save step or a snapshot step (a snapshot always has its record)."""
+        return _selected(self.save_every, k) or (self.snapshot_every is not None and
+                                                 _selected(self.snapshot_every, k))
 
     def record(self, k, params, ev, s, log_t, theta_norm):
         if k == self.last_step:
@@ -66,7 +88,7 @@ class Recorder:
                 else float("nan")
             acc = float((ev.q > 0).double().mean())
         self.rows.append((k, s, log_t, ev.log_L, theta_norm, beta, acc))
-        if self.snapshot_every and k % int(self.snapshot_every) == 0:
+        if self.snapshot_every is not None and _selected(self.snapshot_every, k):
             self.snapshots.append((len(self.rows) - 1, [p.detach().clone() for p in params]))
 
     def finish(self, *, params, status, message, threshold, info) -> Trajectory:

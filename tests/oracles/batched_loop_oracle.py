@@ -1,4 +1,5 @@
-"""The per-run reference for ``batched.train_batched``: one seed at a time, the library's own pieces.
+"""Test oracle (not part of the package): the per-run reference for ``batched.train_batched``, one seed at a
+time from the library's own pieces, used by tests/proofs_numeric/test_batched.py and benchmarks/batched.py.
 
 ``proofs_numeric.models.TwoLayerReLU(d, k)`` (params [W (k, d), a (1, k)]), G = grad log L by autograd
 (``proofs_numeric.losses.grad_log_loss``, exp loss summed) handed to the torch optimizer as ``.grad``, and the
@@ -18,14 +19,14 @@ import torch
 
 import kktcheck as kc
 
-from ..losses import eval_log_loss
-from ..models import TwoLayerReLU
-from .batched import ALGO_NORM, GROW, KAPPA_MIN, NORMS, SHRINK, STALL_TOL, KinkSlide, record_grid
+from proofs_numeric.losses import eval_log_loss
+from proofs_numeric.models import TwoLayerReLU
+from proofs_numeric.experiments.batched import ALGO_NORM, GROW, KAPPA_MIN, NORMS, SHRINK, STALL_TOL, KinkSlide, record_grid
 
 
 def make_optimizer(name: str, params):
     """The normalized optimizer of algorithm ``name`` (theta -= lr dualize(G)); lr is set at every step."""
-    from .. import optim as O
+    from proofs_numeric import optim as O
     if name == "GD":
         return O.NormalizedSteepestDescent(params, lr=1.0, norm="l2")
     if name == "CD":

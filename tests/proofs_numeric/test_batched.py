@@ -8,7 +8,7 @@ import torch
 import kktcheck as kc
 from proofs_numeric.datasets import teacher_student
 from proofs_numeric.experiments.batched import NORMS, steepest_direction, train_batched
-from proofs_numeric.experiments.loop_reference import train_loop
+from batched_loop_oracle import train_loop
 from proofs_numeric.experiments.teacher_student import init_params
 from proofs_numeric.models import TwoLayerReLU
 
