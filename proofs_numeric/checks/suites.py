@@ -203,6 +203,18 @@ def _thm34_nets(m, quick, figdir):
     return out
 
 
+@register_suite("thm34-step-floor", "Theorem 3.4 on a ReLU net as a statement about the flow: the GD measure's floor "
+                "shrinks with the step h", module="thm34_step_checks",
+                needs=["check_thm34_step_floor", "check_thm34_step_depth", "plot_step_floor"])
+def _thm34_step_floor(m, quick, figdir):
+    """GD (l2) on the two-layer net: floor of the l2 measure vs h (control: the same floor measured in linf)."""
+    kw = dict(hs=(0.025, 0.00625), n_points=12) if quick else {}
+    out = [m.check_thm34_step_floor("l2", **kw), m.check_thm34_step_floor("l2", measure_norm="linf", **kw),
+           m.check_thm34_step_depth("l2", **kw)]
+    out[0].figures.append(m.plot_step_floor("l2", figdir / "thm34_step_floor.png", **kw))
+    return out
+
+
 # ---------------------------------------------------------------- Gronich & Vardi 2026: schedules; linear sanity rows
 @register_suite("thm32-schedule", "Normalized steepest descent with a step-size schedule (Gronich & Vardi, Thm 3.2)",
                 module="schedule_checks", needs=["check_thm32_kkt", "check_thm32_margin", "plot_schedule_margins"])

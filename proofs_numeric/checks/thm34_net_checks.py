@@ -44,8 +44,8 @@ ALGO = {"l2": "GD", "linf": "SD", "l1": "CD"}
 TARGET = {"l2": 1e-3, "linf": 1e-3, "l1": 1e-2}
 CASES = {"two-layer": (12, 24, 12), "three-layer": (10, 20, 10)}
 # Why an own-norm row is reported, not asserted (measured on the two-layer case, docs/thm34_networks.md).
-PLATEAU = {"l2": "the discrete ridge path's measure stops at an O(h) floor (1e-2 at h = 0.05, 4e-3 to 1.3e-2 at "
-                 "h = 0.0125)",
+PLATEAU = {"l2": "the discrete ridge path's measure stops at a floor of the integrator (1e-2 at h = 0.05) that "
+                 "shrinks with h (row thm3.4-step-floor-GD-l2: order 0.72, 1.3e-3 at h = 0.0016)",
            "linf": "the measure falls from 0.43 to about 0.04 by log10 L = -1e5 and then plateaus at 0.03-0.06 down "
                    "to -1e8; the level there depends on the LP's vertex sequence (another, equally exact one gave "
                    "0.021 at -1e6) and a 16x smaller step lowers it less than 2x"}
