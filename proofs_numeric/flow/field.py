@@ -21,6 +21,7 @@ import torch
 
 from kktcheck.jacobian import margins_and_jacobian
 
+from ..device import model_on, resolve_device
 from ..losses import eval_log_loss
 
 TIMES = ("loss", "flow")
@@ -46,42 +47,53 @@ class FieldEval:
 
 
 class SteepestField:
-    """theta -> FieldEval; one forward and one backward pass per call."""
+    """theta -> FieldEval; one forward and one backward pass per call.
 
-    def __init__(self, fm, X, y, norm, loss: str = "exp", time: str = "loss"):
+    ``device`` (``proofs_numeric.device.resolve_device``; None = CPU): the field evaluates there, with X, y
+    and the model's own tensors moved to it (the parameters passed in must live there too). The late-phase
+    linearization (``margins_jacobian``, ``kink_rows``) feeds CPU linear programs, so it runs on the CPU
+    copies ``host_fm``, ``host_X``, ``host_y`` (the same objects when the device is the CPU)."""
+
+    def __init__(self, fm, X, y, norm, loss: str = "exp", time: str = "loss", device=None):
         if time not in TIMES:
             raise ValueError(f"time must be one of {TIMES}, got {time!r}")
-        self.fm, self.X, self.y, self.norm, self.loss, self.time = fm, X, y, norm, loss, time
+        self.device = resolve_device(device)
+        self.host_fm, self.host_X, self.host_y = fm, X, y
+        self.fm, self.X, self.y = model_on(fm, self.device), X.to(self.device), y.to(self.device)
+        self.norm, self.loss, self.time = norm, loss, time
         self.n_evals = 0
         binary = y.dim() == 1 and y.dtype == torch.float64
         self.ridge_norm = norm.name if (loss == "exp" and binary) else None  # late-phase ridge steps allowed
 
     def margins_jacobian(self, params):
         """(q, J) as float64 numpy arrays, J_i = grad q_i (n x P, columns like the flattened params): the
-        model's closed form when it has ``margins_jacobian``, else autodiff (relu'(0) := 0)."""
+        model's closed form when it has ``margins_jacobian``, else autodiff (relu'(0) := 0); on the CPU."""
+        params = [p.cpu() for p in params]
         with torch.no_grad():
-            if hasattr(self.fm, "margins_jacobian"):
-                q, J = self.fm.margins_jacobian(params, self.X, self.y)
+            if hasattr(self.host_fm, "margins_jacobian"):
+                q, J = self.host_fm.margins_jacobian(params, self.host_X, self.host_y)
             else:
-                q, J = margins_and_jacobian(self.fm, params, self.X, self.y)
+                q, J = margins_and_jacobian(self.host_fm, params, self.host_X, self.host_y)
         return q.detach().numpy().astype(float), J.detach().numpy().astype(float)
 
     @property
     def has_kinks(self) -> bool:
         """True when the model provides Clarke pieces of its kinks (``kink_rows``)."""
-        return hasattr(self.fm, "kink_rows")
+        return hasattr(self.host_fm, "kink_rows")
 
     def kink_rows(self, params, q, J, step, cap=None):
         """Clarke pieces of near-kink ReLU units for a step of length ``step`` (algorithm's norm), as extra
         (q', J') rows (numpy), or None when the model has no ``kink_rows``. A step D changes <w_j, x_i> by at
         most ||D|| ||x_i||_* (dual norm of the algorithm's norm on the x_i entries), the radius used. At most
         ``cap`` rows (default n) are kept: those whose other side is closest (smallest |q'_i - q_i| = |c_ij z_ij|)."""
-        if not hasattr(self.fm, "kink_rows"):
+        if not hasattr(self.host_fm, "kink_rows"):
             return None
-        Xf = self.X.reshape(self.X.shape[0], -1)
-        radius = step * torch.tensor([self.norm.dual([x]) for x in Xf], dtype=Xf.dtype)
+        Xf = self.host_X.reshape(self.host_X.shape[0], -1)
+        radius = step * torch.tensor([self.norm.dual([x]) for x in Xf], dtype=Xf.dtype, device=Xf.device)
+        params = [p.cpu() for p in params]
         with torch.no_grad():
-            qa, Ja, owner = self.fm.kink_rows(params, self.X, self.y, torch.from_numpy(q), torch.from_numpy(J), radius)
+            qa, Ja, owner = self.host_fm.kink_rows(params, self.host_X, self.host_y, torch.from_numpy(q),
+                                                   torch.from_numpy(J), radius)
         qa, Ja, owner = qa.numpy().astype(float), Ja.numpy().astype(float), owner.numpy()
         cap = q.size if cap is None else int(cap)
         if qa.size > cap:
