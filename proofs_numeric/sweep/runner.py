@@ -1,9 +1,9 @@
 """``run_sweep``: validate everything, skip finished tasks, run the rest on an executor, merge.
 
 Order of work (every bad input fails before the first task starts): the spec (experiment and field names,
-non-empty grid and seeds), the output directory (``report.check_out_dir``: a file or an unwritable path is a
-ValueError), the device (CUDA available when asked; finished records of this sweep on the same device type),
-then the executor (Ray installed and reachable). Then the tasks without a complete
+non-empty grid and seeds), the device (CUDA available when asked, an experiment that takes it), the output
+directory (``report.check_out_dir``: a file or an unwritable path is a ValueError) and its finished records
+(all on the device type asked for), then the executor (Ray installed and reachable). Then the tasks without a complete
 "ok" record run; each finished task's record is written at once, so Ctrl-C, a killed worker or a lost node
 costs at most the tasks in flight. A task that raises records its error and the sweep goes on. At the end
 the records are merged (``records.merge``) and the summary lists the failures.
@@ -87,9 +87,9 @@ def prepare(spec, out, executor: str, address, workers, device):
     spec = load_spec(spec) if not isinstance(spec, SweepSpec) else validate(spec)
     if not spec.tasks():
         raise ValueError("the sweep expands to no tasks (empty grid or seed list)")
-    out = check_out_dir(out)
     argument = "device" if device is not None else "[sweep] device"
     device = check_device(device if device is not None else spec.device, adapter_for(spec.experiment), argument)
+    out = check_out_dir(out)
     check_resume_device(out, spec.tasks(), device)
     spec = replace(spec, device=device or "cpu")
     return spec, out, make_executor(executor, address, workers, gpu=device is not None), device

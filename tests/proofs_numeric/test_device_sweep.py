@@ -38,7 +38,7 @@ def test_sweep_cli_refuses_cuda_without_cuda_before_any_task(tmp_path, capsys, a
     out = tmp_path / "out"
     assert main(["sweep", str(write_spec(tmp_path, **sweep)), "--out", str(out), "--no-progress", *args]) == 2
     assert message in capsys.readouterr().err
-    assert not (out / "records").exists()
+    assert not out.exists()
 
 
 def test_spec_device_must_be_a_string():
