@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from ..budget import step_bar
-from ..device import resolve_device
 from ..datasets.teacher_student import N_TEST, teacher_student
+from ..device import resolve_device
 from ._digits_common import single_thread
 from .base import ExperimentResult, register
 from .batched import NORMS, train_batched

@@ -8,8 +8,8 @@ Each executor's ``map(tasks, work_root, version, device)`` yields one record per
 * ``ray``: ``ray.init(address=...)``: None starts a local Ray instance with ``workers`` CPUs; "auto" joins
   the cluster this machine belongs to (``ray start --head`` / ``ray start --address``); "HOST:PORT" or
   "ray://HOST:PORT" a given head node. One Ray task per sweep task (num_cpus=1; num_gpus=1 when the sweep
-  trains on CUDA). Ray is imported only here,
-  only when chosen; without it the error says ``pip install -e ".[cluster]"``.
+  trains on CUDA). Ray is imported only here, only when chosen; without it the error says
+  ``pip install -e ".[cluster]"``.
 A worker that dies (process pool broken, Ray worker lost after Ray's own retries) gives an "error" record
 for its task; the other tasks go on.
 """

@@ -3,20 +3,20 @@
 Order of work (every bad input fails before the first task starts): the spec (experiment and field names,
 non-empty grid and seeds), the device (CUDA available when asked, an experiment that takes it), the output
 directory (``report.check_out_dir``: a file or an unwritable path is a ValueError) and its finished records
-(all on the device type asked for), then the executor (Ray installed and reachable). Then the tasks without a complete
-"ok" record run; each finished task's record is written at once, so Ctrl-C, a killed worker or a lost node
-costs at most the tasks in flight. A task that raises records its error and the sweep goes on. At the end
-the records are merged (``records.merge``) and the summary lists the failures.
+(all on the device type asked for), then the executor (Ray installed and reachable). Then the tasks without
+a complete "ok" record run; each finished task's record is written at once, so Ctrl-C, a killed worker or a
+lost node costs at most the tasks in flight. A task that raises records its error and the sweep goes on. At
+the end the records are merged (``records.merge``) and the summary lists the failures.
 """
 from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..device import resolve_device
-
 from .executors import make_executor
 from .records import code_version, finished, load_records, merge, save_record
 from .spec import SweepSpec, load_spec, validate
@@ -67,11 +67,9 @@ def check_resume_device(out, tasks, device: str | None) -> None:
     and an interrupted-and-resumed sweep would no longer equal an uninterrupted one. Records without a
     device field ran on the CPU (the only device before devices were recorded)."""
     wanted = resolve_device(device).type
-    found = {}
-    for rec in load_records(out, tasks):
-        kind = str(rec.get("device") or "cpu").split(":")[0]
-        if rec.get("status") == "ok" and kind != wanted:
-            found[kind] = found.get(kind, 0) + 1
+    found = Counter(str(r.get("device") or "cpu").split(":")[0] for r in load_records(out, tasks)
+                    if r.get("status") == "ok")
+    found.pop(wanted, None)
     if found:
         done = ", ".join(f"{n} on {kind}" for kind, n in sorted(found.items()))
         raise ValueError(f"{out} already holds finished tasks run on another device ({done}); this run asks for "
