@@ -5,7 +5,8 @@ Exit codes: 0 every theorem check and negative control as expected; 1 some check
 (or a section raised / is not available, or --max-seconds ended the run before everything was evaluated: those
 rows have verdict "no evidence"); informational paper claims never change it; 2 bad usage (unknown suite or
 experiment name, output path that is a file or unwritable, a --seeds or --max-seconds that is not a positive
-number); 130 interrupted by Ctrl-C (finished experiment runs stay in the run cache).
+number, a --device that is not cpu/cuda/cuda:N or CUDA asked for where torch has none); 130 interrupted by
+Ctrl-C (finished experiment runs stay in the run cache).
 """
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="data set of an experiment that offers a choice (momentum_margins: digits or mnist)")
     e.add_argument("--data-path", default=None, metavar="PATH",
                    help="the user's data files for --dataset mnist (IDX training files or an .npz; no download)")
+    e.add_argument("--device", default=None, metavar="cpu|cuda|cuda:N",
+                   help="where the experiment trains, in float64 (default: cpu); cuda is offered by teacher_student "
+                        "and needs a CUDA build of torch and a GPU (docs/sweeps.md, 'GPU runs')")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_max_seconds(e)
     e.add_argument("--json", action="store_true",
@@ -128,15 +132,18 @@ def _cmd_experiment(a, argv) -> int:
         return _err(f"the experiments package is not available ({why})")
     if a.name not in names:
         return _err(f"unknown experiment {a.name!r}; valid names: {', '.join(names)}")
+    from .device import resolve_device
     from .report.write import check_out_dir
     from .verify import experiment_report
     out = a.out if a.out is not None else f"experiment-{a.name}"   # --out "" is refused, not the default
     try:
+        device = resolve_device(a.device, argument="--device")   # CUDA asked for but absent: exit 2 before any work
         check_out_dir(out)
     except ValueError as exc:
         return _err(exc)
     seeds = None if a.seeds is None else list(range(a.seeds))
-    options = {k: v for k, v in (("dataset", a.dataset), ("data_path", a.data_path)) if v is not None}
+    gpu = str(device) if device.type != "cpu" else None          # --device cpu suits every experiment
+    options = {k: v for k, v in (("dataset", a.dataset), ("data_path", a.data_path), ("device", gpu)) if v is not None}
     try:
         report, paths = experiment_report(a.name, out, seeds=seeds, quick=a.quick, progress=not a.no_progress,
                                           argv=argv, max_seconds=a.max_seconds, options=options)

@@ -27,6 +27,8 @@ constant, ||theta|| grows geometrically and each q_i moves by O(log 1/L) per ste
 Switching: a run with ``switch_to`` uses its first algorithm before the first step t with 100% train accuracy
 (``fit_step``) and the second from t on. A run is frozen once log L < ``stop_log_loss`` (overflow guard).
 
+Device (``train_batched(..., device=)``, resolved by ``proofs_numeric.device.resolve_device`` before any work):
+every tensor of the loop lives there in float64; the BatchedRun (records, final W and a) is CPU float64.
 Recorded at log-spaced steps (and the last): log L, train accuracy, hard margins
 gamma_bar_p = min_i q_i / ||theta||_p^2 (equal to kc.margin(..., norm=p)) and soft margins
 gamma_tilde_p = -log L / ||theta||_p^2 for p in l1, l2, linf; the hard margins also at each run's fit step.
@@ -38,6 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from ..device import resolve_device
 
 ALGO_NORM = {"GD": "l2", "CD": "l1", "SD": "linf"}
 NORMS = ("l1", "l2", "linf")
@@ -112,7 +116,7 @@ class KinkSlide:
     before sliding started (not refreshed while sliding)."""
 
     def __init__(self, g):
-        self.i_prev = torch.full((g.shape[0],), -1, dtype=torch.long)
+        self.i_prev = torch.full((g.shape[0],), -1, dtype=torch.long, device=g.device)
         self.i_mem = self.i_prev.clone()
         self.g_prev, self.g_mem = torch.zeros_like(g), torch.zeros_like(g)
 
@@ -142,10 +146,10 @@ class SoftDropTracker:
     max_t (s_{t-1} - s_t) / s_{t-1} of the soft margin s_t = -log L_t / ||theta_t||_p^2 over the steps where
     L_{t-1} < 1 and L_t < 1 (0 if it never drops; nan if no such step), and how many steps were checked."""
 
-    def __init__(self, S: int):
-        self.prev = torch.full((S, 3), math.nan, dtype=torch.float64)
-        self.worst = torch.zeros(S, 3, dtype=torch.float64)
-        self.steps_checked = torch.zeros(S, dtype=torch.long)
+    def __init__(self, S: int, device=None):
+        self.prev = torch.full((S, 3), math.nan, dtype=torch.float64, device=device)
+        self.worst = torch.zeros(S, 3, dtype=torch.float64, device=device)
+        self.steps_checked = torch.zeros(S, dtype=torch.long, device=device)
 
     def update(self, t: int, lL, nr2):
         soft = torch.where(lL.unsqueeze(1) < 0, -lL.unsqueeze(1) / nr2, torch.full_like(nr2, math.nan))
@@ -157,7 +161,7 @@ class SoftDropTracker:
 
     def worst_by_norm(self) -> dict:
         w = torch.where(self.steps_checked.unsqueeze(1) > 0, self.worst, torch.full_like(self.worst, math.nan))
-        return {p: w[:, j].numpy() for j, p in enumerate(NORMS)}
+        return {p: w[:, j].cpu().numpy() for j, p in enumerate(NORMS)}
 
 
 def record_grid(steps: int, n_records: int) -> set:
@@ -217,26 +221,26 @@ def _step(theta, g, idx, kappa, c, max_rel_step):
 
 def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_rel_step: float = 0.05,
                   n_records: int = 60, stop_log_loss: float = -1e12, kink_slide: bool = True,
-                  progress=None) -> BatchedRun:
+                  progress=None, device=None) -> BatchedRun:
     """Run S = len(algos) trainings in lockstep; ``lr``: dict algorithm -> eta (e.g. {"GD": .05, ...});
-    ``kink_slide``: CD steps use ``KinkSlide`` (False: plain first-argmax CD, which can stall at a kink)."""
-    S, k, d = W0.shape
+    ``kink_slide``: CD steps use ``KinkSlide`` (False: plain first-argmax CD, which can stall at a kink);
+    ``device``: None/"cpu" (tested), "cuda", "cuda:N" (checked first): where the loop runs, in float64."""
+    dev, (S, k, d) = resolve_device(device), W0.shape          # the device is checked before any work
     switch_to = _check_batch(algos, switch_to, lr, S, a0, X, y)
-    f64 = dict(dtype=torch.float64)
+    f64 = dict(dtype=torch.float64, device=dev)
     theta = torch.cat([W0.detach().to(**f64).reshape(S, -1), a0.detach().to(**f64)], 1)   # (S, P), one copy
     W, a = theta[:, :k * d].view(S, k, d), theta[:, k * d:]                                 # views into theta
     X, y = X.to(**f64), y.to(**f64)
-    before = torch.tensor([_IDX[s] for s in algos])
-    after = torch.tensor([_IDX[s2] if s2 else _IDX[s1] for s1, s2 in zip(algos, switch_to)])
+    before = torch.tensor([_IDX[s] for s in algos], device=dev)
+    after = torch.tensor([_IDX[s2] if s2 else _IDX[s1] for s1, s2 in zip(algos, switch_to)], device=dev)
     c_of = torch.tensor([float(lr.get(n, math.nan)) for n in ("CD", "GD", "SD")], **f64)  # NORMS order
-    fit = torch.full((S,), -1, dtype=torch.long)
-    stop = torch.full((S,), -1, dtype=torch.long)
+    fit, stop = (torch.full((S,), -1, dtype=torch.long, device=dev) for _ in range(2))   # -1: not yet
     m_fit = torch.full((S, 3), math.nan, **f64)
     rec = record_grid(steps, n_records)
     R = {key: [] for key in ("t", "ll", "acc", *(f"m{p}" for p in NORMS), *(f"s{p}" for p in NORMS))}
     kappa, prev, prev2 = torch.ones(S, **f64), torch.full((S,), math.inf, **f64), torch.full((S,), math.inf, **f64)
     slide = KinkSlide(theta) if kink_slide else None
-    drop = SoftDropTracker(S)
+    drop = SoftDropTracker(S, dev)
     for t in range(steps + 1):
         lL, q, gW, gA = grad_log_loss(W, a, X, y)
         stuck = lL >= prev2 - STALL_TOL * torch.clamp(lL.abs(), min=1.0)   # no decrease over two steps
@@ -268,11 +272,12 @@ def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_re
         _step(theta, g, idx, kappa * (stop < 0), c_of[idx], max_rel_step)
         if progress is not None:
             progress.update(1)
-    st = lambda key: torch.stack(R[key], 1).numpy()  # noqa: E731
+    st = lambda key: torch.stack(R[key], 1).cpu().numpy()  # noqa: E731
     return BatchedRun(list(algos), switch_to, dict(lr), np.asarray(R["t"]), st("ll"), st("acc"),
                       {p: st(f"m{p}") for p in NORMS}, {p: st(f"s{p}") for p in NORMS},
-                      fit.numpy(), stop.numpy(), W.clone(), a.clone(), {p: m_fit[:, j].numpy() for j, p in enumerate(NORMS)},
-                      drop.worst_by_norm(), drop.steps_checked.numpy())
+                      fit.cpu().numpy(), stop.cpu().numpy(), W.cpu().clone(), a.cpu().clone(),
+                      {p: m_fit[:, j].cpu().numpy() for j, p in enumerate(NORMS)},
+                      drop.worst_by_norm(), drop.steps_checked.cpu().numpy())
 
 
 __all__ = ["train_batched", "BatchedRun", "KinkSlide", "SoftDropTracker", "grad_log_loss", "forward",

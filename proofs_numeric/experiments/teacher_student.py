@@ -25,6 +25,7 @@ import torch
 
 from ..budget import step_bar
 from ..datasets.teacher_student import N_TEST, teacher_student
+from ..device import resolve_device
 from ._digits_common import single_thread
 from .base import ExperimentResult, register
 from .batched import NORMS, train_batched
@@ -55,8 +56,8 @@ def _test_accuracy(W, a, test):
         return float(((y * (torch.relu(X @ W.T) @ a)) > 0).double().mean())
 
 
-def train_group(cfgs: list, C: dict, progress: bool) -> list:
-    """Train the runs ``cfgs`` (one init scale) in one batch; return their JSON-ready dicts."""
+def train_group(cfgs: list, C: dict, progress: bool, device=None) -> list:
+    """Train the runs ``cfgs`` (one init scale) in one batch on ``device``; return their JSON-ready dicts."""
     data = {c["seed"]: teacher_student(C["d"], C["n"], k_star=C["k_star"], active=C["active"], seed=c["seed"])
             for c in cfgs}
     inits = [init_params(c["seed"], C["width"], C["d"], c["alpha"] * (C["cd_init_factor"] if (c["algo"], c["switch"])
@@ -69,7 +70,7 @@ def train_group(cfgs: list, C: dict, progress: bool) -> list:
         lr = {k: C["lr"] for k in ("GD", "CD", "SD")}
         br = train_batched(W0, a0, X, y, [c["algo"] for c in cfgs], switch_to=[c["switch"] for c in cfgs],
                            lr=lr, steps=C["steps"], max_rel_step=C["max_rel_step"], n_records=C["n_records"],
-                           progress=bar)
+                           progress=bar, device=device)
     finally:
         if bar is not None:
             bar.close()
@@ -102,9 +103,10 @@ def _validator(cfg: dict):
     return validate
 
 
-def load_or_train(cache, C: dict, seeds, progress: bool) -> list:
+def load_or_train(cache, C: dict, seeds, progress: bool, device=None) -> list:
     """All runs (dicts) for every init scale and seed, from the cache (a RunCache or its directory) where
-    possible; the missing runs of an init scale are trained together and stored."""
+    possible; the missing runs of an init scale are trained together on ``device`` and stored (the cache key
+    is the configuration, not the device: a cached run is reused whichever device trained it)."""
     if not isinstance(cache, RunCache):
         cache = RunCache(cache, "teacher_student", CACHE_VERSION)
     base = {k: C[k] for k in ("d", "n", "width", "k_star", "active", "steps", "lr", "max_rel_step",
@@ -119,7 +121,7 @@ def load_or_train(cache, C: dict, seeds, progress: bool) -> list:
                 todo.append(c)
             else:
                 have[cache.key(c)] = r
-        for r in (train_group(todo, C, progress) if todo else []):
+        for r in (train_group(todo, C, progress, device) if todo else []):
             c = {k: r[k] for k in cfgs[0]}
             cache.save(c, r)
             have[cache.key(c)] = r
@@ -129,9 +131,12 @@ def load_or_train(cache, C: dict, seeds, progress: bool) -> list:
 
 @register("teacher_student", "Teacher-student (paper Fig. 1): GD, CD, SD margins, ordering, test accuracy, switches")
 def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, config: dict | None = None,
-        kkt_runs: int | None = None) -> ExperimentResult:
-    """Run the experiment into ``out``; ``config`` overrides entries of DEFAULTS (or QUICK when quick)."""
+        kkt_runs: int | None = None, device=None) -> ExperimentResult:
+    """Run the experiment into ``out``; ``config`` overrides entries of DEFAULTS (or QUICK when quick);
+    ``device``: where the batched engine trains (None/"cpu", "cuda", "cuda:N"; checked before any work, float64
+    either way; the KKT measures and reports run on the CPU)."""
     from . import _ts_report as R
+    dev = resolve_device(device)
     out = Path(out or "experiment-teacher_student")
     out.mkdir(parents=True, exist_ok=True)
     C = dict(QUICK if quick else DEFAULTS, **(config or {}))
@@ -141,7 +146,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
     seeds = list(seeds) if seeds is not None else list(range(N_SEEDS_QUICK if quick else N_SEEDS))
     cache = RunCache(out / "cache", "teacher_student", CACHE_VERSION)
     with single_thread():
-        runs = load_or_train(cache, C, seeds, progress)
+        runs = load_or_train(cache, C, seeds, progress, dev)
         claims, tables = R.claims_and_tables(runs, C)
         figures = R.figures(runs, C, out)
         kkt_n = kkt_runs if kkt_runs is not None else (1 if quick else 2)
@@ -150,7 +155,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
     tables["KKT measure of (MM) at the final iterate, per norm (kc.residual(...).measure)"] = kkt_table
     summary = (f"Teacher-student, {len(seeds)} seeds x init scales {list(C['alphas'])}, {C['steps']} steps; "
                f"d={C['d']}, n={C['n']}, width {C['width']} (our defaults; docs/experiments.md); seeds {seeds}; "
-               f"{cache.summary_line()}.")
+               f"{cache.summary_line()}" + ("." if dev.type == "cpu" else f"; new runs trained on {dev}."))
     from ..results import Case
     case = Case("two-layer ReLU student", f"ReLU-teacher data, init scales {list(C['alphas'])}, {len(seeds)} seeds",
                 C["n"], C["d"], C["width"], "GD, CD, SD and the switches GD->SD, GD->CD (batched engine)",

@@ -14,30 +14,56 @@ the built-in Linear and TwoLayerReLU give G in closed form (``forward_vjp``; ``p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from kktcheck.jacobian import margins_and_jacobian
 
+from ..device import model_on, resolve_device
 from ..losses import eval_log_loss
 
 TIMES = ("loss", "flow")
 
 
-@dataclass
 class FieldEval:
-    log_L: float
-    G: list            # grad log L
-    q: torch.Tensor    # per-sample margins
-    gdual: float       # ||G||_*
-    u: list            # dualize(G), ||u|| = 1 (0 when G = 0)
-    speed_factor: float  # c with v = -c u: ||G||_* (loss time) or L ||G||_* (flow time)
+    """The field at one theta: log L, G = grad log L, the margins q, and (computed on first use, once) the dual norm
+    ||G||_*, the unit steepest direction u = dualize(G) and the speed factor c with v = -c u: ||G||_* (loss time)
+    or L ||G||_* (flow time). Discrete optimizers (``OptimizerStep``) use only G, so they never dualize."""
+
+    def __init__(self, log_L, G, q, norm=None, time="loss", gdual=None, u=None):
+        self.log_L, self.G, self.q = log_L, G, q
+        self._norm, self._time = norm, time
+        self._dual = None if gdual is None else (gdual, u)
+
+    def _dualized(self):
+        if self._dual is None:
+            if not all(bool(torch.isfinite(g).all()) for g in self.G):   # overflowed outputs: no direction
+                self._dual = (math.nan, [torch.zeros_like(g) for g in self.G])
+            else:
+                with torch.no_grad():
+                    self._dual = self._norm.dual_and_dualize(self.G)
+        return self._dual
+
+    @property
+    def gdual(self) -> float:
+        """||G||_* (dual of the algorithm's norm)."""
+        return self._dualized()[0]
+
+    @property
+    def u(self) -> list:
+        """dualize(G): ||u|| = 1 and <G, u> = ||G||_* (0 when G = 0)."""
+        return self._dualized()[1]
+
+    @property
+    def speed_factor(self) -> float:
+        gd = self.gdual
+        return gd if self._time == "loss" else math.exp(self.log_L) * gd
 
     @property
     def velocity(self) -> list:
-        return [-self.speed_factor * ub for ub in self.u]
+        c = self.speed_factor
+        return [-c * ub for ub in self.u]
 
     @property
     def speed(self) -> float:
@@ -46,42 +72,53 @@ class FieldEval:
 
 
 class SteepestField:
-    """theta -> FieldEval; one forward and one backward pass per call."""
+    """theta -> FieldEval; one forward and one backward pass per call.
 
-    def __init__(self, fm, X, y, norm, loss: str = "exp", time: str = "loss"):
+    ``device`` (``proofs_numeric.device.resolve_device``; None = CPU): the field evaluates there, with X, y
+    and the model's own tensors moved to it (the parameters passed in must live there too). The late-phase
+    linearization (``margins_jacobian``, ``kink_rows``) feeds CPU linear programs, so it runs on the CPU
+    copies ``host_fm``, ``host_X``, ``host_y`` (the same objects when the device is the CPU)."""
+
+    def __init__(self, fm, X, y, norm, loss: str = "exp", time: str = "loss", device=None):
         if time not in TIMES:
             raise ValueError(f"time must be one of {TIMES}, got {time!r}")
-        self.fm, self.X, self.y, self.norm, self.loss, self.time = fm, X, y, norm, loss, time
+        self.device = resolve_device(device)
+        self.host_fm, self.host_X, self.host_y = fm, X, y
+        self.fm, self.X, self.y = model_on(fm, self.device), X.to(self.device), y.to(self.device)
+        self.norm, self.loss, self.time = norm, loss, time
         self.n_evals = 0
         binary = y.dim() == 1 and y.dtype == torch.float64
         self.ridge_norm = norm.name if (loss == "exp" and binary) else None  # late-phase ridge steps allowed
 
     def margins_jacobian(self, params):
         """(q, J) as float64 numpy arrays, J_i = grad q_i (n x P, columns like the flattened params): the
-        model's closed form when it has ``margins_jacobian``, else autodiff (relu'(0) := 0)."""
+        model's closed form when it has ``margins_jacobian``, else autodiff (relu'(0) := 0); on the CPU."""
+        params = [p.cpu() for p in params]
         with torch.no_grad():
-            if hasattr(self.fm, "margins_jacobian"):
-                q, J = self.fm.margins_jacobian(params, self.X, self.y)
+            if hasattr(self.host_fm, "margins_jacobian"):
+                q, J = self.host_fm.margins_jacobian(params, self.host_X, self.host_y)
             else:
-                q, J = margins_and_jacobian(self.fm, params, self.X, self.y)
+                q, J = margins_and_jacobian(self.host_fm, params, self.host_X, self.host_y)
         return q.detach().numpy().astype(float), J.detach().numpy().astype(float)
 
     @property
     def has_kinks(self) -> bool:
         """True when the model provides Clarke pieces of its kinks (``kink_rows``)."""
-        return hasattr(self.fm, "kink_rows")
+        return hasattr(self.host_fm, "kink_rows")
 
     def kink_rows(self, params, q, J, step, cap=None):
         """Clarke pieces of near-kink ReLU units for a step of length ``step`` (algorithm's norm), as extra
         (q', J') rows (numpy), or None when the model has no ``kink_rows``. A step D changes <w_j, x_i> by at
         most ||D|| ||x_i||_* (dual norm of the algorithm's norm on the x_i entries), the radius used. At most
         ``cap`` rows (default n) are kept: those whose other side is closest (smallest |q'_i - q_i| = |c_ij z_ij|)."""
-        if not hasattr(self.fm, "kink_rows"):
+        if not hasattr(self.host_fm, "kink_rows"):
             return None
-        Xf = self.X.reshape(self.X.shape[0], -1)
-        radius = step * torch.tensor([self.norm.dual([x]) for x in Xf], dtype=Xf.dtype)
+        Xf = self.host_X.reshape(self.host_X.shape[0], -1)
+        radius = step * torch.tensor([self.norm.dual([x]) for x in Xf], dtype=Xf.dtype, device=Xf.device)
+        params = [p.cpu() for p in params]
         with torch.no_grad():
-            qa, Ja, owner = self.fm.kink_rows(params, self.X, self.y, torch.from_numpy(q), torch.from_numpy(J), radius)
+            qa, Ja, owner = self.host_fm.kink_rows(params, self.host_X, self.host_y, torch.from_numpy(q),
+                                                   torch.from_numpy(J), radius)
         qa, Ja, owner = qa.numpy().astype(float), Ja.numpy().astype(float), owner.numpy()
         cap = q.size if cap is None else int(cap)
         if qa.size > cap:
@@ -92,11 +129,6 @@ class SteepestField:
     def __call__(self, params) -> FieldEval:
         self.n_evals += 1
         lL, G, q = eval_log_loss(self.fm, params, self.X, self.y, self.loss)
-        if not (math.isfinite(lL) and all(bool(torch.isfinite(g).all()) for g in G)):
-            # outputs overflowed (a step too far): no direction; the step rule rejects this state
-            return FieldEval(lL if not math.isfinite(lL) else math.nan, G, q, math.nan,
-                             [torch.zeros_like(g) for g in G], math.nan)
-        with torch.no_grad():
-            gd, u = self.norm.dual_and_dualize(G)
-        c = gd if self.time == "loss" else math.exp(lL) * gd
-        return FieldEval(lL, G, q, gd, u, c)
+        if not math.isfinite(lL):   # outputs overflowed (a step too far): the step rule rejects this state
+            return FieldEval(lL, G, q, time=self.time, gdual=math.nan, u=[torch.zeros_like(g) for g in G])
+        return FieldEval(lL, G, q, self.norm, self.time)

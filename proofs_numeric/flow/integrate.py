@@ -27,6 +27,7 @@ from kktcheck import prepare
 from kktcheck.norms import norm as make_norm
 
 from .. import budget
+from ..device import resolve_device
 from ..losses import check_loss, separation_threshold
 from .field import SteepestField
 from .recorder import Recorder, step_selection
@@ -43,7 +44,7 @@ class FlowError(RuntimeError):
 def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", time="loss",
               step=None, target_log_loss=None, max_steps=None, max_seconds=None, save_every=1,
               snapshot_every=None, margin_norms=("l1", "l2", "linf"), progress=False,
-              throw=False) -> Trajectory:
+              throw=False, device=None) -> Trajectory:
     """Integrate the steepest flow dtheta/dt = -||g||_* dualize(g) from theta0 (g = grad L).
 
     model: a proofs_numeric model, any object with apply_params/degree, or a bias-free nn.Module.
@@ -55,8 +56,11 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
     (natural log) is at or below it.   max_steps: default None = no step limit when a target or max_seconds
     is given, else 10,000.   save_every / snapshot_every: record (snapshot) every that many steps, or at the
     listed step indices (plus the last state).   progress: True for a tqdm bar, or an object with
-    ``update(n)`` (a caller's shared bar) advanced once per step.   Raises ValueError for NaN/inf inputs, unknown norms/solvers/losses and bad budgets.
+    ``update(n)`` (a caller's shared bar) advanced once per step.   device: None/"cpu" (tested), "cuda",
+    "cuda:N": where the field runs (float64; the ridge LPs and the returned Trajectory are on the CPU).
+    Raises ValueError for NaN/inf inputs, unknown norms/solvers/losses/devices and bad budgets.
     """
+    dev = resolve_device(device)
     nrm = make_norm(norm)
     check_loss(loss)
     slv = make_solver(solver)
@@ -64,17 +68,16 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
     rule = make_step(default_step(nrm, loss) if step is None else step)
     max_steps = _check_budget(max_steps, max_seconds, target_log_loss, snapshot_every)
     fm, params, degree, X, y = prepare(model if theta0 is None else theta0, data, None if theta0 is None else model)
-    params = [p.detach().clone() for p in params]
-    field = SteepestField(fm, X, y, nrm, loss, time)
+    params = [p.detach().clone().to(dev) for p in params]
+    field = SteepestField(fm, X, y, nrm, loss, time, device=dev)
     rec = Recorder(nrm, degree, loss, margin_norms, save_every, snapshot_every)
-    thr = separation_threshold(loss)
-    clock = _Clock(time)
+    thr, clock = separation_threshold(loss), _Clock(time)
     k, status, message, start = 0, None, "", _time.perf_counter()
     bar = _Progress(progress, max_steps)
     ev = _first_eval(field, params)
     rule.reset()
     while True:
-        theta_norm = float(nrm(params))
+        theta_norm = float(nrm(params)) if (rule.needs_theta_norm or rec.due(k)) else math.nan
         if rec.due(k):
             rec.record(k, params, ev, clock.s, clock.log_t, theta_norm)
         status, message = _stop_reason(ev, k, target_log_loss, max_steps, max_seconds, start)
@@ -93,9 +96,9 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
     bar.close()
     rec.record(k, params, ev, clock.s, clock.log_t, float(nrm(params)))
     status, message = _blame(status, message, rec, ev, thr, k)
-    info = {"solver": slv.name, "order": slv.order, "step_rule": repr(rule), "time": time, "steps": k,
+    info = {"solver": slv.name, "order": slv.order, "step_rule": repr(rule), "time": time, "steps": k, "device": str(dev),
             "wall_time": _time.perf_counter() - start, "field_evals": field.n_evals, **ridge_stats(rule)}
-    traj = rec.finish(params=params, status=status, message=message, threshold=thr, info=info)
+    traj = _on_host(rec.finish(params=params, status=status, message=message, threshold=thr, info=info))
     if throw and status in ("not_separated", "diverged", "stalled"):
         raise FlowError(f"integrate ended with status {status!r}: {message}")
     return traj
@@ -104,6 +107,13 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
 def default_step(nrm, loss):
     """RidgeStep(0.05) for the exp loss in l1/l2/linf (the late-phase rule), RelativeStep(0.05) otherwise."""
     return RidgeStep(0.05) if loss == "exp" and nrm.name in ("l1", "l2", "linf") else RelativeStep(0.05)
+
+
+def _on_host(traj: Trajectory) -> Trajectory:
+    """The Trajectory with its final parameters and snapshots on the CPU (unchanged when they are there)."""
+    traj.params = [p.cpu() for p in traj.params]
+    traj.snapshots = [(i, [p.cpu() for p in ps]) for i, ps in traj.snapshots]
+    return traj
 
 
 def _check_budget(max_steps, max_seconds, target, snapshot_every):

@@ -93,7 +93,7 @@ class RidgeStep(StepRule):
                 sol = ridge_step(qn, Jn, self.h_cur, ctx.field.ridge_norm, self.w)
             except RuntimeError as err:          # the LP solver gave up: explicit steps take over for a while
                 return StepOutcome(ctx.params, None, 0.0, f"ridge solver failed ({err})", "stalled")
-            D = unflatten(torch.from_numpy(rho * sol.D), ctx.params)
+            D = unflatten(torch.from_numpy(rho * sol.D).to(ctx.field.device), ctx.params)   # LP on the CPU
             with torch.no_grad():
                 new = [p + d for p, d in zip(ctx.params, D)]
                 ev_new = ctx.field(new)

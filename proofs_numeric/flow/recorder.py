@@ -24,7 +24,10 @@ def normalized(value: float, r: float, degree: int) -> float:
     +-inf only when the ratio itself exceeds float64, e.g. a soft margin before separation at ||theta|| ~ 1e-160)."""
     if not r > 0:
         return float("nan")
-    den = r ** degree
+    try:
+        den = r ** degree
+    except OverflowError:      # r^degree beyond float64 (r ~ 1e154, degree 2): the log path below
+        den = math.inf
     if 1e-250 < den < 1e250:
         return value / den
     if value == 0:

@@ -46,6 +46,7 @@ class StepOutcome:
 
 class StepRule:
     backtrack = False  # halve a rejected step (log L increased) when True
+    needs_theta_norm = True   # the loop passes ||theta|| in StepContext (nan when False and no record is due)
 
     def __init__(self):
         self.fac = 1.0

@@ -1,9 +1,11 @@
 """How a sweep calls an experiment through its public ``run`` function, and what it keeps of the result.
 
-The fields of an experiment are read off its ``run`` signature: every keyword parameter other than
-``out``, ``seeds``, ``quick``, ``progress`` and ``config`` is a field (e.g. ``kkt_runs``, ``steps``, ``pair``);
+The fields of an experiment are read off its ``run`` signature: every keyword parameter other than ``out``,
+``seeds``, ``quick``, ``progress``, ``config`` and ``device`` is a field (e.g. ``kkt_runs``, ``steps``, ``pair``);
 when ``run`` takes ``config=`` or ``**overrides``, the keys of the module's ``DEFAULTS`` table are fields too
-(passed as ``config={...}`` or as keywords, as the function expects).
+(passed as ``config={...}`` or as keywords, as the function expects). ``device`` is the sweep's (``[sweep]
+device`` or ``--device``), passed as ``run(device=...)`` to an experiment that takes it; never a field, so a
+task's identity does not depend on it.
 
 What a task keeps (``outcome``):
 * ``claims``: every claim row of the ``ExperimentResult`` (id, claim, measured, threshold, verdict, flags);
@@ -24,7 +26,7 @@ import inspect
 import math
 from dataclasses import dataclass
 
-RESERVED = ("out", "seeds", "quick", "progress", "config")
+RESERVED = ("out", "seeds", "quick", "progress", "config", "device")   # device: the sweep's, not a field
 
 
 @dataclass(frozen=True)
@@ -34,14 +36,11 @@ class Adapter:
     options: tuple          # keyword parameters of run that are fields
     defaults: tuple         # DEFAULTS keys that are fields
     via_config: bool        # defaults passed as config={...} (else as keywords)
+    accepts_device: bool = False    # run takes device= (the sweep's device, never a configuration field)
 
     @property
     def fields(self) -> tuple:
         return self.options + tuple(k for k in self.defaults if k not in self.options)
-
-    @property
-    def accepts_device(self) -> bool:
-        return "device" in self.options
 
     def call(self, out, config: dict, seeds, quick: bool, device: str | None = None):
         """Run the experiment into ``out`` on ``config`` and ``seeds`` (no progress bars)."""
@@ -63,7 +62,7 @@ def adapter_for(name: str) -> Adapter:
     takes_config = "config" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
     module = importlib.import_module(exp.run.__module__)
     defaults = tuple(getattr(module, "DEFAULTS", {})) if takes_config else ()
-    return Adapter(name, exp.run, options, defaults, "config" in params)
+    return Adapter(name, exp.run, options, defaults, "config" in params, "device" in params)
 
 
 def claim_rows(result) -> list:

@@ -27,7 +27,9 @@ def add_parsers(sub) -> None:
                         "default: start a local Ray instance")
     s.add_argument("--workers", type=int, default=None, metavar="N",
                    help="processes for --executor process, CPUs of a new local Ray instance (default: all cores)")
-    s.add_argument("--device", default=None, choices=("cpu", "cuda"), help="where the experiments train")
+    s.add_argument("--device", default=None, metavar="cpu|cuda|cuda:N",
+                   help="where the experiments train, in float64 (default: the spec's [sweep] device, else cpu); "
+                        "cuda needs a CUDA build of torch and a GPU (docs/sweeps.md, 'GPU runs')")
     s.add_argument("--report", action="store_true", help="write the sweep report at the end (sweep-report DIR)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     r = sub.add_parser("sweep-report", help="report of a sweep's records (Markdown, HTML, JSON)",
@@ -46,9 +48,11 @@ def _err(msg) -> int:
 
 
 def cmd_sweep(a, argv) -> int:
+    from ..device import resolve_device
     from .runner import run_sweep
     out = a.out or f"sweep-{Path(a.spec).stem}"
     try:
+        resolve_device(a.device, argument="--device")
         summary = run_sweep(a.spec, out, executor=a.executor, address=a.address, workers=a.workers,
                             device=a.device, progress=not a.no_progress)
     except ValueError as exc:

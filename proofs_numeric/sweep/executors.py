@@ -7,8 +7,9 @@ Each executor's ``map(tasks, work_root, version, device)`` yields one record per
   (a fresh interpreter per worker: no torch state inherited through fork).
 * ``ray``: ``ray.init(address=...)``: None starts a local Ray instance with ``workers`` CPUs; "auto" joins
   the cluster this machine belongs to (``ray start --head`` / ``ray start --address``); "HOST:PORT" or
-  "ray://HOST:PORT" a given head node. One Ray task per sweep task (num_cpus=1). Ray is imported only here,
-  only when chosen; without it the error says ``pip install -e ".[cluster]"``.
+  "ray://HOST:PORT" a given head node. One Ray task per sweep task (num_cpus=1; num_gpus=1 when the sweep
+  trains on CUDA). Ray is imported only here, only when chosen; without it the error says
+  ``pip install -e ".[cluster]"``.
 A worker that dies (process pool broken, Ray worker lost after Ray's own retries) gives an "error" record
 for its task; the other tasks go on.
 """
@@ -25,10 +26,10 @@ EXECUTORS = ("local", "process", "ray")
 INSTALL_HINT = 'the Ray executor needs the optional "cluster" extra: pip install -e ".[cluster]"'
 
 
-def lost_record(task, version: str, exc: BaseException) -> dict:
+def lost_record(task, version: str, exc: BaseException, device: str | None = None) -> dict:
     """The record of a task whose worker died before returning (status "error")."""
-    return dict(task.identity, task_id=task.task_id, code_version=version, device=None, claims=[], finals={},
-                series=[], status="error", error=f"worker lost: {type(exc).__name__}: {exc}",
+    return dict(task.identity, task_id=task.task_id, code_version=version, device=device or "cpu", claims=[],
+                finals={}, series=[], status="error", error=f"worker lost: {type(exc).__name__}: {exc}",
                 traceback=None, wall_time_s=None, host=None,
                 finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
@@ -57,7 +58,7 @@ class ProcessExecutor:
             try:
                 yield f.result()
             except Exception as exc:  # noqa: BLE001 - BrokenProcessPool: the worker died
-                yield lost_record(futures[f], version, exc)
+                yield lost_record(futures[f], version, exc, device)
 
     def close(self):
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -80,7 +81,7 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, address: str | None, workers: int):
+    def __init__(self, address: str | None, workers: int, gpu: bool = False):
         try:
             import ray
         except ImportError:
@@ -96,7 +97,7 @@ class RayExecutor:
                 ray.init(address=address, **kwargs)
         except (ConnectionError, RuntimeError) as exc:
             raise ValueError(f"cannot connect to Ray at {address or 'a new local instance'}: {exc}") from None
-        self.remote = ray.remote(num_cpus=1)(execute_task)
+        self.remote = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0)(execute_task)
 
     def map(self, tasks, work_root, version, device=None):
         refs = {self.remote.remote(t, work_root, version, device): t for t in tasks}
@@ -106,15 +107,16 @@ class RayExecutor:
             try:
                 yield self.ray.get(done[0])
             except Exception as exc:  # noqa: BLE001 - a lost worker or node after Ray's retries
-                yield lost_record(refs[done[0]], version, exc)
+                yield lost_record(refs[done[0]], version, exc, device)
 
     def close(self):
         self.ray.shutdown()
 
 
-def make_executor(kind: str, address: str | None = None, workers: int | None = None):
+def make_executor(kind: str, address: str | None = None, workers: int | None = None, gpu: bool = False):
     """The executor ``kind`` ("local", "process", "ray"); ValueError for an unknown kind, a missing Ray, an
-    unreachable Ray address, or ``address`` given without ``ray``."""
+    unreachable Ray address, or ``address`` given without ``ray``. ``gpu``: the tasks train on CUDA (Ray then
+    reserves one GPU per task, so tasks share no GPU; the other executors use the device they are given)."""
     if kind not in EXECUTORS:
         raise ValueError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTORS)}")
     if address is not None and kind != "ray":
@@ -126,7 +128,7 @@ def make_executor(kind: str, address: str | None = None, workers: int | None = N
         return LocalExecutor()
     if kind == "process":
         return ProcessExecutor(workers)
-    return RayExecutor(address, workers)
+    return RayExecutor(address, workers, gpu)
 
 
 __all__ = ["EXECUTORS", "INSTALL_HINT", "make_executor", "check_reachable", "LocalExecutor", "ProcessExecutor",

@@ -7,7 +7,8 @@ Parquet because the records are ragged and nested (curves of different lengths, 
 need no extra dependency (pyarrow is ~40 MB), stay readable with ``head``, and pandas reads them directly:
 ``pandas.read_json("DIR/results.jsonl", lines=True)`` and ``pandas.read_json("DIR/finals.jsonl", lines=True)``.
 
-A record holds the task's identity (experiment, quick, configuration, seeds), the code version, the status
+A record holds the task's identity (experiment, quick, configuration, seeds), the code version, the device
+the task trained on ("cpu" or "cuda:N", resolved in the worker), the status
 ("ok" or "error" with the exception), the outcome (claims, finals, series; ``adapters``), and the timing
 fields wall time, host, finish time and traceback. ``merge`` writes, sorted by task id:
 * ``results.jsonl``: every record without the timing fields, so an interrupted and resumed sweep gives a
@@ -87,10 +88,12 @@ def finished(out, task) -> bool:
 def execute_task(task, work_root: str, version: str, device: str | None = None) -> dict:
     """Run one task (in whichever process or Ray worker calls this) and return its record. An exception in
     the experiment becomes a record with status "error"; it never propagates."""
+    from ..device import device_name
     from .adapters import adapter_for, outcome
     t0 = time.perf_counter()
     rec = dict(task.identity, task_id=task.task_id, code_version=version, device=device or "cpu")
     try:
+        rec["device"] = device_name(device)          # resolved here, in the worker that runs the task
         work = Path(work_root) / task.task_id
         work.mkdir(parents=True, exist_ok=True)
         rec.update(outcome(adapter_for(task.experiment), work, task.config, task.seeds, task.quick, device),

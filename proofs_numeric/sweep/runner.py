@@ -1,19 +1,22 @@
 """``run_sweep``: validate everything, skip finished tasks, run the rest on an executor, merge.
 
 Order of work (every bad input fails before the first task starts): the spec (experiment and field names,
-non-empty grid and seeds), the output directory (``report.check_out_dir``: a file or an unwritable path is a
-ValueError), the device, then the executor (Ray installed and reachable). Then the tasks without a complete
-"ok" record run; each finished task's record is written at once, so Ctrl-C, a killed worker or a lost node
-costs at most the tasks in flight. A task that raises records its error and the sweep goes on. At the end
-the records are merged (``records.merge``) and the summary lists the failures.
+non-empty grid and seeds), the device (CUDA available when asked, an experiment that takes it), the output
+directory (``report.check_out_dir``: a file or an unwritable path is a ValueError) and its finished records
+(all on the device type asked for), then the executor (Ray installed and reachable). Then the tasks without
+a complete "ok" record run; each finished task's record is written at once, so Ctrl-C, a killed worker or a
+lost node costs at most the tasks in flight. A task that raises records its error and the sweep goes on. At
+the end the records are merged (``records.merge``) and the summary lists the failures.
 """
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from ..device import resolve_device
 from .executors import make_executor
 from .records import code_version, finished, load_records, merge, save_record
 from .spec import SweepSpec, load_spec, validate
@@ -45,34 +48,49 @@ class SweepSummary:
                                                                                     self.paths.values())]
 
 
-def check_device(device: str | None, adapter) -> str | None:
-    """None / "cpu" run on the CPU; "cuda" needs torch.cuda.is_available() and an experiment whose ``run``
-    takes ``device=`` (float64 is kept either way)."""
-    if device in (None, "cpu"):
+def check_device(device, adapter, argument: str = "device") -> str | None:
+    """The device text the tasks get: None for the CPU (every experiment runs there), "cuda:N" for a GPU,
+    which needs torch.cuda.is_available() (``device.resolve_device``) and an experiment whose ``run`` takes
+    ``device=``. float64 is kept either way."""
+    dev = resolve_device(device, argument=argument)
+    if dev.type == "cpu":
         return None
-    if device != "cuda":
-        raise ValueError(f"--device must be 'cpu' or 'cuda', got {device!r}")
-    import torch
-    if not torch.cuda.is_available():
-        raise ValueError("--device cuda: torch.cuda.is_available() is False (a CPU build of torch, or no GPU "
-                         "visible); install a CUDA build of torch on a GPU machine, or drop --device")
     if not adapter.accepts_device:
-        raise ValueError(f"--device cuda: experiment {adapter.experiment!r} takes no device argument (its run "
-                         "function trains on the CPU); run without --device")
-    return device
+        raise ValueError(f"{argument} {device}: experiment {adapter.experiment!r} takes no device argument (its "
+                         "run function trains on the CPU); run it without a device")
+    return str(dev)
+
+
+def check_resume_device(out, tasks, device: str | None) -> None:
+    """Refuse to resume a sweep whose finished ("ok") records ran on another device type (cpu / cuda): a GPU
+    rounds float64 reductions in another order, so one results table would silently mix two kinds of runs
+    and an interrupted-and-resumed sweep would no longer equal an uninterrupted one. Records without a
+    device field ran on the CPU (the only device before devices were recorded)."""
+    wanted = resolve_device(device).type
+    found = Counter(str(r.get("device") or "cpu").split(":")[0] for r in load_records(out, tasks)
+                    if r.get("status") == "ok")
+    found.pop(wanted, None)
+    if found:
+        done = ", ".join(f"{n} on {kind}" for kind, n in sorted(found.items()))
+        raise ValueError(f"{out} already holds finished tasks run on another device ({done}); this run asks for "
+                         f"{wanted}. Mixing devices in one sweep is refused (float64 on a GPU rounds differently): "
+                         f"rerun with the device of the finished tasks, or give a new --out for the {wanted} run")
 
 
 def prepare(spec, out, executor: str, address, workers, device):
     """Validate everything (spec, out dir, device, executor) before any task; returns (spec, out, executor,
-    device)."""
+    device). ``device`` (the argument, else the spec's ``[sweep] device``) is recorded in the spec copy."""
     from ..report.write import check_out_dir
     from .adapters import adapter_for
     spec = load_spec(spec) if not isinstance(spec, SweepSpec) else validate(spec)
     if not spec.tasks():
         raise ValueError("the sweep expands to no tasks (empty grid or seed list)")
+    argument = "device" if device is not None else "[sweep] device"
+    device = check_device(device if device is not None else spec.device, adapter_for(spec.experiment), argument)
     out = check_out_dir(out)
-    device = check_device(device, adapter_for(spec.experiment))
-    return spec, out, make_executor(executor, address, workers), device
+    check_resume_device(out, spec.tasks(), device)
+    spec = replace(spec, device=device or "cpu")
+    return spec, out, make_executor(executor, address, workers, gpu=device is not None), device
 
 
 def run_sweep(spec, out, *, executor: str = "local", address: str | None = None, workers: int | None = None,
@@ -113,4 +131,4 @@ def load_sweep(out) -> SweepSpec:
     return SweepSpec(**json.loads(p.read_text(encoding="utf-8")))
 
 
-__all__ = ["SweepSummary", "run_sweep", "prepare", "check_device", "load_sweep", "SPEC_COPY"]
+__all__ = ["SweepSummary", "run_sweep", "prepare", "check_device", "check_resume_device", "load_sweep", "SPEC_COPY"]

@@ -11,6 +11,7 @@ or list point; the tasks are (point, seed group) pairs, the seeds cut into conse
     quick = true            # the experiment's small defaults (its QUICK table) before the overrides below
     seeds = 2               # an integer N (seeds 0..N-1) or a list of integers
     seeds_per_task = 1
+    device = "cpu"          # optional: "cuda" / "cuda:N" trains on a GPU (``--device`` overrides it)
     [fixed]
     steps = 300
     [grid]
@@ -30,7 +31,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SWEEP_KEYS = {"experiment", "quick", "seeds", "seeds_per_task", "name"}
+SWEEP_KEYS = {"experiment", "quick", "seeds", "seeds_per_task", "name", "device"}
 TOP_KEYS = {"sweep", "fixed", "grid", "points", "report"}
 
 
@@ -65,6 +66,7 @@ class SweepSpec:
     points: list = field(default_factory=list)
     report: dict = field(default_factory=dict)
     name: str = ""
+    device: str | None = None          # where the tasks train (None: the CPU); not part of a task's identity
 
     def configurations(self) -> list:
         """The configuration points: fixed updated by each grid combination (or each listed point)."""
@@ -127,12 +129,15 @@ def parse_spec(data: dict) -> SweepSpec:
         raise ValueError(f"[sweep] seeds_per_task must be a positive integer, got {per_task!r}")
     grid, points = data.get("grid", {}), data.get("points", [])
     _check_grid(grid, points)
+    device = head.get("device")
+    if device is not None and not isinstance(device, str):
+        raise ValueError(f"[sweep] device must be a string: \"cpu\", \"cuda\" or \"cuda:N\", got {device!r}")
     report = data.get("report", {})
     if set(report) - {"figure", "x"}:
         raise ValueError(f"unknown key(s) {sorted(set(report) - {'figure', 'x'})} in [report]; valid: figure, x")
     return SweepSpec(str(head["experiment"]), _seed_list(head.get("seeds", 1)), bool(head.get("quick", False)),
                      per_task, dict(data.get("fixed", {})), dict(grid), list(points), dict(report),
-                     str(head.get("name", "")))
+                     str(head.get("name", "")), device)
 
 
 def validate(spec: SweepSpec) -> SweepSpec:

@@ -59,7 +59,7 @@ def test_cache_is_keyed_by_code_version(tiny, monkeypatch):
     assert stored and all(r["key"]["_cache_version"] == ts.CACHE_VERSION for r in stored)
     trained = []
     monkeypatch.setattr(ts, "CACHE_VERSION", ts.CACHE_VERSION + 1)
-    monkeypatch.setattr(ts, "train_group", lambda todo, C, progress: trained.extend(todo) or [])
+    monkeypatch.setattr(ts, "train_group", lambda todo, C, progress, device=None: trained.extend(todo) or [])
     with pytest.raises(KeyError):   # the stub trains nothing, so the lookup of the new keys fails
         ts.load_or_train(out / "cache", ts.QUICK, [0, 1], progress=False)
     assert len(trained) == 5 * 2

@@ -48,3 +48,12 @@ def test_non_finite_start_or_data_is_refused_by_name(bad):
     Xb[0, 0] = bad
     with pytest.raises(ValueError, match="X"):
         integrate(m, m.init(1.0, torch.Generator().manual_seed(1)), (Xb, y), max_steps=3)
+
+
+def test_normalized_margin_when_the_norm_power_overflows():
+    """||theta||^L beyond float64 (||theta|| = 2.2e154, L = 2: a hypothesis draw that raised OverflowError):
+    the ratio goes through logarithms."""
+    from proofs_numeric.flow.recorder import normalized
+    assert normalized(-0.0, 2.229307056025196e154, 2) == 0.0
+    assert normalized(1e300, 1e160, 2) == pytest.approx(1e-20, rel=1e-12)
+    assert normalized(-1e300, 1e160, 2) == pytest.approx(-1e-20, rel=1e-12)
