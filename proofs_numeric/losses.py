@@ -21,7 +21,7 @@ def eval_log_loss(fm, params, X, y, loss: str = "exp"):
     """(log L, G = grad log L, q) in one forward/backward pass; q are the per-sample margins (detached).
 
     Hot-path version: no validation; ``params`` is a list of float64 tensors. A model with ``forward_vjp``
-    (the built-in Linear and TwoLayerReLU) gets its gradient in closed form: dlog L/df from
+    (the built-in Linear, TwoLayerReLU, ReLUNet, DiagonalNet) gets its gradient in closed form: dlog L/df from
     ``_binary_output_weights`` (autograd on the (n, C) outputs only for multi-class), pulled back by the
     model (G = sum_i (dlog L/df_i) grad f_i).
     """

@@ -188,6 +188,26 @@ class ReLUNet(HomogeneousModel):
                 h = torch.relu(h)
         return h[:, 0] if h.shape[1] == 1 else h
 
+    def forward_vjp(self, params, X):
+        """(outputs, c -> grad_theta sum_i <c_i, f_i>) in closed form (backpropagation, relu'(0) := 0 as autograd):
+        h_0 = x, z_k = W_k h_(k-1), h_k = relu(z_k); grad W_k = delta_k^T h_(k-1) with delta_D = c and
+        delta_(k-1) = (delta_k W_k) * 1[z_(k-1) > 0]."""
+        hs, zs = [X.reshape(X.shape[0], -1)], []
+        for k, W in enumerate(params):
+            zs.append(hs[-1] @ W.T)
+            if k < len(params) - 1:
+                hs.append(torch.relu(zs[-1]))
+        out = zs[-1]
+
+        def vjp(c):
+            delta, grads = c.reshape(out.shape), [None] * len(params)
+            for k in range(len(params) - 1, -1, -1):
+                grads[k] = delta.T @ hs[k]
+                if k > 0:
+                    delta = (delta @ params[k]) * (zs[k - 1] > 0).to(out.dtype)
+            return grads
+        return (out[:, 0] if out.shape[1] == 1 else out), vjp
+
 
 class DiagonalNet(HomogeneousModel):
     """Depth-D diagonal linear net f(x) = <w_1 * ... * w_D, x>; degree D."""
@@ -203,6 +223,24 @@ class DiagonalNet(HomogeneousModel):
         for w in params[1:]:
             beta = beta * w
         return X.reshape(X.shape[0], -1) @ beta
+
+    def forward_vjp(self, params, X):
+        """(f_i = <beta, x_i>, c -> gradients) with beta = w_1 * ... * w_D: grad w_k = (X^T c) * prod_(j != k) w_j,
+        the products of the other factors from prefix and suffix products (no division, exact at zeros)."""
+        Xf = X.reshape(X.shape[0], -1)
+        prefix = [torch.ones_like(params[0])]
+        for w in params[:-1]:
+            prefix.append(prefix[-1] * w)
+        beta = prefix[-1] * params[-1]
+        out = Xf @ beta
+
+        def vjp(c):
+            g, suffix, grads = Xf.T @ c.reshape(-1), torch.ones_like(params[0]), [None] * len(params)
+            for k in range(len(params) - 1, -1, -1):
+                grads[k] = g * prefix[k] * suffix
+                suffix = suffix * params[k]
+            return grads
+        return out, vjp
 
 
 class MatrixLinear(HomogeneousModel):

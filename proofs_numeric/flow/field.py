@@ -9,7 +9,7 @@ With g = grad L and G = grad log L = g / L (computed in log space, see ``proofs_
 ``norm.steepest(G)`` (l2: gradient descent; l1: greedy coordinate descent, first argmax; linf: sign
 descent, sign(0) = 0; spectral: U V^T per layer).  d log L/ds = <G, v> = -||G||_*^2.
 The hot path asks the norm for ||G||_* and dualize(G) in one call (``Norm.dual_and_dualize``: one validation);
-the built-in Linear and TwoLayerReLU give G in closed form (``forward_vjp``; ``proofs_numeric.losses``).
+the built-in Linear, TwoLayerReLU, ReLUNet and DiagonalNet give G in closed form (``forward_vjp``; ``proofs_numeric.losses``).
 """
 from __future__ import annotations
 
