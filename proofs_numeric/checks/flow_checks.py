@@ -222,25 +222,42 @@ def check_lemma_a7(norm="l2", *, h=0.05, n_steps=60, case=None, mean_loss=False)
                        case=_case(case, norm, f"RelativeStep({h}), {n_steps} steps", tr))
 
 
-def check_lemma_a6(norm="l2", *, target_log_loss=-1e3, max_steps=2000, negative=False) -> CheckResult:
+def check_lemma_a6(norm="l2", *, target_log_loss=-1e3, max_steps=2000, negative=False, step=None,
+                   max_seconds=None) -> CheckResult:
     """Lemma A.6: after L < 1, log L -> -inf and ||theta|| -> inf.  Measured: the final log L (must reach
-    the target) with ||theta|| growing at least like (log(1/L)/max hard margin)^(1/L).
+    the target) with ||theta|| growing at least like (log(1/L)/max hard margin)^(1/L), and every recorded number
+    finite (log L, ||theta||, the margins: also at log10 L = -1e300, where L itself is far below float64).
+    ``step``: the step rule (default RelativeStep(0.1); the deep rows use the late-phase RidgeStep(0.5)).
     Negative control: a non-separable start (A3 fails): log L stays bounded."""
     from ..datasets import non_separable
     model, th, data = linear_case()
     if negative:
         data = non_separable(12, 4, seed=0)
-    tr = integrate(model, th, data, norm=norm, step=RelativeStep(0.1), target_log_loss=target_log_loss,
-                   max_steps=max_steps)
-    grew = bool(tr.ok and tr.theta_norm[-1] ** tr.degree >= -tr.log_loss[-1] / np.max(np.abs(tr.margin)))
+    step = RelativeStep(0.1) if step is None else step
+    tr = integrate(model, th, data, norm=norm, step=step, target_log_loss=target_log_loss,
+                   max_steps=max_steps, max_seconds=max_seconds)
+    finite = bool(all(np.all(np.isfinite(a)) for a in (tr.log_loss, tr.theta_norm, tr.margin, tr.soft_margin)))
+    grew = bool(tr.ok and finite and -tr.log_loss[-1] / np.max(np.abs(tr.margin)) <= _power(tr.theta_norm[-1],
+                                                                                          tr.degree))
     final = float(tr.log_loss[-1])
-    return CheckResult(f"lemmaA6-{tr.norm}" + ("-nonseparable" if negative else ""),
-                       "log L -> -inf and ||theta|| -> inf", final, target_log_loss,
-                       bool(final <= target_log_loss and grew), detail={"status": tr.status,
-                       "theta_norm": float(tr.theta_norm[-1])}, negative_control=negative,
-                       definition="final log L of the run (and ||theta||^L >= log(1/L)/max margin)",
+    deep = target_log_loss < -1e100
+    return CheckResult(f"lemmaA6-{tr.norm}" + ("-depth" if deep else "") + ("-nonseparable" if negative else ""),
+                       "log L -> -inf and ||theta|| -> inf" + (f" (to log10 L = {target_log_loss / math.log(10):.3g}, "
+                                                               "every recorded number finite)" if deep else ""),
+                       final, target_log_loss, bool(final <= target_log_loss and grew and finite),
+                       detail={"status": tr.status, "theta_norm": float(tr.theta_norm[-1]), "all_finite": finite,
+                               "steps": int(tr.steps[-1])}, negative_control=negative,
+                       definition="final log L of the run (and ||theta||^L >= log(1/L)/max margin, all records finite)",
                        changed="non-separable data (assumption A3 fails)" if negative else "",
-                       case=_case((model, th, data), norm, f"RelativeStep(0.1), at most {max_steps} steps", tr))
+                       case=_case((model, th, data), norm, f"{step!r}, at most {max_steps} steps", tr))
+
+
+def _power(r: float, degree: int) -> float:
+    """r^degree, inf when it exceeds float64 (a comparison then stays correct)."""
+    try:
+        return r ** degree
+    except OverflowError:
+        return math.inf
 
 
 @functools.lru_cache(maxsize=16)

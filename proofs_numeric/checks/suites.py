@@ -10,6 +10,8 @@ Figures are drawn from the very runs the checks measured, with a caption naming 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..plotting import plot_curves, plot_panels
@@ -49,6 +51,9 @@ def _flow_monotone(m, quick, figdir):
 @register_suite("flow-limits", FLOW_LIM, module="flow_checks", needs=["check_lemma_a6", "check_gunasekar"])
 def _flow_limits(m, quick, figdir):
     out = [m.check_lemma_a6(nm) for nm in NORMS] + [m.check_lemma_a6("l2", negative=True)]
+    from ..flow import RidgeStep          # Lemma A.6 at depth: log10 L = -1e300 with the late-phase integrator
+    out += [m.check_lemma_a6(nm, target_log_loss=-1e300 * math.log(10), step=RidgeStep(0.5), max_steps=20_000,
+                             max_seconds=60.0) for nm in (("l2",) if quick else NORMS)]
     g = [m.check_gunasekar(nm) for nm in NORMS] + [m.check_gunasekar("l1", measure_norm="l2")]
     if hasattr(m, "gunasekar_run"):
         fig = _margins_figure(m, figdir, g[:len(NORMS)])

@@ -64,6 +64,18 @@ def test_lemma_a6():
     assert r.negative_control and not r.passed
 
 
+def test_lemma_a6_at_depth_1e300():
+    """log10 L = -1e300 with the late-phase integrator, every recorded number finite; the non-separable control
+    run with the same rule and target fails."""
+    import math
+    from proofs_numeric.flow import RidgeStep
+    kw = dict(target_log_loss=-1e300 * math.log(10), step=RidgeStep(0.5), max_steps=20_000, max_seconds=60.0)
+    r = fc.check_lemma_a6("l2", **kw)
+    assert r.passed and r.detail["all_finite"] and r.measured <= -1e300 * math.log(10)
+    ctl = fc.check_lemma_a6("l2", negative=True, **dict(kw, max_steps=300))
+    assert ctl.negative_control and not ctl.passed
+
+
 @pytest.mark.parametrize("norm", ["l2", "l1", "linf"])
 def test_gunasekar(norm):
     r = fc.check_gunasekar(norm)
