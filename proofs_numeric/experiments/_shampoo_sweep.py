@@ -73,6 +73,12 @@ def select(per_config: dict):
     return max(eligible, key=lambda c: (eligible[c], -c.lr))
 
 
+def fmt_finite_n(values, digits: int = 3) -> str:
+    """mean +- SE of the finite values, with "(n=k of m)" when some are nan (a run that missed L*)."""
+    k = sum(map(math.isfinite, values))
+    return fmt_mean_se(values, digits) + ("" if k == len(values) else f" (n={k} of {len(values)})")
+
+
 def sweep_rows(per_seed: list, grid, level_log_loss: float, chosen, trend_of) -> list:
     """One row per configuration over the selection seeds' runs (``per_seed``: one dict name -> Run per seed):
     n, seeds reaching L*, gamma_spec at L* (mean +- SE), final loss, steps to L*, the ratio to the best of GD and
@@ -84,14 +90,14 @@ def sweep_rows(per_seed: list, grid, level_log_loss: float, chosen, trend_of) ->
         rows.append({"config (lr, eps, update_freq)": f"{c.lr:g}, {c.epsilon:g}, {c.update_freq}"
                                                       + ("  <- selected" if c == chosen else ""),
                      "n": len(rs), "reached L*": f"{sum(map(math.isfinite, g))}/{len(rs)}",
-                     "gamma_spec at L* (selection)": fmt_mean_se(g),
+                     "gamma_spec at L* (selection)": fmt_finite_n(g, 4),
                      "final loss": fmt_mean_se([math.exp(r.log_loss[-1]) for r in rs], 3),
-                     "steps to L*": fmt_mean_se([steps_to_depth(r, level_log_loss) for r in rs], 3),
+                     "steps to L*": fmt_finite_n([steps_to_depth(r, level_log_loss) for r in rs]),
                      "gamma_spec end / peak": f"{fmt_mean_se([r.margins['spectral'][-1] for r in rs], 3)} / "
                                               f"{fmt_mean_se([np.nanmax(r.margins['spectral']) for r in rs], 3)}",
-                     "ratio to best of GD, Adam at L*": fmt_mean_se(
-                         [ratio_to_rivals(runs, c.name, level_log_loss) for runs in per_seed], 3),
-                     "trend (concordance)": fmt_mean_se([trend_of(r).measured for r in rs], 3)})
+                     "ratio to best of GD, Adam at L*": fmt_finite_n(
+                         [ratio_to_rivals(runs, c.name, level_log_loss) for runs in per_seed]),
+                     "trend (concordance)": fmt_finite_n([trend_of(r).measured for r in rs])})
     return rows
 
 
@@ -102,9 +108,9 @@ def depth_rows(per_seed: list, names, level_log_loss: float) -> list:
         rs = [runs[n] for runs in per_seed]
         rows.append({"run": n, "n": len(rs),
                      "reached L*": f"{sum(math.isfinite(at_depth(r, level_log_loss)) for r in rs)}/{len(rs)}",
-                     **{f"gamma_{nm} at L*": fmt_mean_se([at_depth(r, level_log_loss, nm) for r in rs])
+                     **{f"gamma_{nm} at L*": fmt_finite_n([at_depth(r, level_log_loss, nm) for r in rs], 4)
                         for nm in ("spectral", "l2", "linf")},
-                     "steps to L*": fmt_mean_se([steps_to_depth(r, level_log_loss) for r in rs], 3),
+                     "steps to L*": fmt_finite_n([steps_to_depth(r, level_log_loss) for r in rs]),
                      "final loss": fmt_mean_se([math.exp(r.log_loss[-1]) for r in rs], 3)})
     return rows
 

@@ -68,6 +68,8 @@ def test_selection_rule():
     assert SW.select({a: [0.1, 0.12], b: [0.14, 0.15], c: [0.3, math.nan]}) == b   # c missed L* in one seed
     assert SW.select({a: [0.1, 0.2], c: [0.3, 0.31]}) == c
     assert SW.select({a: [math.nan], c: []}) is None
+    assert SW.fmt_finite_n([0.1, math.nan, 0.3]).endswith("(n=2 of 3)")     # a missed L* is counted, not hidden
+    assert "(n=" not in SW.fmt_finite_n([0.1, 0.3])
 
 
 def test_largest_margin_needs_depth_and_a_selection():
