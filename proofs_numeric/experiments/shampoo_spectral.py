@@ -12,8 +12,8 @@ algorithm (steepest descent in the spectral norm), a separate row, never a stand
 
 Depth: every run trains until the mean loss first falls below L* (full 1e-4, quick 1e-3) or a step cap (full
 10,000, quick 3,000). L* = 1e-4 is about four decades below the loss at 100% train accuracy (0.6, reached
-within 5 steps), where GD's and spectral descent's gamma_spec change by under 10% per decade of loss, and every
-baseline reaches it within the cap. Comparing at one loss level, not one step count, keeps a fast optimizer
+within 5 steps), where GD's and spectral descent's gamma_spec change by under 10% per decade of loss, and the
+baselines reach it within the cap (GD, the slowest, needs about 7,500 steps; a run short of L* gives nan). Comparing at one loss level, not one step count, keeps a fast optimizer
 from being compared with a slow one at a different stage of the late phase.
 
 Seeds: selection seeds (full: 100, 101, 102) pick the configuration; evaluation seeds (default 0, 1, 2; quick:
