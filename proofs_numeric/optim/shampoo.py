@@ -20,6 +20,8 @@ Its implicit_norm() is "spectral" as the paper's empirical claim (Fig. 3), not a
 """
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 import kktcheck as kc
@@ -84,6 +86,14 @@ class ReferenceShampooDirection(Transform):
         return out
 
 
+def check_update_freq(update_freq) -> int:
+    """The reference's ``update_freq``: recompute P_i^{-1/k} every this many steps (an int >= 1; bool refused)."""
+    if isinstance(update_freq, bool) or not isinstance(update_freq, numbers.Integral) or update_freq < 1:
+        raise ValueError(f"update_freq must be an integer >= 1 (recompute the inverse roots every update_freq "
+                         f"steps; 1 = every step, the reference default), got {update_freq!r}")
+    return int(update_freq)
+
+
 class ShampooNoAccumulation(TransformOptimizer):
     def __init__(self, params, lr, schedule=None, nonfinite="raise"):
         super().__init__(params, dict(lr=lr, schedule=schedule, nonfinite=nonfinite))
@@ -97,10 +107,9 @@ class ShampooNoAccumulation(TransformOptimizer):
 
 class Shampoo(TransformOptimizer):
     def __init__(self, params, lr=0.1, epsilon=1e-4, update_freq: int = 1, schedule=None, nonfinite="raise"):
-        if int(update_freq) != update_freq or update_freq < 1:
-            raise ValueError(f"update_freq must be an integer >= 1, got {update_freq}")
         super().__init__(params, dict(lr=lr, epsilon=check_eps("epsilon", epsilon, positive=True),
-                                      update_freq=int(update_freq), schedule=schedule, nonfinite=nonfinite))
+                                      update_freq=check_update_freq(update_freq), schedule=schedule,
+                                      nonfinite=nonfinite))
         for group in self.param_groups:
             for p in group["params"]:
                 if p.dim() == 0:
