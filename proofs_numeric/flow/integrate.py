@@ -45,9 +45,8 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
               step=None, target_log_loss=None, max_steps=None, max_seconds=None, save_every=1,
               snapshot_every=None, margin_norms=("l1", "l2", "linf"), progress=False,
               throw=False, device=None) -> Trajectory:
-    """Integrate the steepest flow dtheta/dt = -||g||_* dualize(g) from theta0 (g = grad L).
-
-    model: a proofs_numeric model, any object with apply_params/degree, or a bias-free nn.Module.
+    """Integrate the steepest flow dtheta/dt = -||g||_* dualize(g) from theta0 (g = grad L), or run a discrete
+    optimizer (step=OptimizerStep(...)).   model: a proofs_numeric model, any object with apply_params/degree, or a bias-free nn.Module.
     theta0: initial parameters (list of tensors), or None to start from the model's own parameters.
     data: (X, y), y in {-1, +1} (binary) or integer classes.   norm: name or kktcheck Norm.
     time: "loss" (s, ds = L dt; default) or "flow" (t).   step: a StepRule, a float (constant step) or
