@@ -19,6 +19,7 @@ round or time budget ends first, the status is "optimal_inaccurate" and the mess
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from .combination import Combination
 
 PRICE_TOL = 1e-11  # reduced costs below this (in kappa units) count as zero
 FLIP_SHARE = 0.25  # when more than this share of the band columns is on the wrong side, they join W at once
-ROW_CAP = 8  # rows added per round: at most ROW_CAP (n + |W|) + 10
+ROW_CAP = 16  # rows added per round: at most ROW_CAP (n + |W|) + 10
 # the dual norm of u / rho and the primal norm of v for the three families (flat numpy vectors)
 DUAL = {"l2": lambda r: float(np.linalg.norm(r)), "l1": lambda r: float(np.abs(r).max()),
         "linf": lambda r: float(np.abs(r).sum())}
@@ -92,19 +93,27 @@ class _Problem:
         self.best, self.lower, self.s = None, -math.inf, None
 
     def upper(self, z) -> np.ndarray:
-        """Record the certificate z (scaled, full) if it beats the best one; return r = M z = u / rho.
+        """Record the certificate z (scaled, full), or its best multiple a z (a >= 0), if it beats the best one;
+        return r = M z = u / rho.
 
-        Its value max(F(z), gt . z) is computed in numpy (l2: 1/2||r - theta~ / rho||^2, no cancellation); the
-        reported measure is recomputed from the returned (lambda, u) by fy.evaluate."""
+        Values max(F, gt . z) in numpy (l2: F = 1/2||r - theta~ / rho||^2, no cancellation); along a z,
+        F = 1/2 + a^2 N^2 / 2 - a c . z with N = ||r||_*, minimized in closed form (fy._line_min). The reported
+        measure is recomputed from the returned (lambda, u) by fy.evaluate."""
         r = self.scale * (self.G @ z)
+        N, cz, gz = DUAL[self.fam](r), float(self.c @ z), float(self.gt @ z)
         if self.fam == "l2":
             f = 0.5 * float(np.sum((r - self.x / self.rho) ** 2))
         else:
-            f = max(0.5 + 0.5 * DUAL[self.fam](r) ** 2 - float(self.c @ z), 0.0)
-        val = max(f, float(self.gt @ z))
+            f = max(0.5 + 0.5 * N ** 2 - cz, 0.0)
+        self._record(max(f, gz), z, r)
+        if N > 0 and self.fam != "l2":
+            b, val = fy._line_min(cz / N, gz / N)
+            self._record(val, (b / N) * z, (b / N) * r)
+        return r
+
+    def _record(self, val, z, r) -> None:
         if self.best is None or val < self.best["value"]:
             self.best = {"value": val, "z": z * self.sig, "u": self.rho * r}
-        return r
 
     def bound(self, v, z, hint=None) -> None:
         """Raise the certified lower bound with LB(t, v) (t maximized). The reduced costs used for pricing are
@@ -165,6 +174,16 @@ def program(nrm, theta, q, L, G: Combination, owner, solver=None, start=None, ga
         return _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds)
 
 
+def _predicted(last, size) -> float:
+    """Seconds the next round should take: the last round's time scaled by (columns ratio)^3 (dense
+    factorizations) times the rows ratio; 0 before the first round. Used so that time_limit is not overshot by a
+    round that cannot finish (the set-up of a round is not interruptible)."""
+    if last is None or len(last) < 3:
+        return 0.0
+    (c0, r0, sec), (c1, r1) = last, size
+    return sec * (c1 / max(c0, 1)) ** 3 * max(r1, 1) / max(r0, 1)
+
+
 def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds) -> dict:
     pb = _Problem(nrm, theta, q, L, G, owner)
     n, k = pb.n, pb.k
@@ -172,16 +191,19 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds) -> dict
     side, flipped, W = np.zeros(k), np.zeros(k, dtype=bool), []
     lam0 = np.zeros(n) if start is None else np.asarray(start, dtype=np.float64)
     S, sigma = _initial_rows(pb.fam, pb.x, G @ np.concatenate([lam0, np.zeros(k)]), n)
-    status, msg, rnd = "optimal", "", 0
+    status, msg, rnd, last = "optimal", "", 0, None
     for rnd in range(1, max_rounds + 1):
-        if solve.remaining() <= 0:
-            status, msg = solve.TIME_LIMIT, "time limit reached between rounds"
+        size = (n + len(W), len(S))
+        if solve.remaining() <= _predicted(last, size):
+            status, msg = solve.TIME_LIMIT, "time limit: the next round would not finish in the time left"
             break
+        last, t0 = size, time.perf_counter()
         Wa = np.asarray(W, dtype=int)
         Gr, ow = fy_restrict.restrict(G, owner, side, Wa)
         out = _l2_round(pb, Gr, ow, side, Wa, solver, gap) if pb.fam == "l2" else \
             _rows_round(pb, Gr, ow, side, Wa, S, sigma, kc, solver)
         status, msg = out["status"], out.get("message", "")
+        last = (*last, time.perf_counter() - t0)
         if pb.best is None or ("lam" not in out and "z" not in out):
             break
         if pb.gap() <= gap:
