@@ -21,7 +21,7 @@ from kktcheck.kkt import fy_dual
 from kktcheck.reference import linear_max_margin, two_layer_clarke_needed, two_layer_dead_neuron
 from kktcheck.testing.cases import kinked_two_layer
 
-TABLE = [(seed, n, d, m) for seed in (0, 1) for (n, d, m) in ((8, 6, 7), (20, 5, 12))] + [(2, 30, 10, 15)]
+TABLE = [(0, 8, 6, 7), (1, 20, 5, 12), (2, 30, 10, 15)]  # seeded (seed, n, d, m); a wider sweep is in docs
 
 
 def _pair(net, data, norm, r):
@@ -85,7 +85,7 @@ def test_far_from_kkt_the_measure_is_near_one_half_and_certified(norm):
     assert fast.verdict(1e-3).startswith("not KKT")
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(st.integers(0, 3), st.floats(0.0, 1.0), st.integers(0, 10 ** 6))
 def test_weak_duality_holds_for_any_t_and_v(seed, t, vseed):
     """LB(t, v) <= measure for arbitrary (t, v); LB at the optimal certificate's v = u / rho reaches the measure."""
