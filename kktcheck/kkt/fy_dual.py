@@ -1,4 +1,4 @@
-"""Certified lower bound of the Fenchel-Young KKT measure by weak duality (docs/kkt.md, "Certified gap").
+"""Certified lower bound of the Fenchel-Young KKT measure by weak duality (docs/kkt.md, "Working set and certified gap").
 
 Scaled variables (kkt/fy.py): zeta = z L / rho^2 in Z = {lambda >= 0, 0 <= mu_c <= width_c lambda_owner(c)},
 M = (rho / L) G (so M zeta = u / rho), c = G^T theta~ / L, gt = (q - 1) on the lambda entries and 0 on mu:
@@ -11,12 +11,14 @@ Weak duality. For every P-vector v, Fenchel-Young for 1/2||.||^2 (primal norm ||
     measure >= LB(t, v) = (1 - t)(1/2 - 1/2||v||^2) + min_{zeta in Z_B} s . zeta,
     s = (1 - t)(M^T v - c) + t gt,
 
-where Z_B = {zeta in Z : sum_i kappa_i(c) zeta_i <= 2} and kappa_i(w) = w_i + sum_{c owned by i} width_c min(w_c, 0)
-(the smallest value of w over sample i's cone slice per unit lambda_i). Z_B holds every minimizer: zeta = 0 gives
-1/2, so a minimizer has F <= 1/2, i.e. 1/2 ||M zeta||_*^2 <= c . zeta <= ||M zeta||_* (Hoelder: c . zeta =
-<theta~ / rho, M zeta>), so c . zeta <= 2, and c . zeta >= sum_i kappa_i(c) zeta_i on Z. The linear minimum is
-in closed form: min_{Z_B} s . zeta = 2 min(0, min_i kappa_i(s) / kappa_i(c)) when every kappa_i(c) > 0 (it is
-about q_i >= 1 by Euler's identity; a sample with kappa_i(c) <= 0 and kappa_i(s) < 0 makes it -inf).
+where Z_B = {zeta in Z : zeta_i <= B_i, sum_i kappa_i(c) zeta_i <= 2}, kappa_i(w) = w_i + sum_{c owned by i}
+width_c min(w_c, 0) (the smallest value of w over sample i's cone slice per unit lambda_i) and
+B_i = min(1 / (2 gt_i), 2 / kappa_i(c)) where defined. Z_B holds every minimizer: zeta = 0 gives 1/2, so a
+minimizer has gt . zeta <= 1/2 (nonnegative terms) and F <= 1/2, i.e. 1/2 ||M zeta||_*^2 <= c . zeta <=
+||M zeta||_* (Hoelder: c . zeta = <theta~ / rho, M zeta>), so c . zeta <= 2, and c . zeta >= sum_i kappa_i(c)
+zeta_i on Z. The linear minimum is in closed form (``_linear_min``: per sample kappa_i(s) zeta_i, then a
+fractional knapsack); kappa_i(c) is about q_i >= 1 by Euler's identity, and a sample with neither cap and
+kappa_i(s) < 0 makes it -inf (no bound).
 
 Strong duality holds (Z_B is compact, Sion's minimax theorem for the jointly concave perspective in (t, (1 - t) v)),
 so LB at the optimal (t, v) equals the measure: for l2 v = M zeta* (the gradient of 1/2||.||^2 at M zeta*), for
