@@ -86,7 +86,7 @@ class _Problem:
         self.nrm, self.theta, self.q, self.L, self.G, self.owner = nrm, theta, q, L, G, owner
         self.fam = family(nrm)
         self.x = np.concatenate([b.reshape(-1) for b in theta])
-        self.rho, self.n, self.k = nrm(theta), G.n, G.k
+        self.rho, self.n, self.k = PRIMAL[self.fam](self.x), G.n, G.k  # = nrm(theta) for these families
         self.scale, self.sig = self.rho / L, self.rho ** 2 / L
         self.c = G.rmatvec(self.x) / L
         self.gt = np.concatenate([q - 1.0, np.zeros(self.k)])
@@ -144,12 +144,16 @@ def _l2_round(pb, Gr, ow, side, Wa, solver, gap):
     pb.certify(fy_restrict.expand(zr, pb.n, pb.owner, pb.G.width, side, Wa))
     Hr, c_r = pb.scale ** 2 * Gr.gram(), Gr.rmatvec(pb.x) / pb.L
     g_r = np.concatenate([pb.q - 1.0, np.zeros(Gr.k)])
-    for rel in fy_polish.RELS:  # faces read at several thresholds until one certifies
-        if pb.gap() <= gap or solve.remaining() <= 0:
-            break
-        zp = fy_polish.polish(Hr, c_r, g_r, zr, pb.n, ow, Gr.width, rel)
-        if zp is not None:
-            pb.certify(fy_restrict.expand(zp, pb.n, pb.owner, pb.G.width, side, Wa))
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn, a declared dependency
+    # single-threaded BLAS for the small dense factorizations: two OpenBLAS threads on a loaded 2-core machine
+    # made a 400 x 400 Cholesky 250 times slower (1.0 s instead of 4 ms, measured at load average 8)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for rel in fy_polish.RELS:  # faces read at several thresholds until one certifies
+            if pb.gap() <= gap or solve.remaining() <= 0:
+                break
+            zp = fy_polish.polish(Hr, c_r, g_r, zr, pb.n, ow, Gr.width, rel)
+            if zp is not None:
+                pb.certify(fy_restrict.expand(zp, pb.n, pb.owner, pb.G.width, side, Wa))
     return out
 
 
@@ -166,12 +170,8 @@ def _rows_round(pb, Gr, ow, side, Wa, S, sigma, kc, solver):
 def program(nrm, theta, q, L, G: Combination, owner, solver=None, start=None, gap: float = 1e-8,
             max_rounds: int = 40) -> dict:
     """Same contract as fy.program (dict lam, mu, u, status, message) plus ``certified_lower`` and ``rounds``;
-    nrm must be in the l2, l1 or linf family. Runs with single-threaded BLAS: the loop does many small dense
-    factorizations, and two OpenBLAS threads on a loaded 2-core machine made a 400 x 400 Cholesky 250 times
-    slower (1.0 s instead of 4 ms, measured at load average 8)."""
-    from threadpoolctl import threadpool_limits  # installed with scikit-learn, a declared dependency
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds)
+    nrm must be in the l2, l1 or linf family."""
+    return _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds)
 
 
 def _predicted(last, size) -> float:
