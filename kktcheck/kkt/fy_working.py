@@ -4,17 +4,20 @@ The measure (kkt/fy.py) in scaled variables zeta in Z (kkt/fy_dual.py) is min_Z 
 round solves a small restricted program (kkt/fy_restrict.py): band variables outside the working set W fixed at
 a side of their interval, and (l1, linf) the dual norm kept exact only on a row set S. Then
 
-* UPPER bound: the restricted solution mapped back to the full (lambda, mu), evaluated with the full dual norm
-  (fy.evaluate, numpy) -- the value of an explicit certificate;
+* UPPER bound: the restricted solution mapped back to the full (lambda, mu), and its best multiple a z
+  (closed form), evaluated with the full dual norm in numpy -- the value of an explicit certificate (l2: also
+  the exact minimizer on the solution's face, kkt/fy_polish.py);
 * LOWER bound: LB(t, v) of kkt/fy_dual.py with v = M zeta (l2: the unique gradient) or the restricted program's
   multipliers (l1, linf), t maximized; valid for any v, equal to the measure at the optimum (strong duality).
 
-The round stops when upper - lower <= gap (default 1e-8, ten times the conic solver tolerance; the measure lies
-in [0, 1/2]): the reported value is then the measure to within ``gap`` (status "optimal"). Otherwise the reduced costs s of the bound price the
-band columns (a column of a sample with kappa_i(s) < 0 on the wrong side of its interval is flipped, or joins W
-when it was flipped before) and the rows (l1: rows outside S with |(M zeta)_j| above the restricted max; linf:
-rows outside S whose sign disagrees with sigma). Each column flips at most once, so the loop is finite; when the
-round or time budget ends first, the status is "optimal_inaccurate" and the message states the certified gap.
+The loop stops when upper - lower <= gap (default 1e-8, ten times the conic solver tolerance; the measure lies
+in [0, 1/2]): the reported value is then the measure to within ``gap`` (status "optimal"). Otherwise the reduced
+costs s of the latest certificate price the band columns (a column of a sample with kappa_i(s) < 0 on the wrong
+side of its interval is flipped, or joins W when it was flipped before or when more than FLIP_SHARE of the band
+is wrong) and the rows (l1: rows outside S with |(M zeta)_j| above the restricted max; linf: rows outside S whose
+sign disagrees with sigma). Each column flips at most once, so the loop is finite. When it stalls (solver
+accuracy), runs out of rounds, or the next round is predicted not to fit in the time left, the status is
+"optimal_inaccurate" or "time_limit" and the message states the certified gap: never a silent number.
 """
 from __future__ import annotations
 
