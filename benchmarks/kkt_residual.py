@@ -56,6 +56,7 @@ def one(args):
         m = kc.residual(net, (X, y), norm=args.one, pair=False, time_limit=args.time_limit, **kw)
         out.update({f"total{tag}": time.perf_counter() - t, f"measure_solve{tag}": m.measure_time,
                     f"status{tag}": m.status, f"measure{tag}": m.measure, f"source{tag}": m.measure_source,
+                    f"lower{tag}": m.measure_lower, f"load{tag}": os.getloadavg()[0],
                     f"rss{tag}": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2})  # GB (ru_maxrss in kB)
         print(json.dumps(out), flush=True)
 
@@ -73,6 +74,22 @@ def run_norm(name, args):
     return json.loads(lines[-1]) if lines else {"norm": name, "status": "error: " + out.stderr.strip()[-200:]}
 
 
+def _lower(r, tag):
+    """'lower (gap)' of the certified bound (kkt/fy_working.py), '-' when the method gives none."""
+    lo, m = r.get("lower" + tag), r.get("measure" + tag)
+    if not isinstance(lo, float) or not isinstance(m, float) or lo != lo:
+        return "-"
+    return f"{lo:.6g} ({m - lo:.1e})"
+
+
+def _met(r, tag):
+    """'yes' when the measure solve beat the target with a certified (status optimal) answer."""
+    t = r.get("measure_solve" + tag)
+    if not isinstance(t, float) or t != t:
+        return "no"
+    return "yes" if r.get("status" + tag) == "optimal" and t < TARGET[r["norm"]] else "no"
+
+
 def write_section(rows, args):
     lines = [f"`python benchmarks/kkt_residual.py` on {platform.machine()}, {torch.get_num_threads()} torch threads, "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Two-layer ReLU, n = {args.n}, d = {args.d}, "
@@ -82,15 +99,17 @@ def write_section(rows, args):
              f"{args.time_limit:g} s); total = that kc.residual call end to end (Jacobian by autodiff, Clarke band, "
              "certificate), after a warm-up call. Two rows per norm: the default Clarke band (radius 1e-3) and the "
              "exact Clarke set (r = 0).", "",
-             "| norm | P | Clarke set | status | measure (source) | measure solve (s) | total (s) | target solve (s) "
-             "| peak RSS (GB) |", "|---|---|---|---|---|---|---|---|---|"]
+             "| norm | P | Clarke set | status | measure (source) | certified lower bound (gap) | measure solve (s) "
+             "| total (s) | target solve (s) | met | peak RSS (GB) | load avg after |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for tag, label in (("", "band r = 1e-3"), ("_r0", "exact (r = 0)")):
             f = lambda k: f"{r[k]:.2f}" if isinstance(r.get(k), float) else "-"
             g = lambda k: f"{r[k]:.3g}" if isinstance(r.get(k), float) else "-"
             lines.append(f"| {r['norm']} | {r.get('P', '-')} | {label} | {r.get('status' + tag, '-')} "
-                         f"| {g('measure' + tag)} ({r.get('source' + tag, '-')}) | {f('measure_solve' + tag)} "
-                         f"| {f('total' + tag)} | {TARGET[r['norm']]} | {f('rss' + tag)} |")
+                         f"| {g('measure' + tag)} ({r.get('source' + tag, '-')}) | {_lower(r, tag)} "
+                         f"| {f('measure_solve' + tag)} | {f('total' + tag)} | {TARGET[r['norm']]} | {_met(r, tag)} "
+                         f"| {f('rss' + tag)} | {f('load' + tag)} |")
     lines += ["", "Notes: the net is trained by GD (logistic loss, 200 steps), so in the l1/linf geometry it is far from "
               "KKT (the measure near its lambda = 0 value 1/2): the programs still run at full size. Spectral: at n >= "
               "layer width nothing compresses and the SDP size estimated from the shapes exceeds `max_sdp`, so "
@@ -104,13 +123,16 @@ def main():
     ap.add_argument("--n", type=int, default=256)
     ap.add_argument("--d", type=int, default=500)
     ap.add_argument("--width", type=int, default=100)
-    ap.add_argument("--section", default="kkt residual", help="section of docs/benchmarks.md to (re)write")
+    ap.add_argument("--section", default=None, help="section of docs/benchmarks.md to (re)write (default: "
+                    "'kkt residual (working set, <date>)', a new dated section)")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--time-limit", type=float, default=60.0, help="kc.residual time_limit per call (s)")
     ap.add_argument("--norms", default="l2,l1,linf,spectral")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.load = os.getloadavg()
+    if args.section is None:
+        args.section = "kkt residual (working set, " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + ")"
     if args.one:
         return one(args)
     rows = []

@@ -24,6 +24,7 @@ class Combination:
         self.n, self.k = J0.shape[0], self.cols.shape[1]
         self.width = np.ones(self.k) if width is None else np.asarray(width, dtype=np.float64)
         self._cols_csr = None
+        self._gram = None
 
     def __matmul__(self, z):
         return self.J0.T @ z[:self.n] + (self.cols @ z[self.n:] if self.k else 0.0)
@@ -57,6 +58,12 @@ class Combination:
         return (X @ X.T) * (B @ B.T) + rest @ rest.T
 
     def gram(self) -> np.ndarray:
+        """G^T G ((n + k) x (n + k)), computed once per Combination (the object is not modified after creation)."""
+        if self._gram is None:
+            self._gram = self._gram_now()
+        return self._gram
+
+    def _gram_now(self) -> np.ndarray:
         A = self._gram0()
         if not self.k:
             return A

@@ -4,6 +4,8 @@ Verdict logic (tol: the verdict tolerance on the measure; the measure is always 
 hence an upper bound of the exact minimum):
 * measure <= tol                                        -> "approximately KKT" (whatever produced the certificate);
 * measure > tol and the program solved to optimality    -> "not KKT" (the minimum itself exceeds tol);
+* a certified lower bound of the minimum (weak duality, kkt/fy_dual.py) exceeds tol -> "not KKT", whatever the
+  status (the working set may stop on a time limit with a valid bound);
 * otherwise (refused, time limit, solver error, inaccurate) -> "could not decide: <reason>".
 Solver words (status) appear only in the last, technical line.
 """
@@ -24,6 +26,9 @@ def verdict_line(res, tol: float) -> str:
         return f"approximately KKT: measure {m:.3g} <= tol {tol:.3g}{src}"
     if res.status == "optimal" and res.measure_source == "program":
         return f"not KKT: measure {m:.3g} > tol {tol:.3g}"
+    lower = res.measure_lower
+    if math.isfinite(lower) and lower > tol:
+        return f"not KKT: certified lower bound {lower:.3g} of the measure > tol {tol:.3g} ({res.status})"
     reason = _REASONS.get(res.status, f"solver status {res.status}")
     if res.status == "optimal":
         reason = "the program's certificate was worse than the closed-form bound"
@@ -53,7 +58,8 @@ def render(res, tol: float | None = None) -> str:
              f"the Clarke band (radius {s['clarke_radius']:g}) of max(FY / ||theta~||^2, L sum lambda_i (q_i - 1) / "
              "||theta~||^2), FY = Fenchel-Young gap of sum lambda_i k_i; 0 exactly at KKT points, 1/2 at lambda = 0",
              f"  FY term {f(s['measure_fy'])}, complementarity term {f(s['measure_complementarity'])}, source "
-             f"{s['measure_source']}; A.13 bound {f(s['measure_bound'])} (1 - beta = "
+             f"{s['measure_source']}; certified lower bound {f(s['measure_lower'])}; "
+             f"A.13 bound {f(s['measure_bound'])} (1 - beta = "
              f"{f(1.0 - s['beta'] if isinstance(s['beta'], float) else math.nan)})",
              f"(eps, delta) pair with near-tie tolerance {s['tol']:g}:"]
     for k in ("stationarity", "stationarity_rel", "complementarity", "complementarity_rel",

@@ -29,7 +29,7 @@ from ..margins import _prepare, sample_margins_from_outputs
 from ..params import blocks, feasible_rescaling
 from ..subdiff import block_shape
 from ..subdiff import DEFAULT_TOL
-from . import combination, compress, fy, fy_rows, solve
+from . import combination, compress, fy, fy_working, solve
 from .checks import DEFAULT_MAX_SIZE, DEFAULT_RADIUS, family, validate
 from .result import KKTResidual, split
 
@@ -164,8 +164,8 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
                    "(the compressed formulation shrinks layers to n + r dimensions), or raise max_sdp")
         return res
     t0 = time.perf_counter()
-    if meth == "active-set" and family(nrm) == "l1":  # row generation, exact to 1e-9 (kkt/fy_rows.py)
-        out = fy_rows.program(nrm, theta_np, q, L, G, owner, solver)
+    if meth in ("l2-reduced", "active-set"):  # working set with a certified gap (kkt/fy_working.py)
+        out = fy_working.program(nrm, theta_np, q, L, G, owner, solver, start=res.measure_multipliers)
     else:
         out = fy.program(nrm, theta_np, q, L, G, owner, solver, info if meth == "compressed" else None)
     res.set_measure(out, time.perf_counter() - t0)

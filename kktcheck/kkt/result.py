@@ -44,6 +44,8 @@ class KKTResidual:
     measure            min over lambda >= 0, k_i in the Clarke band of max(FY / rho^2, L (q - 1).lambda / rho^2)
                        (upper bound from a certificate; the minimum to solver accuracy when status "optimal")
     measure_fy, measure_complementarity   its two terms; measure_bound: the closed-form A.13 bound;
+    measure_lower      certified lower bound of the minimum (weak duality, kkt/fy_dual.py; l2 / l1 / linf
+                       working set only, NaN otherwise): measure - measure_lower is the certified gap
     beta               alignment <theta / ||theta||, -g / ||g||_*> of the exp-loss gradient (1 - beta = FY / rho^2
                        at the A.13 multipliers)
     status             solver status of the measure program (``solver_status``); ``pair_status`` of the pair's
@@ -82,6 +84,7 @@ class KKTResidual:
     measure_multipliers: np.ndarray | None = None
     measure_u: np.ndarray | None = None
     measure_time: float = math.nan
+    measure_lower: float = math.nan
     clarke_radius: float = math.nan
     pair_status: str = "not_run"
     pair_message: str = ""
@@ -124,6 +127,7 @@ class KKTResidual:
         """Take the measure program's result: its certificate's value (numpy) when it beats the A.13 bound."""
         from .fy import evaluate
         self.status, self.message, self.measure_time = out["status"], out.get("message", ""), elapsed
+        self.measure_lower = out.get("certified_lower", math.nan)
         if "lam" not in out:
             self.message = self.message or f"cvxpy status {out['status']}"
             return
@@ -151,7 +155,7 @@ class KKTResidual:
 
     def summary(self) -> dict:
         """The named residuals and metadata as plain Python values (JSON-ready)."""
-        keys = ("norm", "degree", "measure", "measure_source", "measure_fy", "measure_complementarity",
+        keys = ("norm", "degree", "measure", "measure_source", "measure_lower", "measure_fy", "measure_complementarity",
                 "measure_bound", "a13_value", "beta", "status", "message", "pair_status", "pair_message",
                 "stationarity", "stationarity_rel", "complementarity",
                 "complementarity_rel", "primal_feasibility", "dual_feasibility", "objective", "clarke", "method",

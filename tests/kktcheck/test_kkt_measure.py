@@ -148,7 +148,7 @@ def test_program_matches_a_direct_formulation(name):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_l1_row_generation_matches_the_full_program(seed):
-    """l1 (auto) uses row generation (kkt/fy_rows.py); method="generic" runs the full P-row program."""
+    """l1 (auto) uses the working set (kkt/fy_working.py); method="generic" runs the full P-row program."""
     net, data = kinked_two_layer(seed, n=10, d=12, m=20)
     fast = kc.residual(net, data, norm="l1", pair=False)
     full = kc.residual(net, data, norm="l1", method="generic", pair=False)
