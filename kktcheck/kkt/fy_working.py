@@ -147,7 +147,7 @@ def _l2_round(pb, Gr, ow, side, Wa, solver, gap):
     pb.certify(fy_restrict.expand(zr, pb.n, pb.owner, pb.G.width, side, Wa))
     Hr, c_r = pb.scale ** 2 * Gr.gram(), Gr.rmatvec(pb.x) / pb.L
     g_r = np.concatenate([pb.q - 1.0, np.zeros(Gr.k)])
-    from threadpoolctl import threadpool_limits  # installed with scikit-learn, a declared dependency
+    from threadpoolctl import threadpool_limits  # a declared dependency (also installed with scikit-learn)
     # single-threaded BLAS for the small dense factorizations: two OpenBLAS threads on a loaded 2-core machine
     # made a 400 x 400 Cholesky 250 times slower (1.0 s instead of 4 ms, measured at load average 8)
     with threadpool_limits(limits=1, user_api="blas"):
