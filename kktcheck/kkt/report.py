@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 _REASONS = {"too_large": "problem too large", "time_limit": "time limit", "solver_error": "solver error",
-            "optimal_inaccurate": "solver inaccurate", "not_run": "program not run"}
+            "optimal_inaccurate": "solver inaccurate", "not_run": "program not run",
+            "approximate": "certified gap of the first-order spectral solver above its tolerance"}
 
 
 def verdict_line(res, tol: float) -> str:

@@ -18,6 +18,7 @@ the (eps, delta) pair of a second program (kkt/solve.py: h in d(1/2||theta~||^2)
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -29,14 +30,14 @@ from ..margins import _prepare, sample_margins_from_outputs
 from ..params import blocks, feasible_rescaling
 from ..subdiff import block_shape
 from ..subdiff import DEFAULT_TOL
-from . import combination, compress, fy, fy_rows, solve
+from . import combination, compress, fy, fy_rows, solve, spectral_fo
 from .checks import DEFAULT_MAX_SIZE, DEFAULT_RADIUS, family, validate
 from .result import KKTResidual, split
 
-METHODS = ("auto", "generic", "l2-reduced", "active-set", "compressed")
+METHODS = ("auto", "generic", "l2-reduced", "active-set", "compressed", "first-order")
 
 
-NEEDS = {"l2-reduced": ("l2",), "active-set": ("l1", "linf"), "compressed": ("spectral",)}
+NEEDS = {"l2-reduced": ("l2",), "active-set": ("l1", "linf"), "compressed": ("spectral",), "first-order": ("spectral",)}
 AUTO = {"l2": "l2-reduced", "l1": "active-set", "linf": "active-set", "spectral": "compressed?"}
 
 
@@ -140,7 +141,8 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
                    f"({n * P} > max_size = {max_size} entries); reporting the closed-form A.13 upper bound")
         return res
     est = _sdp_estimate(nrm, theta_np, n)
-    if est > max_sdp:
+    fo = family(nrm) == "spectral" and (meth == "first-order" or est > max_sdp)  # kkt/spectral_fo.py, no SDP
+    if est > max_sdp and not fo:
         res.refuse("too_large", f"the nuclear-norm SDP would have about {est} PSD-cone entries (estimate before "
                    f"any work; > max_sdp = {max_sdp}); the solver would run out of memory. Use fewer samples or "
                    "smaller layers, or raise max_sdp")
@@ -155,6 +157,15 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
         rank_one = (X.numpy().reshape(n, -1), tl.W.shape[0])  # W block of k_i: sum_j y_i a_j s_ij e_j (x) x_i
     res.clarke = how
     G = combination.Combination(J0, cols, width, rank_one)
+    if fo:
+        t0 = time.perf_counter()
+        res.method = "first-order"
+        res.set_measure(spectral_fo.program(nrm, theta_np, q, L, G, owner, bound["lam"]), time.perf_counter() - t0)
+        if pair:  # the (eps, delta) pair is an SDP: only when it fits
+            out = _pair(nrm, "generic", theta_np, q, L, G, owner, tol, solver, None) if est <= max_sdp else \
+                {"status": "too_large", "message": f"the (eps, delta) SDP would have about {est} PSD-cone entries"}
+            _fill_pair(res, out, G, owner, theta_np, math.nan)
+        return res
     meth, info = _compression(nrm, meth, theta_np, G, tol)
     res.method = meth
     sdp = _sdp_size(nrm, info, theta_np) if meth in ("compressed", "generic") else 0
