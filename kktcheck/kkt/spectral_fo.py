@@ -35,26 +35,17 @@ from scipy.optimize import minimize
 
 from . import spectral_dual as dual, spectral_ops as ops
 from .solve import TIME_LIMIT, remaining
+from .spectral_param import BoxParam
 
 SMOOTHING = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
 GAP_TOL = 1e-7
 POLISH_ROUNDS = 4
 POLISH_BELOW = 1e-5  # from this smoothing on, also the SOCP-polished dual bound (spectral_dual.polished)
-FREEZE_ABOVE = 1e-3  # band slopes t fixed at 0 (the lower slopes) in the coarse stages s >= this: a cheap warm start
 DEBUG = False
 
 
 class _OutOfTime(Exception):
     pass
-
-
-def _x_of(cp, zeta):
-    """Inverse of _zeta: t_c = mu_c / (width_c lambda_i) (0 where lambda_i = 0)."""
-    if not len(cp.owner):
-        return zeta.copy()
-    den = cp.width * zeta[:cp.n][cp.owner]
-    t = np.divide(zeta[cp.n:], den, out=np.zeros_like(den), where=den > 0)
-    return np.concatenate([zeta[:cp.n], np.clip(t, 0.0, 1.0)])
 
 
 def _polish(cp, zeta, best, lower, gap_tol, rounds=POLISH_ROUNDS):
@@ -76,50 +67,32 @@ def _polish(cp, zeta, best, lower, gap_tol, rounds=POLISH_ROUNDS):
     return zeta, best, lower
 
 
-def _zeta(cp, x):
-    lam = x[:cp.n]
-    return np.concatenate([lam, cp.width * lam[cp.owner] * x[cp.n:]]) if len(cp.owner) else lam
+def _tau(cp, s):
+    """Temperature of the band's smooth max: the smoothing level in units of the average multiplier 1 / n."""
+    return s / cp.n
 
 
-def _reset_slopes(cp, x, s):
-    """Where lambda_i = 0 the slopes t_c do not enter the objective; put them at the minimizing vertex
-    (t_c = 1 where the band direction decreases F) so that the lambda_i-derivative is e_i(grad), as in the
-    convex problem (otherwise lambda_i could stay at 0 for the wrong reason)."""
-    if not len(cp.owner):
-        return x
-    _, g, _, _, _ = ops.smoothed(cp, _zeta(cp, x), s)
-    idle = x[:cp.n][cp.owner] <= 0.0
-    x = x.copy()
-    x[cp.n:][idle] = (g[cp.n:][idle] < 0).astype(np.float64)
-    return x
-
-
-def _stage(cp, x0, s, maxiter, free_band=True):
-    """L-BFGS-B on the smoothed objective in x = (lambda, t) (box bounds; t fixed unless ``free_band``);
-    returns the last point."""
-    x0 = _reset_slopes(cp, x0, s) if free_band else x0
+def _stage(cp, par, zeta0, s, maxiter):
+    """L-BFGS-B on the smoothed objective in the box variables of spectral_param.BoxParam, from zeta0; returns
+    the last point (as zeta) and whether the deadline stopped it."""
+    tau = _tau(cp, s)
+    x0 = par.x_of(zeta0, tau)
     last = {"x": x0}
 
     def fun(x):
         if remaining() <= 0:
             raise _OutOfTime
         last["x"] = x
-        val, g, _, _, _ = ops.smoothed(cp, _zeta(cp, x), s)
-        gl = g[:cp.n].copy()
-        if len(cp.owner):
-            gm = g[cp.n:] * cp.width
-            gl += np.bincount(cp.owner, gm * x[cp.n:], minlength=cp.n)
-            return val, np.concatenate([gl, gm * x[:cp.n][cp.owner]])
-        return val, gl
-    bounds = [(0.0, None)] * cp.n + [(0.0, 1.0) if free_band else (0.0, 0.0)] * (len(x0) - cp.n)
+        val, g, _, _, _ = ops.smoothed(cp, par.zeta(x, tau), s)
+        return val, par.grad(x, g, tau)
     try:
-        out = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+        out = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=par.bounds(),
                        options={"maxiter": maxiter, "maxcor": 30, "ftol": 1e-16, "gtol": 1e-13})
         if DEBUG:
             print(f"  stage s={s:g}: nit {out.nit} nfev {out.nfev} F_s {out.fun:.12g} {out.message}")
-        return out.x, False
+        return par.zeta(out.x, tau), False
     except _OutOfTime:
-        return last["x"], True
+        return par.zeta(last["x"], tau), True
 
 
 def program(nrm, theta: list, q: np.ndarray, L: int, G, owner, warm_lam=None, gap_tol: float = GAP_TOL,
@@ -140,26 +113,26 @@ def _program(nrm, theta, q, L, G, owner, warm_lam, gap_tol, maxiter):
     rho = nrm(theta)
     cp = ops.compress(theta, q, L, G, rho, owner)
     n, sig = G.n, rho ** 2 / L
+    par = BoxParam(n, cp.owner, cp.width)
     lam0 = np.full(n, 1.0 / n) if warm_lam is None else np.asarray(warm_lam, dtype=np.float64) / sig
-    x = np.concatenate([lam0, np.zeros(G.k)])
-    best_x, best, lower, timed_out, stages = x, ops.objective(cp, _zeta(cp, x)), 0.0, False, 0
+    zeta = np.concatenate([lam0, np.zeros(G.k)])
+    best_z, best, lower, timed_out, stages = zeta, ops.objective(cp, zeta), 0.0, False, 0
     for s in SMOOTHING:
-        x, timed_out = _stage(cp, x, s, maxiter, free_band=s < FREEZE_ABOVE)
+        zeta, timed_out = _stage(cp, par, best_z, s, maxiter)
         stages += 1
-        f = ops.objective(cp, _zeta(cp, x))
+        f = ops.objective(cp, zeta)
         if f < best:
-            best_x, best = x, f
+            best_z, best = zeta, f
         if timed_out:
             break
-        lower = max(lower, *(dual.from_gradient(cp, _zeta(cp, x), sd, best) for sd in (s, 1e-3 * s)))
+        lower = max(lower, *(dual.from_gradient(cp, zeta, sd, best) for sd in (s, 1e-3 * s)))
         if best - lower > gap_tol and s <= POLISH_BELOW:
-            best_z, best, lower = _polish(cp, _zeta(cp, best_x), best, lower, gap_tol)
-            best_x = _x_of(cp, best_z)
+            best_z, best, lower = _polish(cp, best_z, best, lower, gap_tol)
         if DEBUG:
             print(f"   F {f:.12g} best {best:.12g} lower {lower:.12g}")
         if best - lower <= gap_tol:
             break
-    zeta = _zeta(cp, best_x)
+    zeta = best_z
     lam, mu = zeta[:n] * sig, zeta[n:] * sig
     gap = best - lower
     status = "optimal" if gap <= gap_tol else (TIME_LIMIT if timed_out else "approximate")
