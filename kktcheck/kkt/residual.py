@@ -158,14 +158,8 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
     res.clarke = how
     G = combination.Combination(J0, cols, width, rank_one)
     if fo:
-        t0 = time.perf_counter()
-        res.method = "first-order"
-        res.set_measure(spectral_fo.program(nrm, theta_np, q, L, G, owner, bound["lam"]), time.perf_counter() - t0)
-        if pair:  # the (eps, delta) pair is an SDP: only when it fits
-            out = _pair(nrm, "generic", theta_np, q, L, G, owner, tol, solver, None) if est <= max_sdp else \
-                {"status": "too_large", "message": f"the (eps, delta) SDP would have about {est} PSD-cone entries"}
-            _fill_pair(res, out, G, owner, theta_np, math.nan)
-        return res
+        return _first_order(res, nrm, theta_np, q, L, G, owner, bound["lam"], pair, est if est > max_sdp else 0,
+                            tol, solver)
     meth, info = _compression(nrm, meth, theta_np, G, tol)
     res.method = meth
     sdp = _sdp_size(nrm, info, theta_np) if meth in ("compressed", "generic") else 0
@@ -184,6 +178,21 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
         t0 = time.perf_counter()
         out = _pair(nrm, meth, theta_np, q, L, G, owner, tol, solver, info)
         _fill_pair(res, out, G, owner, theta_np, time.perf_counter() - t0)
+    return res
+
+
+def _first_order(res, nrm, theta_np, q, L, G, owner, warm_lam, pair, too_big, tol, solver):
+    """Spectral norm without an SDP (kkt/spectral_fo.py). The (eps, delta) pair is still an SDP: run when
+    ``pair``, refused (status too_large) when ``too_big`` (its estimated PSD-cone entries, 0 when it fits)."""
+    t0 = time.perf_counter()
+    res.method = "first-order"
+    res.set_measure(spectral_fo.program(nrm, theta_np, q, L, G, owner, warm_lam), time.perf_counter() - t0)
+    if pair and too_big:
+        res.pair_status = "too_large"
+        res.pair_message = f"the (eps, delta) SDP would have about {too_big} PSD-cone entries (> max_sdp)"
+    elif pair:
+        _fill_pair(res, _pair(nrm, "generic", theta_np, q, L, G, owner, tol, solver, None), G, owner, theta_np,
+                   math.nan)
     return res
 
 

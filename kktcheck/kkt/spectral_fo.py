@@ -40,7 +40,7 @@ from .spectral_param import BoxParam
 SMOOTHING = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
 GAP_TOL = 1e-7
 POLISH_ROUNDS = 4
-POLISH_BELOW = 1e-5  # from this smoothing on, also the SOCP-polished dual bound (spectral_dual.polished)
+POLISH_BELOW = 1e-7  # from this smoothing on, polish rounds (spectral_dual) when the gap is still open
 DEBUG = False
 
 
