@@ -4,6 +4,7 @@ Verdict logic (tol: the verdict tolerance on the measure; the measure is always 
 hence an upper bound of the exact minimum):
 * measure <= tol                                        -> "approximately KKT" (whatever produced the certificate);
 * measure > tol and the program solved to optimality    -> "not KKT" (the minimum itself exceeds tol);
+* a certified lower bound (first-order spectral path) > tol -> "not KKT" (the interval is shown);
 * otherwise (refused, time limit, solver error, inaccurate) -> "could not decide: <reason>".
 Solver words (status) appear only in the last, technical line.
 """
@@ -25,6 +26,9 @@ def verdict_line(res, tol: float) -> str:
         return f"approximately KKT: measure {m:.3g} <= tol {tol:.3g}{src}"
     if res.status == "optimal" and res.measure_source == "program":
         return f"not KKT: measure {m:.3g} > tol {tol:.3g}"
+    lower = getattr(res, "measure_lower", math.nan)
+    if math.isfinite(lower) and lower > tol:  # a certified lower bound decides even without optimality
+        return f"not KKT: measure in [{lower:.3g}, {m:.3g}] (certified), above tol {tol:.3g}"
     reason = _REASONS.get(res.status, f"solver status {res.status}")
     if res.status == "optimal":
         reason = "the program's certificate was worse than the closed-form bound"

@@ -44,6 +44,7 @@ class KKTResidual:
     measure            min over lambda >= 0, k_i in the Clarke band of max(FY / rho^2, L (q - 1).lambda / rho^2)
                        (upper bound from a certificate; the minimum to solver accuracy when status "optimal")
     measure_fy, measure_complementarity   its two terms; measure_bound: the closed-form A.13 bound;
+    measure_lower      certified lower bound of the minimum (first-order spectral path; nan elsewhere)
     beta               alignment <theta / ||theta||, -g / ||g||_*> of the exp-loss gradient (1 - beta = FY / rho^2
                        at the A.13 multipliers)
     status             solver status of the measure program (``solver_status``); ``pair_status`` of the pair's
@@ -82,6 +83,7 @@ class KKTResidual:
     measure_multipliers: np.ndarray | None = None
     measure_u: np.ndarray | None = None
     measure_time: float = math.nan
+    measure_lower: float = math.nan  # certified lower bound of the measure (first-order spectral path only)
     clarke_radius: float = math.nan
     pair_status: str = "not_run"
     pair_message: str = ""
@@ -151,7 +153,7 @@ class KKTResidual:
 
     def summary(self) -> dict:
         """The named residuals and metadata as plain Python values (JSON-ready)."""
-        keys = ("norm", "degree", "measure", "measure_source", "measure_fy", "measure_complementarity",
+        keys = ("norm", "degree", "measure", "measure_lower", "measure_source", "measure_fy", "measure_complementarity",
                 "measure_bound", "a13_value", "beta", "status", "message", "pair_status", "pair_message",
                 "stationarity", "stationarity_rel", "complementarity",
                 "complementarity_rel", "primal_feasibility", "dual_feasibility", "objective", "clarke", "method",

@@ -137,3 +137,15 @@ def test_sdp_too_large_goes_first_order_and_only_memory_refuses():
     assert res.pair_status == "too_large"  # the (eps, delta) pair is still an SDP
     big = kc.residual(net, data, norm="spectral", pair=False, max_size=10)
     assert big.status == "too_large" and "max_size" in big.message
+
+
+def test_certified_lower_bound_decides_not_kkt_without_optimality():
+    """An approximate result whose certified lower bound exceeds tol says "not KKT"; below it, "could not decide"
+    (the control: same result, tol above the lower bound)."""
+    net, data = _relu_net(20, 4, 5, 3, steps=100)
+    res = kc.residual(net, data, norm="spectral", method="first-order", pair=False)
+    assert res.status == "optimal" and res.measure_lower <= res.measure <= res.measure_lower + 1e-7
+    res.status, res.measure_lower = "approximate", 0.5 * res.measure  # an open interval [m / 2, m]
+    assert res.verdict(0.25 * res.measure).startswith("not KKT: measure in [")
+    assert res.verdict(0.75 * res.measure).startswith("could not decide")
+    assert res.summary()["measure_lower"] == res.measure_lower
