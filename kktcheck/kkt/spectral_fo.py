@@ -5,30 +5,18 @@ qv . zeta), N = sum of the layers' nuclear norms of U(zeta) = (rho / L) G zeta.
 
 Upper bound: F at the best point found (exact singular values), an explicit certificate (lambda, u).
 
-Lower bound (weak duality; proof in docs/kkt.md, "Spectral norm without an SDP"): for every alpha in [0, 1]
-and every W (blocks shaped like U, ||W|| = max_l sigma_max(W_l)), Fenchel-Young for the pair
-(1/2 ||.||^2, 1/2 N^2) gives 1/2 N(U)^2 >= <U, W> - 1/2 ||W||^2, hence for every zeta in Z
-
-    F(zeta) >= alpha f1 + (1 - alpha) f2 >= alpha / 2 (1 - ||W||^2) + g . zeta,
-    g = alpha (U^*(W) - c) + (1 - alpha) qv     (U^* the adjoint of zeta -> U(zeta)).
-
-Every zeta with F(zeta) <= F_up satisfies N <= 1 + sqrt(2 F_up) (c . zeta <= N by Hoelder) and
-c . zeta >= e_min sum_i zeta_i (e_i(c) = c_i + sum_{band c of i} width_c min(0, c_c), the smallest value of
-c on the i-th ray of Z), so sum_i lambda_i <= B = (1 + sqrt(2 F_up)) / e_min. Minimizing g . zeta over
-{zeta in Z, sum lambda <= B} (its extreme rays) gives
-
-    measure >= D(alpha, W) = alpha / 2 (1 - ||W||^2) + B min(0, min_i e_i(g)).
+Lower bound: D(alpha, W) = alpha / 2 (1 - ||W||^2) + B min(0, min_i e_i(g)) <= measure for every alpha in
+[0, 1] and W (weak duality; kkt/spectral_dual.py, proof in docs/kkt.md, "Spectral norm without an SDP").
 
 The solver (L-BFGS-B on the smoothed objective of spectral_ops.smoothed, smoothing s = 1e-2 ... 1e-9,
-warm-started) supplies both: zeta for the upper bound, and W = t grad N_s(U(zeta)), alpha (maximized over
-alpha and t, two concave one-dimensional searches) for the lower bound. The band constraint
-0 <= mu_c <= width_c lambda_i is kept by the parametrization mu_c = width_c lambda_i t_c, t_c in [0, 1] (box
-bounds; the certificate does not rely on it). Status "optimal" when upper - lower <= gap_tol, "approximate"
+warm-started from the A.13 multipliers) supplies both: zeta for the upper bound, and W = t grad N_s(U(zeta)),
+alpha for the lower bound; from s = POLISH_BELOW on, polish rounds (spectral_dual.restricted_primal / polished)
+when the gap is still open. The band constraint 0 <= mu_c <= width_c lambda_i is kept by the box
+parametrization of kkt/spectral_param.py (the certificate does not rely on it). Status "optimal" when upper - lower <= gap_tol, "approximate"
 when the certified gap is larger, "time_limit" when the deadline stopped it (the interval is in the message).
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from scipy.optimize import minimize
@@ -41,7 +29,6 @@ SMOOTHING = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
 GAP_TOL = 1e-7
 POLISH_ROUNDS = 4
 POLISH_BELOW = 1e-7  # from this smoothing on, polish rounds (spectral_dual) when the gap is still open
-DEBUG = False
 
 
 class _OutOfTime(Exception):
@@ -60,8 +47,6 @@ def _polish(cp, zeta, best, lower, gap_tol, rounds=POLISH_ROUNDS):
             if f < best:
                 zeta, best = cand, f
         lower = max(lower, dual.polished(cp, zeta, best))
-        if DEBUG:
-            print(f"   polish: best {best:.12g} lower {lower:.12g}")
         if best - lower <= gap_tol:
             break
     return zeta, best, lower
@@ -88,8 +73,6 @@ def _stage(cp, par, zeta0, s, maxiter):
     try:
         out = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=par.bounds(),
                        options={"maxiter": maxiter, "maxcor": 30, "ftol": 1e-16, "gtol": 1e-13})
-        if DEBUG:
-            print(f"  stage s={s:g}: nit {out.nit} nfev {out.nfev} F_s {out.fun:.12g} {out.message}")
         return par.zeta(out.x, tau), False
     except _OutOfTime:
         return par.zeta(last["x"], tau), True
@@ -128,8 +111,6 @@ def _program(nrm, theta, q, L, G, owner, warm_lam, gap_tol, maxiter):
         lower = max(lower, *(dual.from_gradient(cp, zeta, sd, best) for sd in (s, 1e-3 * s)))
         if best - lower > gap_tol and s <= POLISH_BELOW:
             best_z, best, lower = _polish(cp, best_z, best, lower, gap_tol)
-        if DEBUG:
-            print(f"   F {f:.12g} best {best:.12g} lower {lower:.12g}")
         if best - lower <= gap_tol:
             break
     zeta = best_z
