@@ -32,12 +32,14 @@ def _relu_net(n, d, m, seed, steps=0):
     return net, (X[keep].numpy(), y[keep].numpy())
 
 
-def _matrix_problem(a=4, b=5, n=10, seed=0, perturb=0.0):
-    """f(X; W) = <W, X> (degree 1, one a x b matrix): the spectral max-margin W* (cvxpy), optionally perturbed."""
+def _matrix_problem(a=4, b=5, n=10, seed=0, perturb=0.0, rank_one=False):
+    """f(X; W) = <W, X> (degree 1, one a x b matrix): the spectral max-margin W* (cvxpy), optionally perturbed.
+    rank_one: inputs X_i = u_i v_i^T, so the layer compresses to the span of the u_i and v_i."""
     import cvxpy as cp
     from proofs_numeric.models import MatrixLinear
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, a, b))
+    X = np.einsum("ia,ib->iab", rng.normal(size=(n, a)), rng.normal(size=(n, b))) if rank_one else \
+        rng.normal(size=(n, a, b))
     W0 = rng.normal(size=(a, 2)) @ rng.normal(size=(2, b))
     y = np.sign((X * W0).sum((1, 2)))
     X += 0.3 * y[:, None, None] * W0 / np.linalg.norm(W0)
@@ -149,3 +151,33 @@ def test_certified_lower_bound_decides_not_kkt_without_optimality():
     assert res.verdict(0.25 * res.measure).startswith("not KKT: measure in [")
     assert res.verdict(0.75 * res.measure).startswith("could not decide")
     assert res.summary()["measure_lower"] == res.measure_lower
+
+
+def test_compressed_generic_layers_agree():
+    """Layers that are not two-layer W blocks: a matrix model with rank-one inputs (the layer compresses to
+    n x n) and a three-layer ReLU net with n < width (compression of the middle layer)."""
+    from kktcheck.kkt import spectral_ops
+    model, data, W = _matrix_problem(a=8, b=9, n=4, perturb=0.3, rank_one=True)
+    fo, ref = _both(W, data, model=model)
+    assert fo.status == "optimal" and fo.measure == pytest.approx(ref.measure, abs=AGREE)
+    import kktcheck.kkt.spectral_fo as F
+    shapes = []
+    orig = spectral_ops.compress
+    try:
+        spectral_ops.compress = lambda *a: shapes.append(orig(*a).shapes) or orig(*a)
+        F.ops.compress = spectral_ops.compress
+        kc.residual(W, data, model=model, norm="spectral", method="first-order", pair=False)
+    finally:
+        spectral_ops.compress = F.ops.compress = orig
+    assert shapes[0][0][0] * shapes[0][0][1] < 8 * 9  # it did compress
+    g = torch.Generator().manual_seed(4)
+    X = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8, bias=False), torch.nn.ReLU(), torch.nn.Linear(8, 8, bias=False),
+                              torch.nn.ReLU(), torch.nn.Linear(8, 1, bias=False)).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+        out = net(X)[:, 0]
+    keep = out.abs() > 1e-3
+    fo, ref = _both(net, (X[keep].numpy(), torch.sign(out[keep]).numpy()))
+    assert fo.status == "optimal" and fo.measure == pytest.approx(ref.measure, abs=AGREE)
