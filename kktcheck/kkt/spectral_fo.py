@@ -17,6 +17,7 @@ when the certified gap is larger, "time_limit" when the deadline stopped it (the
 """
 from __future__ import annotations
 
+import contextlib
 
 import numpy as np
 from scipy.optimize import minimize
@@ -78,17 +79,22 @@ def _stage(cp, par, zeta0, s, maxiter):
         return par.zeta(last["x"], tau), True
 
 
-def program(nrm, theta: list, q: np.ndarray, L: int, G, owner, warm_lam=None, gap_tol: float = GAP_TOL,
-            maxiter: int = 400) -> dict:
-    """Same contract as fy.program (dict lam, mu, u, status, message, lower) plus upper and gap.
-
-    BLAS runs single-threaded here: the many small SVDs are up to 200 times slower with OpenBLAS threads on a
-    loaded machine (measured: 1.9 s against 8 ms for a 100 x 256 SVD at load average 10)."""
+def single_threaded():
+    """A context limiting the BLAS and OpenMP pools (numpy's OpenBLAS, torch's) to one thread. Measured on the
+    2-core machine: a 100 x 256 SVD took 1.9 s with OpenBLAS threads at load average 10 and 8 ms without; torch's
+    nuclear norm of a 100 x 500 matrix 2.2 s with 2 threads at load 3 and 3.4 ms with one."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return _program(nrm, theta, q, L, G, owner, warm_lam, gap_tol, maxiter)
-    with threadpool_limits(limits=1, user_api="blas"):
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
+def program(nrm, theta: list, q: np.ndarray, L: int, G, owner, warm_lam=None, gap_tol: float = GAP_TOL,
+            maxiter: int = 400) -> dict:
+    """Same contract as fy.program (dict lam, mu, u, status, message, lower) plus upper and gap; single-threaded
+    (``single_threaded``)."""
+    with single_threaded():
         return _program(nrm, theta, q, L, G, owner, warm_lam, gap_tol, maxiter)
 
 
