@@ -10,9 +10,9 @@ U(zeta) = (rho / L) G zeta (rho = ||theta~||), c = G^T theta~ / L and qv = (q - 
 Compression (an isometry, so every nuclear norm is kept exactly): every constraint block G_c restricted to
 layer l lies in span(Qc_l) x span(Qr_l); then ||U_l||_nuc = ||Qc_l^T U_l Qr_l||_nuc. For two-layer ReLU nets
 (Combination.rank_one) the W-block of G_c is b_c x_i^T, so Qr = an orthonormal basis of the rows of X and
-Qc = I; otherwise Qc, Qr span the columns / rows of all blocks (eigenvectors of their Gram matrices) when that
-is smaller, else the identity. ``Compressed.op`` is the matrix (dense lambda part, sparse band part) of
-zeta -> vec(Qc^T U_l Qr) over the layers.
+Qc = I; otherwise (no band) Qc, Qr are orthonormal bases of the columns / rows of all blocks (SVD) when that is
+smaller, else the identity. ``Compressed.dense`` (lambda part) and ``Compressed.band`` (sparse, mu part) form
+the matrix of zeta -> vec(Qc_l^T U_l(zeta) Qr_l) over the layers.
 
 Smoothed dual norm (for the solver only; every reported number uses the exact one):
 N_s(U) = sum_l sum_i (sqrt(sigma_i^2 + s^2) - s), with N - s rank <= N_s <= N and gradient
@@ -42,8 +42,8 @@ def _mat_shape(b) -> tuple:
 
 @dataclass
 class Compressed:
-    """Compressed spectral data. shapes: (a_l, b_l) per layer; op: (sum a_l b_l) x (n + k) matrix of
-    zeta -> vec of the compressed blocks of U(zeta) (already times rho / L); c, qv: (n + k,) vectors;
+    """Compressed spectral data. shapes: (a_l, b_l) per layer; [dense | band]: the (sum a_l b_l) x (n + k) matrix
+    of zeta -> vec of the compressed blocks of U(zeta) (already times rho / L); c, qv: (n + k,) vectors;
     owner, width: the band's owners and widths; n: number of samples."""
 
     shapes: list
