@@ -121,6 +121,7 @@ def _program(nrm, theta, q, L, G, owner, warm_lam, gap_tol, maxiter):
             break
     zeta = best_z
     lam, mu = zeta[:n] * sig, zeta[n:] * sig
+    mu = np.clip(mu, 0.0, G.width * lam[owner]) if len(owner) else mu  # keep every k_i in the band (as fy.program)
     gap = best - lower
     status = "optimal" if gap <= gap_tol else (TIME_LIMIT if timed_out else "approximate")
     msg = "" if status == "optimal" else (f"certified interval [{lower:.6g}, {best:.6g}] (gap {gap:.2e} > "

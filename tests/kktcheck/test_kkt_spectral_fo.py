@@ -73,6 +73,18 @@ def test_two_layer_relu_agrees_with_generic_sdp(n, d, m, seed, radius):
     assert 1e-3 < ref.measure < 0.5  # not a degenerate value: both terms of the max matter
 
 
+@pytest.mark.parametrize("n, d, m, seed", [(6, 5, 10, 1), (20, 4, 5, 3)])
+def test_wide_band_where_the_band_changes_the_measure(n, d, m, seed):
+    """Clarke band of radius 0.3: the band variables move the optimum (by > 1e-3 against the exact set), so an
+    infeasible or ignored band (mu_c > width_c lambda_i, or mu = 0) would show as a disagreement or an open gap."""
+    net, data = _relu_net(n, d, m, seed, steps=100)
+    fo, ref = _both(net, data, clarke_radius=0.3)
+    exact = kc.residual(net, data, norm="spectral", method="generic", pair=False, clarke_radius=0.0)
+    assert ref.measure < exact.measure - 1e-3
+    assert fo.status == "optimal", fo.message
+    assert fo.measure == pytest.approx(ref.measure, abs=AGREE)
+
+
 def test_matrix_model_agrees_off_and_at_the_kkt_point():
     model, data, W = _matrix_problem(perturb=0.3)
     fo, ref = _both(W, data, model=model)
