@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--clarke-radius", type=float, default=None, help="relative radius of the two-layer ReLU "
                    "Clarke band (default 1e-3)")
     r.add_argument("--time-limit", type=float, default=None, help="seconds for all solves together")
-    r.add_argument("--method", default="auto", help="auto, generic, l2-reduced or active-set")
+    r.add_argument("--method", default="auto", help="auto, generic, l2-reduced, active-set, compressed (spectral) "
+                   "or first-order (spectral without an SDP)")
     r.add_argument("--json", metavar="OUT", default=None, help="also write the residuals as JSON to OUT")
     return p
 

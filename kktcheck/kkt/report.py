@@ -4,8 +4,9 @@ Verdict logic (tol: the verdict tolerance on the measure; the measure is always 
 hence an upper bound of the exact minimum):
 * measure <= tol                                        -> "approximately KKT" (whatever produced the certificate);
 * measure > tol and the program solved to optimality    -> "not KKT" (the minimum itself exceeds tol);
-* a certified lower bound of the minimum (weak duality, kkt/fy_dual.py) exceeds tol -> "not KKT", whatever the
-  status (the working set may stop on a time limit with a valid bound);
+* a certified lower bound of the minimum (weak duality: kkt/fy_dual.py for l2 / l1 / linf, kkt/spectral_dual.py
+  for spectral) exceeds tol -> "not KKT", whatever the status (a time limit can leave a valid bound); the
+  certified interval [lower, upper] is shown;
 * otherwise (refused, time limit, solver error, inaccurate) -> "could not decide: <reason>".
 Solver words (status) appear only in the last, technical line.
 """
@@ -16,7 +17,8 @@ import math
 import numpy as np
 
 _REASONS = {"too_large": "problem too large", "time_limit": "time limit", "solver_error": "solver error",
-            "optimal_inaccurate": "solver inaccurate", "not_run": "program not run"}
+            "optimal_inaccurate": "solver inaccurate", "not_run": "program not run",
+            "approximate": "certified gap of the first-order spectral solver above its tolerance"}
 
 
 def verdict_line(res, tol: float) -> str:
@@ -27,8 +29,8 @@ def verdict_line(res, tol: float) -> str:
     if res.status == "optimal" and res.measure_source == "program":
         return f"not KKT: measure {m:.3g} > tol {tol:.3g}"
     lower = res.measure_lower
-    if math.isfinite(lower) and lower > tol:
-        return f"not KKT: certified lower bound {lower:.3g} of the measure > tol {tol:.3g} ({res.status})"
+    if math.isfinite(lower) and lower > tol:  # a certified lower bound decides even without optimality
+        return f"not KKT: measure in [{lower:.3g}, {m:.3g}] (certified), above tol {tol:.3g} ({res.status})"
     reason = _REASONS.get(res.status, f"solver status {res.status}")
     if res.status == "optimal":
         reason = "the program's certificate was worse than the closed-form bound"

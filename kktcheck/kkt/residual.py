@@ -18,6 +18,7 @@ the (eps, delta) pair of a second program (kkt/solve.py: h in d(1/2||theta~||^2)
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -29,14 +30,14 @@ from ..margins import _prepare, sample_margins_from_outputs
 from ..params import blocks, feasible_rescaling
 from ..subdiff import block_shape
 from ..subdiff import DEFAULT_TOL
-from . import combination, compress, fy, fy_working, solve
+from . import combination, compress, fy, fy_working, solve, spectral_fo
 from .checks import DEFAULT_MAX_SIZE, DEFAULT_RADIUS, family, validate
 from .result import KKTResidual, split
 
-METHODS = ("auto", "generic", "l2-reduced", "active-set", "compressed")
+METHODS = ("auto", "generic", "l2-reduced", "active-set", "compressed", "first-order")
 
 
-NEEDS = {"l2-reduced": ("l2",), "active-set": ("l1", "linf"), "compressed": ("spectral",)}
+NEEDS = {"l2-reduced": ("l2",), "active-set": ("l1", "linf"), "compressed": ("spectral",), "first-order": ("spectral",)}
 AUTO = {"l2": "l2-reduced", "l1": "active-set", "linf": "active-set", "spectral": "compressed?"}
 
 
@@ -140,7 +141,8 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
                    f"({n * P} > max_size = {max_size} entries); reporting the closed-form A.13 upper bound")
         return res
     est = _sdp_estimate(nrm, theta_np, n)
-    if est > max_sdp:
+    fo = family(nrm) == "spectral" and (meth == "first-order" or est > max_sdp)  # kkt/spectral_fo.py, no SDP
+    if est > max_sdp and not fo:
         res.refuse("too_large", f"the nuclear-norm SDP would have about {est} PSD-cone entries (estimate before "
                    f"any work; > max_sdp = {max_sdp}); the solver would run out of memory. Use fewer samples or "
                    "smaller layers, or raise max_sdp")
@@ -155,6 +157,9 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
         rank_one = (X.numpy().reshape(n, -1), tl.W.shape[0])  # W block of k_i: sum_j y_i a_j s_ij e_j (x) x_i
     res.clarke = how
     G = combination.Combination(J0, cols, width, rank_one)
+    if fo:
+        return _first_order(res, nrm, theta_np, q, L, G, owner, bound["lam"], pair, est if est > max_sdp else 0,
+                            tol, solver)
     meth, info = _compression(nrm, meth, theta_np, G, tol)
     res.method = meth
     sdp = _sdp_size(nrm, info, theta_np) if meth in ("compressed", "generic") else 0
@@ -173,6 +178,24 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
         t0 = time.perf_counter()
         out = _pair(nrm, meth, theta_np, q, L, G, owner, tol, solver, info)
         _fill_pair(res, out, G, owner, theta_np, time.perf_counter() - t0)
+    return res
+
+
+def _first_order(res, nrm, theta_np, q, L, G, owner, warm_lam, pair, too_big, tol, solver):
+    """Spectral norm without an SDP (kkt/spectral_fo.py). The (eps, delta) pair is still an SDP: run when
+    ``pair``, refused (status too_large) when ``too_big`` (its estimated PSD-cone entries, 0 when it fits)."""
+    t0 = time.perf_counter()
+    res.method = "first-order"
+    with spectral_fo.single_threaded():  # the certificate's SVDs too (threads made them 600 times slower)
+        out = spectral_fo.program(nrm, theta_np, q, L, G, owner, warm_lam)
+        res.set_measure(out, time.perf_counter() - t0)
+    res.measure_lower = float(out.get("lower", math.nan))  # certified (weak duality, recomputed in numpy)
+    if pair and too_big:
+        res.pair_status = "too_large"
+        res.pair_message = f"the (eps, delta) SDP would have about {too_big} PSD-cone entries (> max_sdp)"
+    elif pair:
+        _fill_pair(res, _pair(nrm, "generic", theta_np, q, L, G, owner, tol, solver, None), G, owner, theta_np,
+                   math.nan)
     return res
 
 

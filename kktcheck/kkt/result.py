@@ -44,8 +44,9 @@ class KKTResidual:
     measure            min over lambda >= 0, k_i in the Clarke band of max(FY / rho^2, L (q - 1).lambda / rho^2)
                        (upper bound from a certificate; the minimum to solver accuracy when status "optimal")
     measure_fy, measure_complementarity   its two terms; measure_bound: the closed-form A.13 bound;
-    measure_lower      certified lower bound of the minimum (weak duality, kkt/fy_dual.py; l2 / l1 / linf
-                       working set only, NaN otherwise): measure - measure_lower is the certified gap
+    measure_lower      certified lower bound of the minimum (weak duality: kkt/fy_dual.py for the l2 / l1 / linf
+                       working set, kkt/spectral_dual.py for the first-order spectral path; NaN otherwise):
+                       measure - measure_lower is the certified gap
     beta               alignment <theta / ||theta||, -g / ||g||_*> of the exp-loss gradient (1 - beta = FY / rho^2
                        at the A.13 multipliers)
     status             solver status of the measure program (``solver_status``); ``pair_status`` of the pair's

@@ -51,6 +51,8 @@ def test_solver_failure_is_a_status():
 
 def test_oversized_sdp_is_refused_with_a_status():
     p = R.two_layer_dead_neuron()
-    res = kc.residual(p.model, p.data, norm="spectral", max_sdp=4)
+    res = kc.residual(p.model, p.data, norm="nuclear", max_sdp=4)
     assert res.status == "too_large" and "max_sdp" in res.message and not res.ok()
-    assert kc.residual(p.model, p.data, norm="spectral").status.startswith("optimal")
+    assert kc.residual(p.model, p.data, norm="nuclear").status.startswith("optimal")
+    fo = kc.residual(p.model, p.data, norm="spectral", max_sdp=4)  # spectral: first-order, no SDP, no refusal
+    assert fo.method == "first-order" and fo.status == "optimal" and fo.pair_status == "too_large"

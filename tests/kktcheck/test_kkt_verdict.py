@@ -50,17 +50,19 @@ def test_size_estimate_refuses_before_the_jacobian(monkeypatch):
     assert res.verdict().startswith("could not decide: problem too large")
 
 
-def test_sdp_size_estimate_refuses_spectral_before_the_jacobian(monkeypatch):
+def test_sdp_size_estimate_refuses_nuclear_before_the_jacobian(monkeypatch):
+    """The nuclear norm (dual: max of spectral norms) still needs the SDP; the spectral norm goes to the
+    first-order solver instead of being refused (tests/kktcheck/test_kkt_spectral_fo.py)."""
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(30, 12, bias=False), torch.nn.ReLU(),
                               torch.nn.Linear(12, 1, bias=False)).double()
     X = np.random.default_rng(0).standard_normal((20, 30))
     data = (X, np.sign(net(torch.from_numpy(X))[:, 0].detach().numpy()))
     est = (12 + 21) ** 2  # the 12 x 30 layer keeps at most 12 x min(30, n + 1) directions
-    ok = kc.residual(net, data, norm="spectral", pair=False, max_sdp=est)  # not refused at the estimate itself
+    ok = kc.residual(net, data, norm="nuclear", pair=False, max_sdp=(12 + 30) ** 2)  # nuclear is not compressed
     assert ok.status != "too_large"
     monkeypatch.setattr(residual_module, "margins_and_jacobian", lambda *a, **k: pytest.fail("Jacobian formed"))
-    res = kc.residual(net, data, norm="spectral", pair=False, max_sdp=est - 1)
+    res = kc.residual(net, data, norm="nuclear", pair=False, max_sdp=est - 1)
     assert res.status == "too_large" and "estimate before any work" in res.message
 
 

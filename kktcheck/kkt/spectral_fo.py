@@ -1,0 +1,130 @@
+"""The spectral-norm KKT measure without a generic SDP: smoothed quasi-Newton with a certified duality gap.
+
+Problem (kkt/spectral_ops.py): measure = min over zeta in Z of F(zeta) = max(1/2 + 1/2 N(U(zeta))^2 - c . zeta,
+qv . zeta), N = sum of the layers' nuclear norms of U(zeta) = (rho / L) G zeta.
+
+Upper bound: F at the best point found (exact singular values), an explicit certificate (lambda, u).
+
+Lower bound: D(alpha, W) = alpha / 2 (1 - ||W||^2) + B min(0, min_i e_i(g)) <= measure for every alpha in
+[0, 1] and W (weak duality; kkt/spectral_dual.py, proof in docs/kkt.md, "Spectral norm without an SDP").
+
+The solver (L-BFGS-B on the smoothed objective of spectral_ops.smoothed, smoothing s = 1e-2 ... 1e-9,
+warm-started from the A.13 multipliers) supplies both: zeta for the upper bound, and W = t grad N_s(U(zeta)),
+alpha for the lower bound; from s = POLISH_BELOW on, polish rounds (spectral_dual.restricted_primal / polished)
+when the gap is still open. The band constraint 0 <= mu_c <= width_c lambda_i is kept by the box
+parametrization of kkt/spectral_param.py (the certificate does not rely on it). Status "optimal" when upper - lower <= gap_tol, "approximate"
+when the certified gap is larger, "time_limit" when the deadline stopped it (the interval is in the message).
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+from scipy.optimize import minimize
+
+from . import spectral_dual as dual, spectral_ops as ops
+from .solve import TIME_LIMIT, remaining
+from .spectral_param import BoxParam
+
+SMOOTHING = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
+GAP_TOL = 1e-7
+POLISH_ROUNDS = 4
+POLISH_BELOW = 1e-7  # from this smoothing on, polish rounds (spectral_dual) when the gap is still open
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _polish(cp, zeta, best, lower, gap_tol, rounds=POLISH_ROUNDS):
+    """Alternate the restricted primal SOCP in the singular pairs of U(zeta) (a new primal point, kept when its
+    exact F is lower) and the polished dual bound, until the certified gap closes or time runs out."""
+    for _ in range(rounds):
+        if remaining() <= 0:
+            break
+        cand = dual.restricted_primal(cp, zeta)
+        if cand is not None:
+            f = ops.objective(cp, cand)
+            if f < best:
+                zeta, best = cand, f
+        lower = max(lower, dual.polished(cp, zeta, best))
+        if best - lower <= gap_tol:
+            break
+    return zeta, best, lower
+
+
+def _tau(cp, s):
+    """Temperature of the band's smooth max: the smoothing level in units of the average multiplier 1 / n."""
+    return s / cp.n
+
+
+def _stage(cp, par, zeta0, s, maxiter):
+    """L-BFGS-B on the smoothed objective in the box variables of spectral_param.BoxParam, from zeta0; returns
+    the last point (as zeta) and whether the deadline stopped it."""
+    tau = _tau(cp, s)
+    x0 = par.x_of(zeta0, tau)
+    last = {"x": x0}
+
+    def fun(x):
+        if remaining() <= 0:
+            raise _OutOfTime
+        last["x"] = x
+        val, g, _, _, _ = ops.smoothed(cp, par.zeta(x, tau), s)
+        return val, par.grad(x, g, tau)
+    try:
+        out = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=par.bounds(),
+                       options={"maxiter": maxiter, "maxcor": 30, "ftol": 1e-16, "gtol": 1e-13})
+        return par.zeta(out.x, tau), False
+    except _OutOfTime:
+        return par.zeta(last["x"], tau), True
+
+
+def single_threaded():
+    """A context limiting the BLAS and OpenMP pools (numpy's OpenBLAS, torch's) to one thread. Measured on the
+    2-core machine: a 100 x 256 SVD took 1.9 s with OpenBLAS threads at load average 10 and 8 ms without; torch's
+    nuclear norm of a 100 x 500 matrix 2.2 s with 2 threads at load 3 and 3.4 ms with one."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
+def program(nrm, theta: list, q: np.ndarray, L: int, G, owner, warm_lam=None, gap_tol: float = GAP_TOL,
+            maxiter: int = 400) -> dict:
+    """Same contract as fy.program (dict lam, mu, u, status, message, lower) plus upper and gap; single-threaded
+    (``single_threaded``)."""
+    with single_threaded():
+        return _program(nrm, theta, q, L, G, owner, warm_lam, gap_tol, maxiter)
+
+
+def _program(nrm, theta, q, L, G, owner, warm_lam, gap_tol, maxiter):
+    rho = nrm(theta)
+    cp = ops.compress(theta, q, L, G, rho, owner)
+    n, sig = G.n, rho ** 2 / L
+    par = BoxParam(n, cp.owner, cp.width)
+    lam0 = np.full(n, 1.0 / n) if warm_lam is None else np.asarray(warm_lam, dtype=np.float64) / sig
+    zeta = np.concatenate([lam0, np.zeros(G.k)])
+    best_z, best, lower, timed_out, stages = zeta, ops.objective(cp, zeta), 0.0, False, 0
+    for s in SMOOTHING:
+        zeta, timed_out = _stage(cp, par, best_z, s, maxiter)
+        stages += 1
+        f = ops.objective(cp, zeta)
+        if f < best:
+            best_z, best = zeta, f
+        if timed_out:
+            break
+        lower = max(lower, *(dual.from_gradient(cp, zeta, sd, best) for sd in (s, 1e-3 * s)))
+        if best - lower > gap_tol and s <= POLISH_BELOW:
+            best_z, best, lower = _polish(cp, best_z, best, lower, gap_tol)
+        if best - lower <= gap_tol:
+            break
+    zeta = best_z
+    lam, mu = zeta[:n] * sig, zeta[n:] * sig
+    mu = np.clip(mu, 0.0, G.width * lam[owner]) if len(owner) else mu  # keep every k_i in the band (as fy.program)
+    gap = best - lower
+    status = "optimal" if gap <= gap_tol else (TIME_LIMIT if timed_out else "approximate")
+    msg = "" if status == "optimal" else (f"certified interval [{lower:.6g}, {best:.6g}] (gap {gap:.2e} > "
+                                          f"{gap_tol:g}) after {stages} smoothing stages")
+    return {"lam": lam, "mu": mu, "u": G @ np.concatenate([lam, mu]), "status": status, "message": msg,
+            "lower": lower, "upper": best, "gap": gap, "compressed_shapes": cp.shapes}
