@@ -121,3 +121,13 @@ def test_tiny_time_limit_is_reported_not_silent():
     net, data = kinked_two_layer(1, 20, 5, 12)
     res = kc.residual(net, data, norm="linf", pair=False, clarke_radius=0.05, time_limit=1e-4)
     assert res.status == "time_limit" and not res.verdict(1e-3).startswith("approximately")
+
+
+def test_round_time_prediction_treats_small_rounds_as_overhead():
+    """A 40-column first round that took 2 s (cvxpy's first-call compilation) must not predict 2000 s for 400
+    columns (that stopped a 0.4 s teacher-student l1 measure at once); a 3014-column round after a 256-column
+    one that took 1 s is still predicted far beyond a 60 s limit (the l2 band case the guard is for)."""
+    from kktcheck.kkt.fy_working import _predicted
+    assert _predicted((40, 40, 2.0), (400, 40)) == pytest.approx(2.0)
+    assert _predicted((256, 256, 1.0), (3014, 256)) > 100.0
+    assert _predicted(None, (400, 40)) == 0.0

@@ -98,7 +98,8 @@ def test_trend_statistic_sees_a_late_fall():
 
 
 def _fake_result(**kw):
-    base = dict(status="optimal", measure_source="program", message="", measure=0.5, measure_bound=0.9)
+    base = dict(status="optimal", measure_source="program", message="", measure=0.5, measure_bound=0.9,
+                measure_lower=float("nan"))
     base.update(kw)
     res = types.SimpleNamespace(**base)
     res.verdict = lambda tol: f"not KKT: measure {res.measure:.3g} > tol {tol:.3g}"
@@ -126,6 +127,20 @@ def test_spectral_kkt_solved_and_raising(monkeypatch):
     monkeypatch.setattr(kc, "residual", boom)
     row = SW.spectral_kkt_rows({"GD": _fake([0.1, 0.2])}, None, None, 1.0)[0]
     assert row["verdict"] == "no evidence: ValueError: not separated"
+
+
+def test_spectral_kkt_certified_interval_gives_its_verdict(monkeypatch):
+    """The first-order spectral path: status "approximate" with a certified interval shows the interval and the
+    verdict the interval decides (here lower 0.08 > tol 1e-2: not KKT); without a lower bound: no evidence."""
+    import kktcheck as kc
+    monkeypatch.setattr(kc, "residual", lambda *a, **k: _fake_result(status="approximate", measure_source="first-order",
+                                                                     measure=0.13, measure_lower=0.08))
+    row = SW.spectral_kkt_rows({"SD": _fake([0.1, 0.2])}, None, None, 1.0)[0]
+    assert row["spectral KKT measure"] == "[0.08, 0.13] (certified)" and row["verdict"].startswith("not KKT")
+    monkeypatch.setattr(kc, "residual", lambda *a, **k: _fake_result(status="approximate", measure_source="first-order",
+                                                                     measure=0.13))
+    row = SW.spectral_kkt_rows({"SD": _fake([0.1, 0.2])}, None, None, 1.0)[0]
+    assert row["spectral KKT measure"] == "no evidence" and row["verdict"].startswith("no evidence (approximate)")
 
 
 def test_code_version_change_retrains(tmp_path, monkeypatch):
