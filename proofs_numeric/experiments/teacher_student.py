@@ -135,7 +135,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
     """Run the experiment into ``out``; ``config`` overrides entries of DEFAULTS (or QUICK when quick);
     ``device``: where the batched engine trains (None/"cpu", "cuda", "cuda:N"; checked before any work, float64
     either way; the KKT measures and reports run on the CPU)."""
-    from . import _ts_report as R
+    from . import _ts_depth as D, _ts_report as R
     dev = resolve_device(device)
     out = Path(out or "experiment-teacher_student")
     out.mkdir(parents=True, exist_ok=True)
@@ -151,8 +151,11 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
         figures = R.figures(runs, C, out)
         kkt_n = kkt_runs if kkt_runs is not None else (1 if quick else 2)
         kkt_claims, kkt_table = R.kkt(runs, C, kkt_n)
-    claims += kkt_claims
+        deep = D.depth_runs(runs, C, cache, 2 if quick else len(seeds))
+    claims += kkt_claims + [D.own_margin_at_depth(deep), D.own_margin_at_depth(deep, negative=True)]
     tables["KKT measure of (MM) at the final iterate, per norm (kc.residual(...).measure)"] = kkt_table
+    tables[f"late-phase continuation of GD and SD to log10 L = {D.DEPTH:g} (RidgeStep({D.H}), largest alpha)"] = \
+        D.depth_table(deep)
     summary = (f"Teacher-student, {len(seeds)} seeds x init scales {list(C['alphas'])}, {C['steps']} steps; "
                f"d={C['d']}, n={C['n']}, width {C['width']} (our defaults; docs/experiments.md); seeds {seeds}; "
                f"{cache.summary_line()}" + ("." if dev.type == "cpu" else f"; new runs trained on {dev}."))

@@ -26,14 +26,16 @@ def test_claims_figures_tables(tiny):
         assert math.isfinite(c.measured), c
     assert all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in res.figures) and len(res.figures) == 2
     assert any("KKT" in k for k in res.tables) and any("ordering" in k for k in res.tables)
-    assert len(list((out / "cache").glob("*.json"))) == 2 * 5
+    assert len(list((out / "cache").glob("*.json"))) == 2 * 5 + 2 * 2     # + the GD and SD depth continuations
+    assert any("continuation" in k for k in res.tables)
 
 
 def test_negative_controls_fail(tiny):
     res, _, _ = tiny
     neg = [c for c in res.claims if c.negative_control]
-    assert len(neg) == 5 and all(not c.passed for c in neg)
+    assert len(neg) == 6 and all(not c.passed for c in neg)
     by = {c.name: c for c in res.claims}
+    assert by["own-margin-at-depth"].passed and by["own-margin-at-depth"].detail["seeds"] == 2
     assert by["ownership:l2:GD"].passed and by["ownership:linf:SD"].passed
     assert by["margin-monotone:GD:l2"].passed and by["margin-monotone:SD:linf"].passed
 
@@ -105,3 +107,17 @@ def test_unknown_experiment_and_config():
     from proofs_numeric.experiments.teacher_student import run
     with pytest.raises(ValueError, match="unknown config keys"):
         run("/tmp/unused-ts", quick=True, config={"width ": 3})
+
+
+def test_own_margin_at_depth_needs_both_runs_at_depth_and_can_fail():
+    from proofs_numeric.experiments import _ts_depth as D
+
+    def run(l2, linf, status="success"):
+        return {"status": status, "margins": {"l2": l2, "linf": linf}}
+    good = {(0, "GD"): run(0.26, 6.3), (0, "SD"): run(0.11, 178.0)}
+    assert D.own_margin_at_depth(good).passed and not D.own_margin_at_depth(good, negative=True).passed
+    sd_wins_l2 = {(0, "GD"): run(0.10, 6.3), (0, "SD"): run(0.11, 178.0)}
+    assert not D.own_margin_at_depth(sd_wins_l2).passed
+    short = {(0, "GD"): run(0.26, 6.3), (0, "SD"): run(0.11, 178.0, status="max_seconds")}
+    r = D.own_margin_at_depth(short)
+    assert not r.has_evidence and not r.passed
