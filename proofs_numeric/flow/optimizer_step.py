@@ -42,12 +42,12 @@ class OptimizerStep(StepRule):
         if gradient not in GRADIENTS:
             raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
         self.make_optimizer, self.gradient = make_optimizer, gradient
-        self.leaves, self.optimizer = None, None
+        self.leaves, self.optimizer, self.last = None, None, None
 
     def reset(self) -> None:
         """A fresh optimizer (no momentum, step counter 0) at the next step."""
         super().reset()
-        self.leaves, self.optimizer = None, None
+        self.leaves, self.optimizer, self.last = None, None, None
 
     def _scale(self, ctx: StepContext) -> float:
         if self.gradient == "log_loss":
@@ -58,21 +58,22 @@ class OptimizerStep(StepRule):
     def advance(self, ctx: StepContext) -> StepOutcome:
         if self.optimizer is None:
             self.leaves = [p.detach().clone() for p in ctx.params]
-            self.optimizer = self.make_optimizer(self.leaves)
+            self.optimizer, self.last = self.make_optimizer(self.leaves), None
         scale = self._scale(ctx)
         with torch.no_grad():
+            fresh = ctx.params is not self.last        # the loop handed back our own last output: leaves hold it
             for leaf, p, g in zip(self.leaves, ctx.params, ctx.ev.G):
-                leaf.copy_(p)
+                if fresh:
+                    leaf.copy_(p)
                 leaf.grad = g * scale if scale != 1.0 else g.clone()
         self.optimizer.step()
         new = [p.detach().clone() for p in self.leaves]
-        if not all(bool(torch.isfinite(p).all()) for p in new):
-            return StepOutcome(None, None, 1.0, "the optimizer step gave non-finite parameters", "diverged")
         with torch.no_grad():
-            ev = ctx.field(new)
+            ev = ctx.field(new)     # non-finite parameters give a non-finite loss
         if not math.isfinite(ev.log_L):
-            return StepOutcome(None, None, 1.0, f"non-finite loss (log L = {ev.log_L}) after the optimizer step",
-                               "diverged")
+            return StepOutcome(None, None, 1.0, f"non-finite parameters or loss (log L = {ev.log_L}) after the "
+                               "optimizer step", "diverged")
+        self.last = new
         return StepOutcome(new, ev, 1.0)
 
     def __repr__(self):
