@@ -42,19 +42,28 @@ class Combination:
     def rmatvec(self, x) -> np.ndarray:
         return np.concatenate([self.J0 @ x, self.cols.T @ x])
 
-    def _gram0(self) -> np.ndarray:
-        """J0 J0^T; with the rank-one layout (x_i . x_i') (B B^T)_ii' + (rest of the rows) products,
-        B_ij = <J0_i restricted to block j, x_i> / ||x_i||^2."""
+    def rank_one_factor(self):
+        """(X, m, B) when the W-block rows of J0 have the two-layer layout J0_i|block j = B_ij x_i^T, with
+        B_ij = <J0_i restricted to block j, x_i> / ||x_i||^2 (checked entrywise to 1e-12 relative); else None."""
         if self.rank_one is None:
-            return self.J0 @ self.J0.T
+            return None
         X, m = self.rank_one
         n, d = X.shape
         W = self.J0[:, :m * d].reshape(n, m, d)
         sq = (X * X).sum(axis=1)
         B = np.einsum("ijd,id->ij", W, X) / np.where(sq > 0, sq, 1.0)[:, None]
         if np.abs(W - B[:, :, None] * X[:, None, :]).max() > 1e-12 * max(np.abs(W).max(), 1e-300):
-            return self.J0 @ self.J0.T  # not of the rank-one form: the plain product
-        rest = self.J0[:, m * d:]
+            return None
+        return X, m, B
+
+    def _gram0(self) -> np.ndarray:
+        """J0 J0^T; with the rank-one layout (``rank_one_factor``) (x_i . x_i') (B B^T)_ii' + (rest of the rows)
+        products, else the plain product."""
+        factor = self.rank_one_factor()
+        if factor is None:
+            return self.J0 @ self.J0.T
+        X, m, B = factor
+        rest = self.J0[:, m * X.shape[1]:]
         return (X @ X.T) * (B @ B.T) + rest @ rest.T
 
     def gram(self) -> np.ndarray:

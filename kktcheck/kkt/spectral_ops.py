@@ -73,13 +73,11 @@ class Compressed:
 def _two_layer_w(G):
     """(Qc, Qr, dense (n, m * n'), band (m * n', k)) for the W-block of a two-layer net, or None when J0's W rows
     are not of the rank-one form B_ij x_i^T (checked entrywise to 1e-12 relative)."""
-    X, m = G.rank_one
-    n, d = X.shape
-    W = G.J0[:, :m * d].reshape(n, m, d)
-    sq = (X * X).sum(axis=1)
-    B = np.einsum("ijd,id->ij", W, X) / np.where(sq > 0, sq, 1.0)[:, None]
-    if np.abs(W - B[:, :, None] * X[:, None, :]).max() > 1e-12 * max(np.abs(W).max(), 1e-300):
+    factor = G.rank_one_factor()
+    if factor is None:
         return None
+    X, m, B = factor
+    n, d = X.shape
     Qr = _orth_rows(X)
     XQ = X @ Qr  # (n, n')
     dense = (B[:, :, None] * XQ[:, None, :]).reshape(n, -1)

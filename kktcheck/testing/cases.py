@@ -9,18 +9,25 @@ from __future__ import annotations
 import torch
 
 
-def kinked_two_layer(seed: int, n: int = 8, d: int = 6, m: int = 7):
-    g = torch.Generator().manual_seed(seed)
+def random_two_layer(g: torch.Generator, n: int, d: int, m: int):
+    """(net, X): X ~ N(0, I) (n x d) drawn first from ``g``, then a bias-free two-layer ReLU ``nn.Sequential``
+    (d -> m -> 1, float64) with every weight N(0, 1) from the same generator."""
     X = torch.randn(n, d, generator=g, dtype=torch.float64)
     net = torch.nn.Sequential(torch.nn.Linear(d, m, bias=False), torch.nn.ReLU(),
                               torch.nn.Linear(m, 1, bias=False)).double()
     with torch.no_grad():
         for prm in net.parameters():
             prm.copy_(torch.randn(prm.shape, generator=g, dtype=torch.float64))
+    return net, X
+
+
+def kinked_two_layer(seed: int, n: int = 8, d: int = 6, m: int = 7):
+    net, X = random_two_layer(torch.Generator().manual_seed(seed), n, d, m)
+    with torch.no_grad():
         net[0].weight[0] -= (net[0].weight[0] @ X[0]) / (X[0] @ X[0]) * X[0]  # a kink: <w_1, x_1> = 0
         out = net(X)[:, 0]
     keep = out.abs() > 1e-3
     return net, (X[keep].numpy(), torch.sign(out[keep]).numpy())
 
 
-__all__ = ["kinked_two_layer"]
+__all__ = ["random_two_layer", "kinked_two_layer"]

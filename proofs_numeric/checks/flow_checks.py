@@ -16,6 +16,7 @@ from kktcheck.norms import norm as make_norm
 
 from ..flow import ConstantStep, RelativeStep, SteepestField, integrate, make_solver
 from ..flow.cases import linear_case, offset_case, remark32_case, separated_case, smooth_case
+from ..flow.recorder import normalized
 from ..results import CheckResult, describe_case, reached_text
 
 EPS = float(np.finfo(np.float64).eps)
@@ -237,8 +238,9 @@ def check_lemma_a6(norm="l2", *, target_log_loss=-1e3, max_steps=2000, negative=
     tr = integrate(model, th, data, norm=norm, step=step, target_log_loss=target_log_loss,
                    max_steps=max_steps, max_seconds=max_seconds)
     finite = bool(all(np.all(np.isfinite(a)) for a in (tr.log_loss, tr.theta_norm, tr.margin, tr.soft_margin)))
-    grew = bool(tr.ok and finite and -tr.log_loss[-1] / np.max(np.abs(tr.margin)) <= _power(tr.theta_norm[-1],
-                                                                                          tr.degree))
+    # ||theta||^L >= log(1/L) / max|gamma_bar|, compared as log(1/L) / ||theta||^L (log-safe at ||theta|| ~ 1e300)
+    grew = bool(tr.ok and finite and normalized(-tr.log_loss[-1], tr.theta_norm[-1], tr.degree)
+                <= np.max(np.abs(tr.margin)))
     final = float(tr.log_loss[-1])
     deep = target_log_loss < -1e100
     return CheckResult(f"lemmaA6-{tr.norm}" + ("-depth" if deep else "") + ("-nonseparable" if negative else ""),
@@ -250,14 +252,6 @@ def check_lemma_a6(norm="l2", *, target_log_loss=-1e3, max_steps=2000, negative=
                        definition="final log L of the run (and ||theta||^L >= log(1/L)/max margin, all records finite)",
                        changed="non-separable data (assumption A3 fails)" if negative else "",
                        case=_case((model, th, data), norm, f"{step!r}, at most {max_steps} steps", tr))
-
-
-def _power(r: float, degree: int) -> float:
-    """r^degree, inf when it exceeds float64 (a comparison then stays correct)."""
-    try:
-        return r ** degree
-    except OverflowError:
-        return math.inf
 
 
 @functools.lru_cache(maxsize=16)

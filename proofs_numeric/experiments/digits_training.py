@@ -26,7 +26,6 @@ import kktcheck as kc
 
 from ..flow import integrate
 from ..flow.optimizer_step import OptimizerStep
-from ..flow.recorder import normalized
 
 
 @dataclass
@@ -66,21 +65,12 @@ def record_steps(steps: int, n_records: int) -> set:
     return set(int(s) for s in grid) | {0, steps}
 
 
-def margins_of(model, params, X, y, norms) -> tuple[dict, float]:
-    """Hard normalized margins min_i y_i f(x_i) / ||theta||^L in each of ``norms`` and the train accuracy."""
-    with torch.no_grad():
-        q = y * model.apply_params(params, X)
-    qmin, L = float(q.min()), model.degree
-    return {name: normalized(qmin, float(kc.norm(name)(params)), L) for name in norms}, \
-        float((q > 0).double().mean())
-
-
 def train(model, params0, data, make_opt, steps: int, *, name: str = "run", norms=("l2", "linf"),
           loss: str = "logistic", n_records: int = 120, stop_log_loss: float = -math.inf, progress=None,
           snapshot_steps=()) -> Run:
     """Train a copy of ``params0`` with ``make_opt(list_of_leaf_tensors)`` for ``steps`` full-batch steps, through
     the engine (``flow.integrate`` with ``OptimizerStep``: the optimizer is fed grad of the MEAN loss).
-    ``snapshot_steps``: steps at which a flat copy of theta is kept (``run.detail["snapshots"]``: step -> list)."""
+    ``snapshot_steps``: steps at which a copy of theta is kept (``run.detail["snapshots"]``: step -> list of tensors)."""
     X, y = data
     n, saved = X.shape[0], record_steps(steps, n_records)
     target = stop_log_loss + math.log(n) if math.isfinite(stop_log_loss) else None
@@ -110,4 +100,4 @@ def _status(tr, steps: int) -> tuple[str, int | None]:
     return "ok", None
 
 
-__all__ = ["Run", "train", "margins_of", "record_steps"]
+__all__ = ["Run", "train", "record_steps"]

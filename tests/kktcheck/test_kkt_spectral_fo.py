@@ -8,6 +8,7 @@ import torch
 
 import kktcheck as kc
 from kktcheck.kkt import spectral_fo
+from kktcheck.testing.cases import random_two_layer
 
 AGREE = 1e-6
 
@@ -15,12 +16,8 @@ AGREE = 1e-6
 def _relu_net(n, d, m, seed, steps=0):
     """Two-layer bias-free ReLU net (random init, labels from a random teacher; ``steps`` GD steps)."""
     g = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, d, generator=g, dtype=torch.float64)
-    net = torch.nn.Sequential(torch.nn.Linear(d, m, bias=False), torch.nn.ReLU(),
-                              torch.nn.Linear(m, 1, bias=False)).double()
+    net, X = random_two_layer(g, n, d, m)
     with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
         y = torch.sign(net(X)[:, 0] + 0.3 * torch.randn(n, generator=g, dtype=torch.float64))
     opt = torch.optim.SGD(net.parameters(), lr=0.2)
     for _ in range(steps):
