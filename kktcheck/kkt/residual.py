@@ -111,7 +111,12 @@ def _feasible_point(theta, data, model):
                          "(q_i <= 0), so theta cannot be rescaled to a feasible point of (MM); train until "
                          "the data are separated")
     tt, c = feasible_rescaling(params, float(q0.min()), L)
-    return fm, tt, L, X, y, q0, c
+    # once more from theta~, whose margins are near 1: at tiny scales q0 is subnormal (outputs ~ 1e-319 keep only
+    # a few digits), so the first pass leaves min_i q_i(theta~) off 1 by up to 1e-4
+    with torch.no_grad():
+        q1 = sample_margins_from_outputs(fm.apply_params(tt, X), y)
+    tt, c1 = feasible_rescaling(tt, float(q1.min()), L)
+    return fm, tt, L, X, y, q0, c * c1
 
 
 def _weighted_gradient(fm, tt, X, y, w) -> np.ndarray:
