@@ -14,6 +14,7 @@ from .norms import BlockNorm, LpNorm, Norm, norm
 from .params import as_params, feasible_rescaling
 from ._quiet import silence_highs_banner
 from .limits import check_seconds
+from .threads import single_threaded
 
 _LAZY = {
     "max_margin_linear": ".linear",
@@ -26,7 +27,8 @@ _LAZY = {
 }
 
 __all__ = ["norm", "Norm", "LpNorm", "BlockNorm", "margin", "soft_margin", "sample_margins", "prepare", "log_loss",
-           "inverse_loss", "as_params", "feasible_rescaling", "silence_highs_banner", "check_seconds", *_LAZY]
+           "inverse_loss", "as_params", "feasible_rescaling", "silence_highs_banner", "check_seconds",
+           "single_threaded", *_LAZY]
 
 
 def __getattr__(name):

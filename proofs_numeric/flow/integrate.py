@@ -17,13 +17,14 @@ raises ``budget.BudgetExhausted`` once it has passed; the caller that set the bu
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time as _time
 
 import numpy as np
 import torch
 
-from kktcheck import prepare
+from kktcheck import prepare, single_threaded
 from kktcheck.norms import norm as make_norm
 
 from .. import budget
@@ -44,7 +45,7 @@ class FlowError(RuntimeError):
 def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", time="loss",
               step=None, target_log_loss=None, max_steps=None, max_seconds=None, save_every=1,
               snapshot_every=None, margin_norms=("l1", "l2", "linf"), progress=False,
-              throw=False, device=None) -> Trajectory:
+              throw=False, device=None, threads=1) -> Trajectory:
     """Integrate the steepest flow dtheta/dt = -||g||_* dualize(g) from theta0 (g = grad L), or run a discrete
     optimizer (step=OptimizerStep(...)).   model: a proofs_numeric model, any object with apply_params/degree, or a bias-free nn.Module.
     theta0: initial parameters (list of tensors), or None to start from the model's own parameters.
@@ -57,8 +58,13 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
     listed step indices (plus the last state).   progress: True for a tqdm bar, or an object with
     ``update(n)`` (a caller's shared bar) advanced once per step.   device: None/"cpu" (tested), "cuda",
     "cuda:N": where the field runs (float64; the ridge LPs and the returned Trajectory are on the CPU).
+    threads: 1 (default) runs with one torch and one BLAS thread (``kktcheck.single_threaded``: the field's
+    and the ridge step's matrices are small, and a waiting second thread made them up to 13x slower on a
+    loaded 2-core machine); None leaves the thread pools as they are.
     Raises ValueError for NaN/inf inputs, unknown norms/solvers/losses/devices and bad budgets.
     """
+    if threads not in (1, None):
+        raise ValueError(f"threads must be 1 (one torch and one BLAS thread) or None (leave them), got {threads!r}")
     dev = resolve_device(device)
     nrm = make_norm(norm)
     check_loss(loss)
@@ -70,6 +76,17 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
     params = [p.detach().clone().to(dev) for p in params]
     field = SteepestField(fm, X, y, nrm, loss, time, device=dev)
     rec = Recorder(nrm, degree, loss, margin_norms, save_every, snapshot_every)
+    with (single_threaded() if threads == 1 else contextlib.nullcontext()):
+        traj = _run(rule, slv, field, params, rec, degree, (target_log_loss, max_steps, max_seconds), progress)
+    if throw and traj.status in ("not_separated", "diverged", "stalled"):
+        raise FlowError(f"integrate ended with status {traj.status!r}: {traj.message}")
+    return traj
+
+
+def _run(rule, slv, field, params, rec, degree, budget_args, progress) -> Trajectory:
+    """The integration loop: record, check the stopping rules, advance by the step rule; the Trajectory."""
+    target_log_loss, max_steps, max_seconds = budget_args
+    nrm, loss, time = field.norm, field.loss, field.time
     thr, clock = separation_threshold(loss), _Clock(time)
     k, status, message, start = 0, None, "", _time.perf_counter()
     bar = _Progress(progress, max_steps)
@@ -95,12 +112,9 @@ def integrate(model, theta0, data, *, norm="l2", loss="exp", solver="euler", tim
     bar.close()
     rec.record(k, params, ev, clock.s, clock.log_t, float(nrm(params)))
     status, message = _blame(status, message, rec, ev, thr, k)
-    info = {"solver": slv.name, "order": slv.order, "step_rule": repr(rule), "time": time, "steps": k, "device": str(dev),
+    info = {"solver": slv.name, "order": slv.order, "step_rule": repr(rule), "time": time, "steps": k, "device": str(field.device),
             "wall_time": _time.perf_counter() - start, "field_evals": field.n_evals, **ridge_stats(rule)}
-    traj = _on_host(rec.finish(params=params, status=status, message=message, threshold=thr, info=info))
-    if throw and status in ("not_separated", "diverged", "stalled"):
-        raise FlowError(f"integrate ended with status {status!r}: {message}")
-    return traj
+    return _on_host(rec.finish(params=params, status=status, message=message, threshold=thr, info=info))
 
 
 def default_step(nrm, loss):
