@@ -140,32 +140,37 @@ class TwoLayerReLU(HomogeneousModel):
         J = gW.reshape(Xf.shape[0], -1)
         return q, (torch.cat([J, y[:, None] * act], dim=1) if self.train_output else J)
 
-    def kink_rows(self, params, X, y, q, J, radius):
-        """Clarke pieces of near-kink neurons, for the late-phase step (binary y, one output).
+    def kink_rows(self, params, trial, X, y, q, J):
+        """Clarke pieces of the concave kinks a trial step crosses, for the late-phase step (binary y, one output).
 
         Neuron j contributes c_ij relu(z_ij) to q_i, c_ij = y_i a_j, z_ij = <w_j, x_i>. Where c_ij < 0 the
         contribution min(0, c_ij z_ij) is CONCAVE: the linearization on the current side over-predicts q_i once
-        the step crosses the kink. For every such pair with |z_ij| <= radius_i (the largest change of z_ij a step
-        can make), return the row of the OTHER side: q'_i = q_i -+ c_ij z_ij and J'_i = J_i -+ (the neuron's
-        gradient: c_ij x_i in the W_j block, y_i z_ij at a_j). Returns (q', J', owner) as tensors; empty when
-        no pair qualifies. Each row flips one neuron (several near-kink neurons of one point: one row each)."""
+        a step crosses the kink; convex pairs (c_ij > 0) need nothing (either side's linearization is a lower
+        bound). For every point i whose concave pairs change side between ``params`` and ``trial``
+        (z_ij > 0 counts as active, relu'(0) := 0), return ONE row: q_i and grad q_i at ``params`` with all
+        those units on their trial side, q'_i = q_i + sum_j s_ij c_ij z_ij and J'_i = J_i + sum_j s_ij (the
+        unit's gradient: c_ij x_i in the W_j block, y_i z_ij at a_j), s_ij = -1 for a unit leaving the active
+        side and +1 for one entering it. The concave part of q_i is the min over its pieces, so a row is exact
+        on the trial's side of its concave units and never below their true contribution elsewhere; with the
+        convex units on the current side (a lower bound), the linear program's min over the rows of point i
+        equals q_i's linearization from below once the crossed pieces are in (a cutting plane). Returns (q', J', owner)
+        as tensors; empty when no concave pair changes side."""
         Xf = X.reshape(X.shape[0], -1)
         a = (params[1] if self.train_output else self.a_frozen)[0]
-        Z = Xf @ params[0].T
+        Z, Z_trial = Xf @ params[0].T, Xf @ trial[0].T
         C = y[:, None] * a[None, :]
-        pick = (C < 0) & (Z.abs() <= radius[:, None])
-        i, j = torch.nonzero(pick, as_tuple=True)
-        if i.numel() == 0:
-            return q[:0], J[:0], i
-        sgn = torch.where(Z[i, j] > 0, -1.0, 1.0).to(q.dtype)       # active -> remove the piece, else add it
-        d = Xf.shape[1]
-        rows = J[i].clone()
-        width = params[0].shape[0]
-        cols = j[:, None] * d + torch.arange(d)[None, :]
-        rows.scatter_add_(1, cols, sgn[:, None] * C[i, j][:, None] * Xf[i])
+        flip = (C < 0) & ((Z > 0) != (Z_trial > 0))
+        owner = torch.nonzero(flip.any(dim=1), as_tuple=True)[0]
+        if owner.numel() == 0:
+            return q[:0], J[:0], owner
+        S = torch.where(Z > 0, -1.0, 1.0).to(q.dtype) * flip.to(q.dtype)      # s_ij on the flipped pairs, else 0
+        S, Zo, Co = S[owner], Z[owner], C[owner]
+        rows = J[owner].clone()
+        k, d = params[0].shape
+        rows[:, :k * d] += ((S * Co)[:, :, None] * Xf[owner][:, None, :]).reshape(owner.numel(), k * d)
         if self.train_output:
-            rows[torch.arange(i.numel()), width * d + j] += sgn * y[i] * Z[i, j]
-        return q[i] + sgn * C[i, j] * Z[i, j], rows, i
+            rows[:, k * d:] += S * y[owner][:, None] * Zo
+        return q[owner] + (S * Co * Zo).sum(dim=1), rows, owner
 
 
 class ReLUNet(HomogeneousModel):

@@ -11,11 +11,13 @@ limit the theorems speak of.
   exact max-margin max_{||w|| <= 1} min_i y_i <w, x_i> from ``kktcheck.max_margin_linear``. Negative
   control: the same run's margin measured in another norm against that norm's exact max-margin.
 * ``check_ridge_drawdown``: Theorem 3.1 says the flow's soft margin l^{-1}(L)/||theta||^L (algorithm's norm)
-  never decreases after L < 1; a discrete run shows a drawdown max_{i<j} (soft_i - soft_j)/soft_i. For the
-  ridge integrator it must shrink with h (fitted order >= 0.5, over h = 0.1, 0.05, 0.025 [, 0.0125]), on ReLU nets
-  where the late phase crosses ties (linf, l2: ``separated_case`` to log10 L = -1e3) and kinks (l1,
-  coordinate descent: ``kinked_case`` to log10 L = -100). Negative control: the explicit ``RelativeStep(h)``,
-  whose drawdown stays at 0.2-0.3 (linf) or 0.02-0.03 (l1) whatever h.
+  never decreases after L < 1; a discrete run shows a drawdown max_{i<j} (soft_i - soft_j)/soft_i, measured over
+  the late phase log(1/L) >= 10/L (where every run, whatever h, takes ridge steps). For the ridge integrator it
+  must shrink with h (fitted order >= 0.5, over h = 0.1, 0.05, 0.025 [, 0.0125]) or be 0 at every h, on ReLU
+  nets where the late phase crosses ties (linf, l2: ``separated_case`` to log10 L = -1e3) and kinks (l1,
+  coordinate descent: ``kinked_case`` to log10 L = -100; with the kink cuts its drawdown is 0 at every h).
+  Negative control: the explicit ``RelativeStep(h)``, whose drawdown stays at 0.17-0.28 (linf) or 0.03-0.05
+  (l1) whatever h.
 * ``check_owner_at_depth``: GD (l2), sign descent (linf) and coordinate descent (l1) from one initialization
   of ``kinked_case`` (2-layer ReLU, teacher-student), each run by the default integrator to log10 L = -1e5:
   at each depth log10 L = -1e3, -1e4, -1e5 the algorithm owning a norm has the largest normalized hard
@@ -105,35 +107,69 @@ DRAWDOWN_CASES = {"l1": (kinked_case, -100.0, (0.1, 0.05, 0.025)), "l2": (separa
                   "linf": (separated_case, -1e3, (0.1, 0.05, 0.025, 0.0125))}
 
 
+LATE_STIFFNESS = RidgeStep().stiffness
+
+
+def late_window(tr, degree):
+    """Indices of the records in the late phase: log(1/L) >= s*/L (s* = RidgeStep's default stiffness, L the
+    degree). There L q_min >= s* (q_min >= log(1/L) since L >= exp(-q_min)), so every run, whatever its h,
+    is in the ridge regime; the window does not depend on h."""
+    return (-tr.log_loss >= LATE_STIFFNESS / degree).nonzero()[0]
+
+
+DRAWDOWN_RESOLUTION = 1e-12   # relative drawdowns below this are rounding of the recorded soft margins
+
+
+def shrink_order(hs, downs) -> float:
+    """Order p of drawdown ~ h^p over hs: the least-squares slope of log max(drawdown, 1e-12) against log h (a
+    drawdown that vanished from some h on counts at the resolution 1e-12, so vanishing gives a large order)."""
+    return fit_order(hs, [max(float(x), DRAWDOWN_RESOLUTION) for x in downs])
+
+
+def _drawdown_verdict(hs, downs, min_order, norm, log10_T):
+    """(measured, threshold, comparison, passed, definition). When some late-phase drawdown exceeds the rounding
+    level: the fitted order (``shrink_order``) >= min_order. When none does at any h, the discrete path's soft
+    margin never decreased in the late phase (Theorem 3.1 holds on it exactly, there is no error left to
+    shrink): the largest drawdown <= 1e-12."""
+    window = (f"the soft margin l^-1(L)/||theta||_{norm}^L over the late phase (log(1/L) >= {LATE_STIFFNESS:g}/L) "
+              f"down to log10 L = {log10_T:g}")
+    if all(float(d) <= DRAWDOWN_RESOLUTION for d in downs):
+        worst = max(float(d) for d in downs)
+        return worst, DRAWDOWN_RESOLUTION, "<=", True, f"largest relative drawdown of {window}, over every h"
+    order = shrink_order(hs, downs)
+    return order, min_order, ">=", order >= min_order, (
+        f"fitted order p of the largest relative drawdown of {window} (drawdown ~ h^p; a drawdown of 0 counts "
+        "as 1e-12, the rounding level)")
+
+
 def check_ridge_drawdown(norm="linf", *, hs=None, control=False, min_order=0.5) -> CheckResult:
-    """The late-phase soft-margin drawdown shrinks with h (see the module docstring; linf uses four steps
-    down to 0.0125: its drawdown is a max over a chattering path, noisy at three)."""
+    """The late-phase soft-margin drawdown shrinks with h, or there is none at any h (see the module docstring;
+    linf uses four steps down to 0.0125: its drawdown is a max over a chattering path, noisy at three). The
+    window is the late phase (``late_window``); the drawdown after L < 1, which includes the explicit steps
+    before it, is reported in the detail (``drawdown_after_fit``)."""
     make_case, log10_T, default_hs = DRAWDOWN_CASES[norm]
     hs = default_hs if hs is None else hs
     model, th, data = make_case(0)
     rule = RelativeStep if control else RidgeStep
-    downs, evidence, tr = [], True, None
+    downs, after_fit, evidence, tr = [], [], True, None
     for h in hs:
         tr = integrate(model, th, data, norm=norm, step=rule(h), target_log_loss=log10_T * math.log(10),
                        margin_norms=(), max_seconds=60)
-        soft = tr.after_separation("soft_margin")
-        evidence &= tr.status == "success" and soft.size >= 3 and bool(torch.isfinite(torch.from_numpy(soft)).all())
-        downs.append(max_drawdown(soft) if soft.size else math.nan)
-    order = fit_order(hs, downs)
-    exact = all(d == 0.0 for d in downs)
-    ok = evidence and (exact or order >= min_order)
+        late = tr.soft_margin[late_window(tr, model.degree)]
+        evidence &= tr.status == "success" and late.size >= 3 and bool(torch.isfinite(torch.from_numpy(late)).all())
+        downs.append(max_drawdown(late) if late.size else math.nan)
+        after_fit.append(max_drawdown(tr.after_separation("soft_margin")))
+    measured, threshold, comparison, ok, definition = _drawdown_verdict(hs, downs, min_order, norm, log10_T)
     name = f"ridge-drawdown-{norm}" + ("-explicit-relative-step" if control else "")
     rule_name = "RelativeStep(h)" if control else "RidgeStep(h)"
     case = describe_case(model, data, data_name="teacher-student data" if norm == "l1" else "separable data",
                          algorithm=f"{norm} steepest flow", norm=norm, step=f"{rule_name}, h in {list(hs)}",
                          reached=reached_text(tr))
     return CheckResult(name, "Theorem 3.1 in the late phase: the soft-margin drawdown of the discrete run "
-                       "shrinks with h", math.inf if exact else order, min_order, ok, comparison=">=",
-                       detail={"hs": list(hs), "max_drawdown": downs, "target_log10_loss": log10_T},
-                       negative_control=control, evidence=evidence, case=case,
-                       definition=("fitted order p of the largest relative drawdown of the soft margin "
-                                   f"l^-1(L)/||theta||_{norm}^L after L < 1, down to log10 L = {log10_T:g} "
-                                   "(drawdown ~ h^p; inf when there is none at any h)"),
+                       "shrinks with h (or is 0 at every h)", measured, threshold, evidence and ok,
+                       comparison=comparison, negative_control=control, evidence=evidence, case=case,
+                       detail={"hs": list(hs), "max_drawdown": downs, "drawdown_after_fit": after_fit,
+                               "target_log10_loss": log10_T}, definition=definition,
                        changed="explicit RelativeStep(h) (the old default) instead of RidgeStep(h)" if control else "")
 
 

@@ -213,7 +213,7 @@ def _thm34_nets(m, quick, figdir):
                 needs=["check_thm34_step_floor", "check_thm34_step_depth", "plot_step_floor"])
 def _thm34_step_floor(m, quick, figdir):
     """GD (l2) on the two-layer net: floor of the l2 measure vs h (control: the same floor measured in linf)."""
-    kw = dict(hs=(0.025, 0.00625), n_points=12) if quick else {}
+    kw = dict(hs=(m.HS[0], m.HS[-1]), n_points=12) if quick else {}     # quick: the full sweep's two end steps
     out = [m.check_thm34_step_floor("l2", **kw), m.check_thm34_step_floor("l2", measure_norm="linf", **kw),
            m.check_thm34_step_depth("l2", **kw)]
     out[0].figures.append(m.plot_step_floor("l2", figdir / "thm34_step_floor.png", **kw))

@@ -1,20 +1,21 @@
-"""Fig. 1 at depth: GD and SD continued from their final batched iterate to log10 L = -1e4 by the late-phase engine.
+"""Fig. 1 at depth: GD, SD and CD continued from their final batched iterate to log10 L = -1e4 by the late-phase engine.
 
-The batched runs end near log L = -200 (quick) to -400; the theorems speak of the limit. Each GD (l2) and SD
-(l_inf) run of the first ``n_seeds`` seeds at the largest init scale is continued by ``flow.integrate`` with the
-late-phase rule ``RidgeStep(0.05)`` (exp loss, the same data and student) to log10 L = ``DEPTH``. Measured at the
+The batched runs end near log L = -200 (quick) to -400; the theorems speak of the limit. Each GD (l2), SD
+(l_inf) and CD (l1) run of the first ``n_seeds`` seeds at the largest init scale is continued by
+``flow.integrate`` with the late-phase rule ``RidgeStep(0.05)`` (exp loss, the same data and student; for CD
+the ridge step cuts the concave ReLU kinks it crosses, docs/flow.md) to log10 L = ``DEPTH``. Measured at the
 end, in the hard normalized margin gamma_bar_p = min_i y_i f(x_i) / ||theta||_p^2:
 
-* claim ``own-margin-at-depth``: GD ends with the larger gamma_bar_2 AND SD with the larger gamma_bar_inf of the pair
-  (per seed; the fraction of seeds must reach SEED_FRAC = 0.8, the teacher-student bar). Control: the roles
-  swapped (GD owning l_inf, SD owning l2), which must fail;
+* claim ``own-margin-at-depth``: GD ends with the largest gamma_bar_2, SD with the largest gamma_bar_inf AND CD
+  with the largest gamma_bar_1 of the three (per seed with all three at the depth; the fraction of seeds must
+  reach SEED_FRAC = 0.8, the teacher-student bar). Control: the owners rotated (GD owning l_inf, SD l1, CD l2),
+  which must fail;
 * table: per run the depth reached, the steps and seconds, the margins in l1 / l2 / l_inf, and the largest
   relative drawdown of the own-norm soft margin log(1/L) / ||theta||^2 over the continuation (Theorem 3.1: 0 for
   the flow; the integrator's O(h) error for the discrete path, docs/flow.md).
 
-Coordinate descent is not continued: on this net the late-phase integrator takes 120 s to go from log L = -147 to
-log10 L = -957 (measured 2026-11-29), far from -1e4 (docs/benchmarks.md, "late phase").
-Continuations are cached in the experiment's RunCache (keyed by the run's configuration, DEPTH and h).
+Continuations are cached in the experiment's RunCache (keyed by the run's configuration, DEPTH, h and
+INTEGRATOR, the late-phase rule's version: 2 = with kink cuts and warm-started columns).
 """
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ import torch
 from ..results import CheckResult
 from ._seeds import SEED_FRAC, mean_se, wilson
 
-DEPTH, H, MAX_SECONDS = -1e4, 0.05, 120.0
-ALGOS = {"GD": "l2", "SD": "linf"}
+DEPTH, H, MAX_SECONDS, INTEGRATOR = -1e4, 0.05, 120.0, 2
+ALGOS = {"GD": "l2", "SD": "linf", "CD": "l1"}
+OWNERS = {"l2": "GD", "linf": "SD", "l1": "CD"}
+ROTATED = {"l2": "CD", "linf": "GD", "l1": "SD"}
 
 
 def continue_run(r: dict, C: dict) -> dict:
@@ -48,14 +51,14 @@ def continue_run(r: dict, C: dict) -> dict:
 
 
 def depth_runs(runs: list, C: dict, cache, n_seeds: int) -> dict:
-    """{(seed, algo): continuation} for GD and SD of the first n_seeds seeds at the largest alpha (cached)."""
+    """{(seed, algo): continuation} for GD, SD and CD of the first n_seeds seeds at the largest alpha (cached)."""
     alpha = max(C["alphas"])
     seeds = sorted({r["seed"] for r in runs})[:n_seeds]
     out = {}
     for r in runs:
         if r["alpha"] == alpha and r["seed"] in seeds and r["switch"] is None and r["algo"] in ALGOS:
             cfg = {k: r[k] for k in ("d", "n", "width", "steps", "lr", "seed", "alpha", "algo")}
-            cfg.update(kind="depth", depth=DEPTH, h=H, max_seconds=MAX_SECONDS)
+            cfg.update(kind="depth", depth=DEPTH, h=H, max_seconds=MAX_SECONDS, integrator=INTEGRATOR)
             got = cache.load(cfg, _validate)
             if got is None:
                 got = continue_run(r, C)
@@ -71,26 +74,27 @@ def _validate(d: dict) -> None:
 
 
 def own_margin_at_depth(deep: dict, negative: bool = False) -> CheckResult:
-    """Per seed with both runs at the target depth: GD has the larger l2 margin and SD the larger linf margin (the
-    control swaps the owners)."""
-    owner = {"l2": "SD", "linf": "GD"} if negative else {"l2": "GD", "linf": "SD"}
+    """Per seed with all three runs at the target depth: each norm's owner (GD l2, SD linf, CD l1) has the
+    largest margin in it (the control rotates the owners)."""
+    owner = ROTATED if negative else OWNERS
     wins = []
     for s in sorted({s for s, _ in deep}):
-        pair = {a: deep.get((s, a)) for a in ALGOS}
-        if any(v is None or v["status"] != "success" for v in pair.values()):
+        trio = {a: deep.get((s, a)) for a in ALGOS}
+        if any(v is None or v["status"] != "success" for v in trio.values()):
             continue
-        wins.append(all(max(pair, key=lambda a: pair[a]["margins"][p]) == owner[p] for p in owner))
+        wins.append(all(max(trio, key=lambda a: trio[a]["margins"][p]) == owner[p] for p in owner))
     frac = float(np.mean(wins)) if wins else math.nan
     lo, hi = wilson(sum(wins), len(wins))
-    tag = "(negative control: owners swapped) " if negative else ""
+    tag = "(negative control: owners rotated) " if negative else ""
     return CheckResult("own-margin-at-depth" + ("-control" if negative else ""),
                        f"{tag}at log10 L = {DEPTH:g} (late-phase continuation of the batched runs), "
-                       f"{owner['l2']} has the larger gamma_bar_2 and {owner['linf']} the larger gamma_bar_inf, in >= "
-                       f"{SEED_FRAC:g} of the seeds [{sum(wins)}/{len(wins)}, 95% Wilson [{lo:.2f}, {hi:.2f}]]",
+                       f"{owner['l2']} has the largest gamma_bar_2, {owner['linf']} the largest gamma_bar_inf and "
+                       f"{owner['l1']} the largest gamma_bar_1 of GD, SD and CD, in >= {SEED_FRAC:g} of the seeds "
+                       f"[{sum(wins)}/{len(wins)}, 95% Wilson [{lo:.2f}, {hi:.2f}]]",
                        frac, SEED_FRAC, bool(wins) and frac >= SEED_FRAC, ">=", {"seeds": len(wins)},
                        negative_control=negative, evidence=bool(wins),
-                       definition="fraction of seeds (GD and SD both reached the depth) where the named owners win "
-                                  "both norms", changed="the owners of l2 and linf swapped" if negative else "")
+                       definition="fraction of seeds (GD, SD and CD all reached the depth) where the named owners "
+                                  "win all three norms", changed="the owners rotated" if negative else "")
 
 
 def depth_table(deep: dict) -> list:

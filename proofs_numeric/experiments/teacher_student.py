@@ -154,7 +154,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
         deep = D.depth_runs(runs, C, cache, 2 if quick else len(seeds))
     claims += kkt_claims + [D.own_margin_at_depth(deep), D.own_margin_at_depth(deep, negative=True)]
     tables["KKT measure of (MM) at the final iterate, per norm (kc.residual(...).measure)"] = kkt_table
-    tables[f"late-phase continuation of GD and SD to log10 L = {D.DEPTH:g} (RidgeStep({D.H}), largest alpha)"] = \
+    tables[f"late-phase continuation of GD, SD and CD to log10 L = {D.DEPTH:g} (RidgeStep({D.H}), largest alpha)"] = \
         D.depth_table(deep)
     summary = (f"Teacher-student, {len(seeds)} seeds x init scales {list(C['alphas'])}, {C['steps']} steps; "
                f"d={C['d']}, n={C['n']}, width {C['width']} (our defaults; docs/experiments.md); seeds {seeds}; "

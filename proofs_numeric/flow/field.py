@@ -106,25 +106,17 @@ class SteepestField:
         """True when the model provides Clarke pieces of its kinks (``kink_rows``)."""
         return hasattr(self.host_fm, "kink_rows")
 
-    def kink_rows(self, params, q, J, step, cap=None):
-        """Clarke pieces of near-kink ReLU units for a step of length ``step`` (algorithm's norm), as extra
-        (q', J') rows (numpy), or None when the model has no ``kink_rows``. A step D changes <w_j, x_i> by at
-        most ||D|| ||x_i||_* (dual norm of the algorithm's norm on the x_i entries), the radius used. At most
-        ``cap`` rows (default n) are kept: those whose other side is closest (smallest |q'_i - q_i| = |c_ij z_ij|)."""
+    def kink_rows(self, params, trial, q, J):
+        """Cutting planes for the concave ReLU kinks the step params -> trial crosses, as extra (q', J') rows
+        (numpy; one per point whose concave units change side: q_i and grad q_i at ``params`` with those
+        units on their trial side), or None when the model has no ``kink_rows``. Empty arrays when the trial
+        crosses none."""
         if not hasattr(self.host_fm, "kink_rows"):
             return None
-        Xf = self.host_X.reshape(self.host_X.shape[0], -1)
-        radius = step * torch.tensor([self.norm.dual([x]) for x in Xf], dtype=Xf.dtype, device=Xf.device)
-        params = [p.cpu() for p in params]
         with torch.no_grad():
-            qa, Ja, owner = self.host_fm.kink_rows(params, self.host_X, self.host_y, torch.from_numpy(q),
-                                                   torch.from_numpy(J), radius)
-        qa, Ja, owner = qa.numpy().astype(float), Ja.numpy().astype(float), owner.numpy()
-        cap = q.size if cap is None else int(cap)
-        if qa.size > cap:
-            pick = np.argsort(np.abs(qa - q[owner]))[:cap]
-            qa, Ja = qa[pick], Ja[pick]
-        return qa, Ja
+            qa, Ja, _ = self.host_fm.kink_rows([p.cpu() for p in params], [p.cpu() for p in trial], self.host_X,
+                                               self.host_y, torch.from_numpy(q), torch.from_numpy(J))
+        return qa.numpy().astype(float), Ja.numpy().astype(float)
 
     def __call__(self, params) -> FieldEval:
         self.n_evals += 1

@@ -46,6 +46,7 @@ class Ridge:
     w: np.ndarray        # dual weights (end-of-step softmax weights in the sharp limit)
     gap: float           # dual value - value >= 0 (0 up to the solver's tolerance: D is optimal)
     rounds: int          # LPs solved (column-generation rounds); 0 for l2
+    columns: np.ndarray = None   # linf: coordinates strictly inside (-r, r); l1: the support of D (warm start)
 
 
 def _grow(F, score, cap):
@@ -57,13 +58,15 @@ def _grow(F, score, cap):
     return cand
 
 
-def ridge_linf(q, J, r, w0, max_rounds=40) -> Ridge:
+def ridge_linf(q, J, r, w0, cols0=None, max_rounds=40) -> Ridge:
     k, P = J.shape
     z = J.T @ w0
     live = np.abs(J).max(axis=0) > 0
     sig = np.where(z >= 0, 1.0, -1.0) * live
     F = np.zeros(P, bool)
     F[np.argsort(np.abs(z) / np.where(live, np.abs(J).max(axis=0), 1.0))[:min(P, 2 * k)]] = True
+    if cols0 is not None:
+        F[cols0] = True                       # the previous step's undecided coordinates (they change slowly)
     F &= live
     cols = np.flatnonzero(F)
     fixed = r * (J[:, ~F] @ sig[~F])
@@ -78,7 +81,7 @@ def ridge_linf(q, J, r, w0, max_rounds=40) -> Ridge:
         if not (wrong > 0).any() or rnd == max_rounds:
             D = r * sig
             D[cols] = x
-            return _certify(q, J, r, D, w, np.abs(z).sum(), rnd)
+            return _certify(q, J, r, D, w, np.abs(z).sum(), rnd, cols[np.abs(x) < r * (1 - 1e-9)])
         new = _grow(F, wrong, 2 * k)
         fixed -= r * (J[:, new] @ sig[new])     # the new columns leave the fixed part ...
         lp.set_rhs(q + fixed)
@@ -87,12 +90,14 @@ def ridge_linf(q, J, r, w0, max_rounds=40) -> Ridge:
     raise AssertionError("unreachable")
 
 
-def ridge_l1(q, J, r, w0, max_rounds=40) -> Ridge:
+def ridge_l1(q, J, r, w0, cols0=None, max_rounds=40) -> Ridge:
     k, P = J.shape
     a = np.abs(J.T @ w0)
     F = np.zeros(P, bool)
-    cols = np.argsort(-a)[:min(P, 2 * k)]
-    F[cols] = True
+    F[np.argsort(-a)[:min(P, 2 * k)]] = True
+    if cols0 is not None:
+        F[cols0] = True                       # the previous step's candidate coordinates
+    cols = np.flatnonzero(F)
     lp = ColumnLP(q, budget=r)
     lp.add(np.hstack([J[:, cols], -J[:, cols]]), 0.0, None)
     blocks = [cols]
@@ -106,14 +111,14 @@ def ridge_l1(q, J, r, w0, max_rounds=40) -> Ridge:
             for blk in blocks:                  # columns were added as [J_B, -J_B] per block B
                 D[blk] += x[pos:pos + blk.size] - x[pos + blk.size:pos + 2 * blk.size]
                 pos += 2 * blk.size
-            return _certify(q, J, r, D, w, a.max(), rnd)
+            return _certify(q, J, r, D, w, a.max(), rnd, np.flatnonzero(D))
         new = _grow(F, excess, 2 * k)
         lp.add(np.hstack([J[:, new], -J[:, new]]), 0.0, None)
         blocks.append(new)
     raise AssertionError("unreachable")
 
 
-def ridge_l2(q, J, r, w0) -> Ridge:
+def ridge_l2(q, J, r, w0, cols0=None) -> Ridge:
     """l2: for a level t the smallest step reaching min_i(q_i + J_i D) >= t is D(t) = J^T lam(t), lam(t) the
     non-negative least-squares solution of min_{lam >= 0} 1/2 lam^T K lam - lam.(t - q) (K = J J^T, an NNLS
     problem in the k points); ||D(t)|| increases with t, and Brent's method finds the level with ||D(t)|| = r.
@@ -140,9 +145,9 @@ def ridge_l2(q, J, r, w0) -> Ridge:
     return _certify(q, J, r, D, w, float(np.linalg.norm(J.T @ w)), 0)
 
 
-def _certify(q, J, r, D, w, dual_norm, rounds) -> Ridge:
+def _certify(q, J, r, D, w, dual_norm, rounds, columns=None) -> Ridge:
     value = float((q + J @ D).min())
-    return Ridge(D, value, w, max(float(w @ q) + r * dual_norm - value, 0.0), rounds)
+    return Ridge(D, value, w, max(float(w @ q) + r * dual_norm - value, 0.0), rounds, columns)
 
 
 SOLVERS = {"l1": ridge_l1, "l2": ridge_l2, "linf": ridge_linf}
@@ -161,8 +166,10 @@ def reachable(q, J, r, norm_name):
     return np.flatnonzero(q - r * dn <= q[m] + r * dn[m])
 
 
-def ridge_step(q, J, r, norm_name, w0=None) -> Ridge:
-    """Solve (R) for norm l1, l2 or linf. q: (n,), J: (n, P), r > 0; w0 (n,) warm-starts the weights.
+def ridge_step(q, J, r, norm_name, w0=None, cols0=None) -> Ridge:
+    """Solve (R) for norm l1, l2 or linf. q: (n,), J: (n, P), r > 0; w0 (n,) warm-starts the weights, cols0 (indices
+    into the P coordinates, e.g. the previous step's ``columns``) the l1/linf working set; neither changes the
+    optimum, only how fast it is found.
     The returned weights ``w`` have length n (0 for the points that cannot reach the minimum)."""
     q = np.asarray(q, dtype=np.float64)
     keep = reachable(q, J, r, norm_name)
@@ -171,7 +178,7 @@ def ridge_step(q, J, r, norm_name, w0=None) -> Ridge:
     if w0k is None or not w0k.sum() > 0:
         w0k = np.exp(-qk / max(float(np.ptp(qk)), 1e-300))
     w0k = w0k / w0k.sum()
-    res = SOLVERS[norm_name](qk, Jk, float(r), w0k)
+    res = SOLVERS[norm_name](qk, Jk, float(r), w0k, cols0)
     res.value += float(q[keep].min())
     w = np.zeros_like(q)
     w[keep] = res.w

@@ -25,6 +25,7 @@ class ColumnLP:
         silence_highs_banner()
         self.hs = highspy.Highs()
         self.hs.setOptionValue("output_flag", False)
+        self.hs.setOptionValue("presolve", "off")      # tiny dense LPs re-solved from a warm basis: presolve costs 25%
         self.inf = highspy.kHighsInf
         self.optimal = highspy.HighsModelStatus.kOptimal
         self.k = int(np.asarray(b).size)

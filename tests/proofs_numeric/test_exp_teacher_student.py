@@ -26,7 +26,7 @@ def test_claims_figures_tables(tiny):
         assert math.isfinite(c.measured), c
     assert all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in res.figures) and len(res.figures) == 2
     assert any("KKT" in k for k in res.tables) and any("ordering" in k for k in res.tables)
-    assert len(list((out / "cache").glob("*.json"))) == 2 * 5 + 2 * 2     # + the GD and SD depth continuations
+    assert len(list((out / "cache").glob("*.json"))) == 2 * 5 + 2 * 3     # + the GD, SD and CD depth continuations
     assert any("continuation" in k for k in res.tables)
 
 
@@ -109,15 +109,15 @@ def test_unknown_experiment_and_config():
         run("/tmp/unused-ts", quick=True, config={"width ": 3})
 
 
-def test_own_margin_at_depth_needs_both_runs_at_depth_and_can_fail():
+def test_own_margin_at_depth_needs_all_three_runs_at_depth_and_can_fail():
     from proofs_numeric.experiments import _ts_depth as D
 
-    def run(l2, linf, status="success"):
-        return {"status": status, "margins": {"l2": l2, "linf": linf}}
-    good = {(0, "GD"): run(0.26, 6.3), (0, "SD"): run(0.11, 178.0)}
+    def run(l1, l2, linf, status="success"):
+        return {"status": status, "margins": {"l1": l1, "l2": l2, "linf": linf}}
+    good = {(0, "GD"): run(3e-4, 0.27, 6.5), (0, "SD"): run(4e-5, 0.10, 188.0), (0, "CD"): run(7e-3, 0.14, 0.37)}
     assert D.own_margin_at_depth(good).passed and not D.own_margin_at_depth(good, negative=True).passed
-    sd_wins_l2 = {(0, "GD"): run(0.10, 6.3), (0, "SD"): run(0.11, 178.0)}
-    assert not D.own_margin_at_depth(sd_wins_l2).passed
-    short = {(0, "GD"): run(0.26, 6.3), (0, "SD"): run(0.11, 178.0, status="max_seconds")}
+    cd_loses_l1 = {**good, (0, "CD"): run(1e-4, 0.14, 0.37)}
+    assert not D.own_margin_at_depth(cd_loses_l1).passed
+    short = {**good, (0, "CD"): run(7e-3, 0.14, 0.37, status="max_seconds")}
     r = D.own_margin_at_depth(short)
     assert not r.has_evidence and not r.passed

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from proofs_numeric.checks.thm34_step_checks import check_thm34_step_floor, fit_step_order
+from proofs_numeric.checks.thm34_step_checks import HS, check_thm34_step_floor, fit_step_order
 
-QUICK = dict(hs=(0.025, 0.00625), n_points=12)
+QUICK = dict(hs=(HS[0], HS[-1]), n_points=12)     # verify --quick's pair: the full sweep's end steps (16x apart)
 
 
 def test_gd_floor_shrinks_with_h_and_the_other_norm_control_fails():
