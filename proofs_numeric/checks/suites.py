@@ -209,14 +209,26 @@ def _thm34_nets(m, quick, figdir):
 
 
 @register_suite("thm34-step-floor", "Theorem 3.4 on a ReLU net as a statement about the flow: the GD measure's floor "
-                "shrinks with the step h", module="thm34_step_checks",
-                needs=["check_thm34_step_floor", "check_thm34_step_depth", "plot_step_floor"])
+                "shrinks with the step h; sign descent's measure at small h", module="thm34_step_checks",
+                needs=["check_thm34_step_floor", "check_thm34_step_depth", "plot_step_floor", "check_sd_split",
+                       "check_thm34_net", "SD_FLOOR", "SD_NOT_ASSERTED"])
 def _thm34_step_floor(m, quick, figdir):
-    """GD (l2) on the two-layer net: floor of the l2 measure vs h (control: the same floor measured in linf)."""
+    """GD (l2) on the two-layer net: floor of the l2 measure vs h (control: the same floor measured in linf).
+    Full report only: the same for sign descent (linf; control l2; reported, not asserted), Theorem 3.4's decrease
+    of the linf measure on the smallest-h SD run (asserted; control l2) and where that measure sits."""
     kw = dict(hs=(m.HS[0], m.HS[-1]), n_points=12) if quick else {}     # quick: the full sweep's two end steps
     out = [m.check_thm34_step_floor("l2", **kw), m.check_thm34_step_floor("l2", measure_norm="linf", **kw),
            m.check_thm34_step_depth("l2", **kw)]
     out[0].figures.append(m.plot_step_floor("l2", figdir / "thm34_step_floor.png", **kw))
+    if quick:
+        return out
+    sd = m.SD_FLOOR
+    run = dict(h=min(sd["hs"]), log10_target=sd["log10_target"], n_points=sd["n_points"], max_seconds=sd["max_seconds"])
+    out += [m.check_thm34_step_floor("linf", not_asserted=m.SD_NOT_ASSERTED, **sd),
+            m.check_thm34_step_floor("linf", measure_norm="l2", **sd),
+            m.check_thm34_net("linf", **run), m.check_thm34_net("linf", measure_norm="l2", **run),
+            m.check_thm34_step_depth("linf", **sd), m.check_sd_split(**sd)]
+    out[-6].figures.append(m.plot_step_floor("linf", figdir / "thm34_step_floor_sd.png", other="l2", **sd))
     return out
 
 

@@ -46,9 +46,10 @@ CASES = {"two-layer": (12, 24, 12), "three-layer": (10, 20, 10)}
 # Why an own-norm row is reported, not asserted (measured on the two-layer case, docs/thm34_networks.md).
 PLATEAU = {"l2": "the discrete ridge path's measure stops at a floor of the integrator (1e-2 at h = 0.05) that "
                  "shrinks with h (row thm3.4-step-floor-GD-l2: order 0.72, 1.3e-3 at h = 0.0016)",
-           "linf": "the measure falls from 0.43 to about 0.04 by log10 L = -1e5 and then plateaus at 0.03-0.06 down "
-                   "to -1e8; the level there depends on the LP's vertex sequence (another, equally exact one gave "
-                   "0.021 at -1e6) and a 16x smaller step lowers it less than 2x"}
+           "linf": "at h = 0.05 the discrete path's measure reaches its step floor (about 0.04) by log10 L = -1e4 and "
+                   "wanders there (0.03-0.06 to -1e8); the floor shrinks with h (row thm3.4-step-floor-SD-linf: "
+                   "0.042 at h = 0.05 to 0.017 at h = 0.00078) and at h = 0.00078 the measure keeps falling to "
+                   "-1e6 (row thm3.4-net-two-layer-SD-linf-h0.00078125)"}
 
 
 @lru_cache(maxsize=8)
@@ -121,8 +122,10 @@ def check_thm34_net(norm="linf", *, kind="two-layer", measure_norm=None, log10_t
     drop = float(m[i0] / m[-1]) if i0 < len(m) and m[-1] > 0 else math.nan
     ok = math.isfinite(p) and p >= min_order and drop >= min_drop
     control = mn != kc.norm(norm).name
-    name = f"thm3.4-net-{kind}-{ALGO.get(norm, norm)}-{norm}" + (f"-measured-{mn}" if control else "")
-    claim = (f"{ALGO.get(norm, norm)} ({norm} steepest flow) on a {kind} ReLU net: the {mn} KKT measure of (MM) "
+    name = (f"thm3.4-net-{kind}-{ALGO.get(norm, norm)}-{norm}" + (f"-h{h:g}" if h != 0.05 else "")
+            + (f"-measured-{mn}" if control else ""))
+    claim = (f"{ALGO.get(norm, norm)} ({norm} steepest flow, RidgeStep({h:g})) on a {kind} ReLU net: the {mn} KKT "
+             "measure of (MM) "
              f"decreases toward 0 as log L -> -inf (fitted order p in 1/log(1/L) >= {min_order:g} and a drop "
              f">= {min_drop:g}x over the deep stretch)")
     if informational:
