@@ -47,7 +47,17 @@ def continue_run(r: dict, C: dict) -> dict:
     drawdown = float(np.max((peak - soft) / peak)) if soft.size > 1 else math.nan
     return {"status": tr.status, "log10_loss": float(tr.log10_loss[-1]), "steps": int(tr.info["steps"]),
             "seconds": float(tr.info["wall_time"]), "drawdown": drawdown,
-            "margins": {p: float(v[-1]) for p, v in tr.margins.items()}}
+            "margins": {p: float(v[-1]) for p, v in tr.margins.items()},
+            "W": tr.params[0].tolist(), "a": tr.params[1].reshape(-1).tolist()}
+
+
+def as_runs(deep: dict, C: dict) -> list:
+    """The continuations' final iterates in the batched runs' record form (the fields the KKT table reads), for
+    the runs that reached the depth."""
+    alpha = max(C["alphas"])
+    return [{"algo": a, "seed": s, "alpha": alpha, "switch": None, "W": v["W"], "a": v["a"], "fit_step": 0,
+             "log_loss": [v["log10_loss"] * math.log(10)]}
+            for (s, a), v in sorted(deep.items()) if v["status"] == "success" and "W" in v]
 
 
 def depth_runs(runs: list, C: dict, cache, n_seeds: int) -> dict:
@@ -68,7 +78,7 @@ def depth_runs(runs: list, C: dict, cache, n_seeds: int) -> dict:
 
 
 def _validate(d: dict) -> None:
-    missing = [k for k in ("status", "log10_loss", "margins", "drawdown") if k not in d]
+    missing = [k for k in ("status", "log10_loss", "margins", "drawdown", "W", "a") if k not in d]
     if missing:
         raise ValueError(f"a depth continuation without {missing}")
 
@@ -107,4 +117,4 @@ def depth_table(deep: dict) -> list:
     return rows
 
 
-__all__ = ["DEPTH", "H", "continue_run", "depth_runs", "own_margin_at_depth", "depth_table"]
+__all__ = ["DEPTH", "H", "continue_run", "depth_runs", "own_margin_at_depth", "depth_table", "as_runs"]

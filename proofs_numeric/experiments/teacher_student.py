@@ -152,8 +152,11 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
         kkt_n = kkt_runs if kkt_runs is not None else (1 if quick else 2)
         kkt_claims, kkt_table = R.kkt(runs, C, kkt_n)
         deep = D.depth_runs(runs, C, cache, 2 if quick else len(seeds))
-    claims += kkt_claims + [D.own_margin_at_depth(deep), D.own_margin_at_depth(deep, negative=True)]
+        deep_kkt = ([], []) if quick else R.kkt(D.as_runs(deep, C), C, kkt_n, tag="-at-depth")
+    claims += kkt_claims + deep_kkt[0] + [D.own_margin_at_depth(deep), D.own_margin_at_depth(deep, negative=True)]
     tables["KKT measure of (MM) at the final iterate, per norm (kc.residual(...).measure)"] = kkt_table
+    if not quick:   # the measures at depth take 10-30 s each in linf (ties): the full run only
+        tables[f"KKT measure at the late-phase continuation's end (log10 L = {D.DEPTH:g}), per norm"] = deep_kkt[1]
     tables[f"late-phase continuation of GD, SD and CD to log10 L = {D.DEPTH:g} (RidgeStep({D.H}), largest alpha)"] = \
         D.depth_table(deep)
     summary = (f"Teacher-student, {len(seeds)} seeds x init scales {list(C['alphas'])}, {C['steps']} steps; "

@@ -121,3 +121,25 @@ def test_own_margin_at_depth_needs_all_three_runs_at_depth_and_can_fail():
     short = {**good, (0, "CD"): run(7e-3, 0.14, 0.37, status="max_seconds")}
     r = D.own_margin_at_depth(short)
     assert not r.has_evidence and not r.passed
+
+
+@pytest.mark.slow
+def test_coordinate_descent_at_depth_is_closest_to_kkt_in_l1(tiny):
+    """The full run's kkt-own-norm-at-depth rows, on the tiny run's cached CD continuation (seed 0, log10 L =
+    -1e4): the l1 KKT measure is below the l2 and linf ones (claim passes), and crediting CD with l2 instead (the
+    control: own / smallest other with own = l2) gives a ratio above 1."""
+    import torch
+    from proofs_numeric.experiments import _ts_depth as D
+    from proofs_numeric.experiments import teacher_student as ts
+    from proofs_numeric.experiments.cache import RunCache
+    _, out, _ = tiny
+    C = dict(ts.QUICK)
+    cache = RunCache(out / "cache", "teacher_student", ts.CACHE_VERSION)
+    runs = ts.load_or_train(cache, C, [0, 1], False, torch.device("cpu"))
+    deep = D.depth_runs(runs, C, cache, 2)                     # cached by the fixture's run: no integration
+    cd = [r for r in D.as_runs(deep, C) if r["algo"] == "CD" and r["seed"] == 0]
+    claims, rows = R.kkt(cd, C, 1, tag="-at-depth")
+    assert [c.name for c in claims] == ["kkt-own-norm-at-depth:CD"] and not claims[0].informational
+    assert claims[0].passed and claims[0].measured < 1.0
+    measures = {p: float(rows[0][p].split()[0]) for p in ("l1", "l2", "linf")}
+    assert measures["l2"] / min(measures["l1"], measures["linf"]) > 1.0
