@@ -9,11 +9,11 @@ V_j = L_j^{-1} K[o_j, :] diag(Beff[:, j]) (k_j x n, every sample) and w_j = L_j^
     S = G_A^T G_A - (sum_j V_j^T V_j)[A, A],      y_A = S^{-1} (r_A - (sum_j V_j^T w_j)[A]),
     mu_Ij = beta^{-1} L_j^{-T} (w_j - V_j[:, A] y_A).
 
-(Schur complement of the block-diagonal part; a singular K[o_j, o_j] gets a ridge of 1e-12 of its largest diagonal; restricting the all-sample sums to A is exact because row i of V_j
-involves sample i only.) A neuron's (V_j, w_j, L_j) depend only on its free columns and the column Beff[:, j] (a
-top column adds width_c beta_c to B_ij), so a step recomputes only the neurons whose free set or Beff column
-changed and updates the two sums by the difference: after the first step, n^2 (changed columns) flops instead
-of n^2 k.
+(Schur complement of the block-diagonal part; a singular K[o_j, o_j] gets a ridge of 1e-12 of its largest
+diagonal; restricting the all-sample sums to A is exact because row i of V_j involves sample i only.)
+A neuron's (V_j, w_j, L_j) depend only on its free columns and the column Beff[:, j] (a top column adds
+width_c beta_c to B_ij), so a step recomputes only the neurons whose free set or Beff column changed and
+updates the two sums by the difference: after the first step, n^2 (changed columns) flops instead of n^2 k.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ H_E is solved through the n x n Schur complement: band columns of different neur
 I-block of H_E is block diagonal, beta beta' K[o, o] per neuron (kkt/two_layer_gram.py); with L_j the Cholesky
 factor of K[o_j, o_j] and V_j = diag(B_Aj) K[A, o_j] L_j^{-T},
 
-    S = G_A^T G_A - sum_j V_j V_j^T,   y_A = S^{-1} (r_A - sum_j V_j w_j),   mu_Ij = beta^{-1} L_j^{-T} (w_j - V_j^T y_A),
+    S = G_A^T G_A - sum_j V_j V_j^T,  y_A = S^{-1} (r_A - sum_j V_j w_j),  mu_Ij = beta^{-1} L_j^{-T} (w_j - V_j^T y_A),
 
 w_j = L_j^{-1} (r_Ij / beta) (unscaled; divide by (rho / L)^2): n^2 |I| flops instead of (n + |I|)^3.
 
