@@ -117,3 +117,12 @@ def test_face_solve_equals_a_dense_solve():
     got = np.vstack([yA, mu])
     assert np.abs(got - want).max() <= 1e-8 * max(1.0, np.abs(want).max())
     assert math.isfinite(float(got.sum()))
+
+
+def test_newton_respects_the_time_limit():
+    """No face step starts after the deadline: a tiny time_limit gives status time_limit, never a verdict of
+    "approximately KKT" from an unfinished solve."""
+    net, data = kinked_two_layer(2, 30, 10, 15)
+    res = kc.residual(net, data, norm="l2", pair=False, clarke_radius=0.05, time_limit=1e-4)
+    assert res.status == "time_limit" and NEWTON not in res.message
+    assert not res.verdict(1e-3).startswith("approximately")
