@@ -25,6 +25,7 @@ class Combination:
         self.width = np.ones(self.k) if width is None else np.asarray(width, dtype=np.float64)
         self._cols_csr = None
         self._gram = None
+        self._factor = None
 
     def __matmul__(self, z):
         return self.J0.T @ z[:self.n] + (self.cols @ z[self.n:] if self.k else 0.0)
@@ -42,19 +43,21 @@ class Combination:
     def rmatvec(self, x) -> np.ndarray:
         return np.concatenate([self.J0 @ x, self.cols.T @ x])
 
-    def rank_one_factor(self):
-        """(X, m, B) when the W-block rows of J0 have the two-layer layout J0_i|block j = B_ij x_i^T, with
-        B_ij = <J0_i restricted to block j, x_i> / ||x_i||^2 (checked entrywise to 1e-12 relative); else None."""
+    def rank_one_factor(self, check: bool = True):
+        """(X, m, B) when the W-block rows of J0 have the two-layer layout J0_i|block j = B_ij x_i^T, else None.
+
+        B_ij is read at the largest coordinate p_i of x_i (B_ij = J0_i|block j [p_i] / x_ip). With ``check`` the
+        layout is then verified entrywise: |J0_i|block j - B_ij x_i| <= 1e-12 max_i (max_j |B_ij| max_p |x_ip|)
+        (the largest entry of the W blocks when the layout holds), in chunks of rows (one pass over J0, no n x P
+        temporary); the checked result is cached. ``check=False`` only reads B (n m entries): for callers whose
+        output is certified against G itself (kkt/fy_l2_newton.py), where a wrong layout costs time, not accuracy."""
         if self.rank_one is None:
             return None
-        X, m = self.rank_one
-        n, d = X.shape
-        W = self.J0[:, :m * d].reshape(n, m, d)
-        sq = (X * X).sum(axis=1)
-        B = np.einsum("ijd,id->ij", W, X) / np.where(sq > 0, sq, 1.0)[:, None]
-        if np.abs(W - B[:, :, None] * X[:, None, :]).max() > 1e-12 * max(np.abs(W).max(), 1e-300):
-            return None
-        return X, m, B
+        if not check:
+            return _read_rank_one(self.J0, *self.rank_one, check=False)
+        if self._factor is None:
+            self._factor = (_read_rank_one(self.J0, *self.rank_one),)
+        return self._factor[0]
 
     def _gram0(self) -> np.ndarray:
         """J0 J0^T; with the rank-one layout (``rank_one_factor``) (x_i . x_i') (B B^T)_ii' + (rest of the rows)
@@ -114,3 +117,22 @@ def range_factor(Gc: Combination, rcond: float = 1e-13):
 def _split(Gc, factor, r):
     c = factor[1](Gc.rmatvec(r))
     return c, float(np.sqrt(max(r @ r - c @ c, 0.0)))
+
+
+def _read_rank_one(J0, X, m, chunk: int = 16, check: bool = True):
+    """(X, m, B) of ``Combination.rank_one_factor``, or None when the layout check fails."""
+    n, d = X.shape
+    W = J0[:, :m * d].reshape(n, m, d)
+    piv = np.abs(X).argmax(axis=1)
+    xp = X[np.arange(n), piv]
+    B = W[np.arange(n), :, piv] / np.where(xp != 0, xp, 1.0)[:, None]
+    if not check:
+        return X, m, B
+    worst, buf = 0.0, np.empty((min(chunk, n), m, d))
+    for s in range(0, n, chunk):
+        b = buf[:min(n, s + chunk) - s]
+        np.multiply(B[s:s + chunk, :, None], X[s:s + chunk, None, :], out=b)
+        np.subtract(W[s:s + chunk], b, out=b)
+        worst = max(worst, float(np.abs(b, out=b).max()))
+    scale = float((np.abs(B).max(axis=1) * np.abs(X).max(axis=1)).max()) if n else 0.0
+    return (X, m, B) if worst <= 1e-12 * max(scale, 1e-300) else None

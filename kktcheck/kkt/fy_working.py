@@ -29,6 +29,8 @@ import numpy as np
 from . import fy, fy_dual, fy_polish, fy_restrict, solve
 from .checks import family
 from .combination import Combination
+from .fy_l2_newton import FaceNewton
+from .two_layer_gram import TwoLayerGram
 
 PRICE_TOL = 1e-11  # reduced costs below this (in kappa units) count as zero
 FLIP_SHARE = 0.25  # when more than this share of the band columns is on the wrong side, they join W at once
@@ -160,6 +162,24 @@ def _l2_round(pb, Gr, ow, side, Wa, solver, gap):
     return out
 
 
+def _l2_newton(pb, lam0, gap):
+    """l2: the active-set Newton solver on the n x n Schur complement (kkt/fy_l2_newton.py), certified like every
+    round (upper bound = its certificate, lower bound = LB(t, M zeta)). Returns its number of face steps when the
+    certified gap is <= gap, else None (the conic working set then continues from the best certificate)."""
+    from threadpoolctl import threadpool_limits  # a declared dependency (also installed with scikit-learn)
+    with threadpool_limits(limits=1, user_api="blas"):  # small dense products: threads only add latency here
+        tl = TwoLayerGram.of(pb.G, pb.owner, check=False)  # a wrong layout only fails the certificate below
+        tl = tl if tl is not None or pb.k else TwoLayerGram.plain(pb.G.J0)
+        if tl is None:
+            return None
+        newton = FaceNewton(tl, pb.c, pb.gt, pb.scale, lam0)
+        z = newton.run()
+        if z is None:
+            return None
+        pb.certify(z)
+    return newton.steps if pb.gap() <= gap else None
+
+
 def _rows_round(pb, Gr, ow, side, Wa, S, sigma, kc, solver):
     """One l1 / linf round: the restricted row program (fy_restrict.rows_program) and its multipliers' bound."""
     out = fy_restrict.rows_program(pb.fam, Gr, ow, pb.scale, pb.x, pb.L, pb.q, kc, S, sigma, solver)
@@ -171,10 +191,10 @@ def _rows_round(pb, Gr, ow, side, Wa, S, sigma, kc, solver):
 
 
 def program(nrm, theta, q, L, G: Combination, owner, solver=None, start=None, gap: float = 1e-8,
-            max_rounds: int = 40) -> dict:
+            max_rounds: int = 40, newton: bool = True) -> dict:
     """Same contract as fy.program (dict lam, mu, u, status, message) plus ``certified_lower`` and ``rounds``;
-    nrm must be in the l2, l1 or linf family."""
-    return _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds)
+    nrm must be in the l2, l1 or linf family. l2 tries the active-set Newton solver first (``newton``)."""
+    return _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
 
 
 CUBIC_FROM = 500   # columns below which a round's time is fixed overhead (cvxpy set-up), not factorization
@@ -192,12 +212,15 @@ def _predicted(last, size) -> float:
     return sec * (max(c1, CUBIC_FROM) / max(c0, CUBIC_FROM)) ** 3 * max(r1, 1) / max(r0, 1)
 
 
-def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds) -> dict:
+def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton) -> dict:
     pb = _Problem(nrm, theta, q, L, G, owner)
     n, k = pb.n, pb.k
     kc = fy_dual.kappa(pb.c, n, owner, G.width)
     side, flipped, W = np.zeros(k), np.zeros(k, dtype=bool), []
     lam0 = np.zeros(n) if start is None else np.asarray(start, dtype=np.float64)
+    steps = _l2_newton(pb, lam0, gap) if pb.fam == "l2" and newton else None
+    if steps is not None:
+        return _pack(pb, "optimal", f"active-set Newton on the n x n Schur complement: {steps} face steps", 1)
     S, sigma = _initial_rows(pb.fam, pb.x, G @ np.concatenate([lam0, np.zeros(k)]), n)
     status, msg, rnd, last = "optimal", "", 0, None
     for rnd in range(1, max_rounds + 1):
