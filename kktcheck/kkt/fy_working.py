@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from ..threads import single_threaded
 from . import fy, fy_dual, fy_polish, fy_restrict, solve
 from .checks import family
 from .combination import Combination
@@ -149,10 +150,9 @@ def _l2_round(pb, Gr, ow, side, Wa, solver, gap):
     pb.certify(fy_restrict.expand(zr, pb.n, pb.owner, pb.G.width, side, Wa))
     Hr, c_r = pb.scale ** 2 * Gr.gram(), Gr.rmatvec(pb.x) / pb.L
     g_r = np.concatenate([pb.q - 1.0, np.zeros(Gr.k)])
-    from threadpoolctl import threadpool_limits  # a declared dependency (also installed with scikit-learn)
-    # single-threaded BLAS for the small dense factorizations: two OpenBLAS threads on a loaded 2-core machine
-    # made a 400 x 400 Cholesky 250 times slower (1.0 s instead of 4 ms, measured at load average 8)
-    with threadpool_limits(limits=1, user_api="blas"):
+    # single-threaded BLAS for the small dense factorizations (kktcheck.threads: two OpenBLAS threads on a loaded
+    # 2-core machine made a 400 x 400 Cholesky 250 times slower)
+    with single_threaded():
         for rel in fy_polish.RELS:  # faces read at several thresholds until one certifies
             if pb.gap() <= gap or solve.remaining() <= 0:
                 break
@@ -166,8 +166,7 @@ def _l2_newton(pb, lam0, gap):
     """l2: the active-set Newton solver on the n x n Schur complement (kkt/fy_l2_newton.py), certified like every
     round (upper bound = its certificate, lower bound = LB(t, M zeta)). Returns its number of face steps when the
     certified gap is <= gap, else None (the conic working set then continues from the best certificate)."""
-    from threadpoolctl import threadpool_limits  # a declared dependency (also installed with scikit-learn)
-    with threadpool_limits(limits=1, user_api="blas"):  # small dense products: threads only add latency here
+    with single_threaded():  # small dense products: threads only add latency here
         tl = TwoLayerGram.of(pb.G, pb.owner, check=False)  # a wrong layout only fails the certificate below
         tl = tl if tl is not None or pb.k else TwoLayerGram.plain(pb.G.J0)
         if tl is None:

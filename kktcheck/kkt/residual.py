@@ -30,6 +30,7 @@ from ..margins import _prepare, sample_margins_from_outputs
 from ..params import blocks, feasible_rescaling
 from ..subdiff import block_shape
 from ..subdiff import DEFAULT_TOL
+from ..threads import single_threaded
 from . import combination, compress, fy, fy_working, solve, spectral_fo
 from .checks import DEFAULT_MAX_SIZE, DEFAULT_RADIUS, family, validate
 from .result import KKTResidual, split
@@ -191,7 +192,7 @@ def _first_order(res, nrm, theta_np, q, L, G, owner, warm_lam, pair, too_big, to
     ``pair``, refused (status too_large) when ``too_big`` (its estimated PSD-cone entries, 0 when it fits)."""
     t0 = time.perf_counter()
     res.method = "first-order"
-    with spectral_fo.single_threaded():  # the certificate's SVDs too (threads made them 600 times slower)
+    with single_threaded():  # the certificate's SVDs too (threads made them 600 times slower)
         out = spectral_fo.program(nrm, theta_np, q, L, G, owner, warm_lam)
         res.set_measure(out, time.perf_counter() - t0)
     res.measure_lower = float(out.get("lower", math.nan))  # certified (weak duality, recomputed in numpy)

@@ -17,11 +17,11 @@ when the certified gap is larger, "time_limit" when the deadline stopped it (the
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 from scipy.optimize import minimize
 
+from ..threads import single_threaded
 from . import spectral_dual as dual, spectral_ops as ops
 from .solve import TIME_LIMIT, remaining
 from .spectral_param import BoxParam
@@ -77,17 +77,6 @@ def _stage(cp, par, zeta0, s, maxiter):
         return par.zeta(out.x, tau), False
     except _OutOfTime:
         return par.zeta(last["x"], tau), True
-
-
-def single_threaded():
-    """A context limiting the BLAS and OpenMP pools (numpy's OpenBLAS, torch's) to one thread. Measured on the
-    2-core machine: a 100 x 256 SVD took 1.9 s with OpenBLAS threads at load average 10 and 8 ms without; torch's
-    nuclear norm of a 100 x 500 matrix 2.2 s with 2 threads at load 3 and 3.4 ms with one."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1)
 
 
 def program(nrm, theta: list, q: np.ndarray, L: int, G, owner, warm_lam=None, gap_tol: float = GAP_TOL,
