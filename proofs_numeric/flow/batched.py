@@ -2,12 +2,13 @@
 
     for t = 0, 1, ..., steps:   ev_t = field(theta_t)                    (log L, q, G = grad log L; BatchedField)
                                 controller.observe(t, ev_t)              (step memory: kappa, fit step, switch, stop)
-                                save.save(t, theta_t, ev_t)              (records at the steps asked for)
+                                save.save(t, theta_t, ev_t, norms_t)     (records at the steps asked for)
                                 d_t = direction.update(G_t, ctx)         (rows; flow.batched_directions)
                                 theta_(t+1) = theta_t - eta_t d_t,  eta_t = controller.size(ctx)   (per run, (S,))
 
 The field, the direction transforms, the step controller (flow.batched_steps) and what is saved are separate
-objects, as diffrax separates vector field, solver, step-size controller and SaveAt; the loop is the same for
+objects (norms_t = the l1, l2, linf norms of each row, computed once per step when the controller or the saver
+sets ``needs_theta_norms``), as diffrax separates vector field, solver, step-size controller and SaveAt; the loop is the same for
 the teacher-student experiment (``experiments.batched.train_batched``), the step-size-schedule checks
 (``checks.schedule_checks.batched_runs``) and the linear Adam / momentum rows
 (``checks.linear_sanity_checks.run_linear``).
@@ -39,13 +40,15 @@ def run_batched(field, theta, *, direction, controller, save, steps: int, progre
 
 
 def _loop(field, theta, direction, controller, save, steps, progress):
+    norms_wanted = getattr(controller, "needs_theta_norms", False) or getattr(save, "needs_theta_norms", False)
     for t in range(steps + 1):
         ev = field(theta)
+        theta_norms = row_norms(theta) if norms_wanted else None      # (S, 3), once per step for both
         controller.observe(t, ev)
-        save.save(t, theta, ev)
+        save.save(t, theta, ev, theta_norms)
         if t == steps:
             break
-        ctx = RowContext(t + 1, theta, controller.norms.idx, ev.log_L)
+        ctx = RowContext(t + 1, theta, controller.norms.idx, ev.log_L, theta_norms)
         d = direction.update(ev.G, ctx)
         theta.sub_(controller.size(ctx).unsqueeze(1) * d)
         if progress is not None:
@@ -64,7 +67,7 @@ class SaveParams:
     def __init__(self, steps):
         self.want, self.params = set(int(t) for t in steps), {}
 
-    def save(self, t, theta, ev) -> None:
+    def save(self, t, theta, ev, theta_norms=None) -> None:
         if t in self.want:
             with torch.inference_mode(False):
                 self.params[t] = theta.clone()
@@ -97,18 +100,19 @@ class SoftDropTracker:
 class MarginRecorder:
     """Records of S runs (see the module docstring); ``fit``: the FitTracker the controller updates (its
     ``acc`` and ``newly`` are read here), ``degree``: L, the homogeneity degree of the model."""
+    needs_theta_norms = True      # the loop passes row_norms(theta) (S, 3) to ``save``
 
     def __init__(self, steps, degree: int, fit):
         self.want, self.degree, self.fit = set(int(t) for t in steps), degree, fit
         self.rows = {key: [] for key in ("t", "ll", "acc", "hard", "soft")}
         self.m_fit = self.drop = None
 
-    def save(self, t, theta, ev) -> None:
+    def save(self, t, theta, ev, theta_norms) -> None:
         lL, newly = ev.log_L, self.fit.newly
         if self.drop is None:
             self.drop = SoftDropTracker(theta.shape[0], theta.device)
             self.m_fit = torch.full((theta.shape[0], 3), math.nan, dtype=torch.float64, device=theta.device)
-        nrL = row_norms(theta) ** self.degree                                        # (S, 3)
+        nrL = theta_norms ** self.degree                                             # (S, 3)
         self.drop.update(t, lL, nrL)
         if t in self.want or bool(newly.any()):
             hard = ev.q.amin(1, keepdim=True) / nrL

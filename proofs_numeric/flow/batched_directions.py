@@ -89,6 +89,7 @@ class RowContext:
     theta: torch.Tensor                 # (S, P)
     norm_idx: torch.Tensor              # (S,) each run's norm, an index into ROW_NORMS
     log_L: torch.Tensor                 # (S,)
+    theta_norms: torch.Tensor | None = None   # (S, 3) ||theta_s||_1, _2, _inf when the loop computed them
     duals: torch.Tensor | None = None   # (S, 3) set by RowDualize
     gdual: torch.Tensor | None = None   # (S,) set by RowDualize: ||g_s||_* in run s's norm
 
@@ -102,6 +103,7 @@ class _Rows(RowContext):
 
     def __init__(self, parent: RowContext, idx):
         self.t, self.parent, self.idx, self.duals, self.gdual = parent.t, parent, idx, None, None
+        self.theta_norms = None if parent.theta_norms is None else parent.theta_norms[idx]
 
     theta = property(lambda self: self.parent.theta[self.idx])
     norm_idx = property(lambda self: self.parent.norm_idx[self.idx])

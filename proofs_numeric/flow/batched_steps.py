@@ -88,6 +88,7 @@ class ScheduleStep:
 
 class BoldDriverStep:
     """See the module docstring; ``c``: (3,) tensor of the rates of ROW_NORMS (nan where unused)."""
+    needs_theta_norms = True      # max_i |theta_si| = ctx.theta_norms[:, 2]
 
     def __init__(self, c, norms, max_rel_step: float = 0.05, stop_log_loss: float = -math.inf):
         self.c, self.norms, self.h, self.stop_log_loss = c, norms, float(max_rel_step), float(stop_log_loss)
@@ -111,7 +112,7 @@ class BoldDriverStep:
         idx, kappa = ctx.norm_idx, self.kappa * (self.stop < 0)
         dual = ctx.gdual
         u_inf = torch.where(idx == L2, ctx.duals[:, 0] / ctx.duals[:, 1], torch.ones_like(dual))
-        eta = kappa * torch.minimum(self.c[idx] / dual, self.h * ctx.theta.abs().amax(1) / u_inf)
+        eta = kappa * torch.minimum(self.c[idx] / dual, self.h * ctx.theta_norms[:, 2] / u_inf)
         return torch.where((kappa > 0) & (dual > 0), eta, torch.zeros_like(eta))
 
 
