@@ -47,13 +47,14 @@ import torch
 
 from ..device import resolve_device
 from ..flow.batched import MarginRecorder, SoftDropTracker, record_grid, run_batched
-from ..flow.batched_directions import KinkSlide, RowChain, RowDualize, norm_index, row_dualize, row_norms
+from ..flow.batched_directions import (ROW_NORMS, KinkSlide, RowChain, RowDualize, norm_index, row_dualize,
+                                      row_norms)
 from ..flow.batched_field import BatchedField
 from ..flow.batched_steps import GROW, KAPPA_MIN, SHRINK, STALL_TOL, BoldDriverStep, FitTracker, SwitchAtFit
 from ..models import TwoLayerReLU
 
 ALGO_NORM = {"GD": "l2", "CD": "l1", "SD": "linf"}
-NORMS = ("l1", "l2", "linf")      # = flow.batched_directions.ROW_NORMS: the order of every (S, 3) array
+NORMS = ROW_NORMS                 # ("l1", "l2", "linf"): the order of every (S, 3) array
 steepest_direction, norms_of = row_dualize, row_norms   # the engine's names, kept for callers of this module
 
 
@@ -110,7 +111,8 @@ def train_batched(W0, a0, X, y, algos, *, lr, steps: int, switch_to=None, max_re
     idx = lambda names: torch.tensor([norm_index(ALGO_NORM[n]) for n in names], device=dev)  # noqa: E731
     fit = FitTracker()
     norms = SwitchAtFit(idx(algos), idx([s2 or s1 for s1, s2 in zip(algos, switch_to)]), fit)
-    rate = torch.tensor([float(lr.get(n, math.nan)) for n in ("CD", "GD", "SD")], **f64)   # NORMS order
+    algo_of = {p: name for name, p in ALGO_NORM.items()}
+    rate = torch.tensor([float(lr.get(algo_of[p], math.nan)) for p in NORMS], **f64)    # c of each norm
     ctrl = BoldDriverStep(rate, norms, max_rel_step, stop_log_loss)
     cd = "CD" in set(algos) | set(switch_to)        # KinkSlide returns g unchanged on runs that never use CD
     direction = RowChain(KinkSlide(), RowDualize()) if kink_slide and cd else RowDualize()

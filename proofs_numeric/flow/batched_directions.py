@@ -8,8 +8,8 @@ number t = 1, 2, ..., theta, each run's norm, log L); the step controller then m
     l1:   sign(g_i*) e_i*, i* the FIRST argmax |g_i| (greedy coordinate descent);
     linf: sign(g), sign(0) = 0 (sign descent);
   a row g = 0 gets d = 0. These are the selections of ``kktcheck.norm(name).dualize`` on one run (tested equal).
-  It leaves the three dual norms of g (S, 3: ||g||_inf, ||g||_2, ||g||_1) and each run's own one in the context
-  (``ctx.duals``, ``ctx.gdual``), the steepest step's other factor.
+  It leaves each run's dual norm ||g_s||_* in the context (``ctx.gdual``), the steepest step's other factor, and
+  in the per-run mode also all three (``ctx.duals``, S x 3: ||g||_inf, ||g||_2, ||g||_1).
 * ``KinkSlide()``: coordinate descent through ReLU kinks (Filippov sliding), a transform with memory.
 * ``RowState(transform)``: an elementwise ``proofs_numeric.optim.transforms`` transform (``Momentum``,
   ``AdamDirection``) on all rows at once, its state (moments) kept per row: the package's own update formulas.
