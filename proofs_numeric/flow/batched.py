@@ -30,12 +30,19 @@ import torch
 from .batched_directions import ROW_NORMS, RowContext, row_norms
 
 
-def run_batched(field, theta, *, direction, controller, save, steps: int, progress=None):
+def run_batched(field, theta, *, direction, controller, save, steps: int, progress=None, threads=None):
     """Advance the rows of theta (S, P; updated in place, on the field's device) ``steps`` times; see the module
-    docstring. ``progress``: an object with ``update(1)`` called after each step. Returns theta.
+    docstring. ``progress``: an object with ``update(1)`` called after each step. ``threads``: torch's intra-op
+    thread count during the loop (1 for tiny tensors, where a thread pool only adds contention; None: as set).
     The loop runs in ``torch.inference_mode`` (no autograd bookkeeping: the per-op cost of small tensors)."""
-    with torch.inference_mode():
-        _loop(field, theta, direction, controller, save, steps, progress)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        with torch.inference_mode():
+            _loop(field, theta, direction, controller, save, steps, progress)
+    finally:
+        torch.set_num_threads(before)
     return theta
 
 
