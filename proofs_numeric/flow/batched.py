@@ -7,9 +7,9 @@
                                 theta_(t+1) = theta_t - eta_t d_t,  eta_t = controller.size(ctx)   (per run, (S,))
 
 The field, the direction transforms, the step controller (flow.batched_steps) and what is saved are separate
-objects (norms_t = the l1, l2, linf norms of each row, computed once per step when the controller or the saver
-sets ``needs_theta_norms``), as diffrax separates vector field, solver, step-size controller and SaveAt; the loop is the same for
-the teacher-student experiment (``experiments.batched.train_batched``), the step-size-schedule checks
+objects, as diffrax separates vector field, solver, step-size controller and SaveAt (norms_t = the l1, l2, linf
+norms of each row, computed once per step when the controller or the saver sets ``needs_theta_norms``). The
+loop is the same for the teacher-student experiment (``experiments.batched.train_batched``), the step-size-schedule checks
 (``checks.schedule_checks.batched_runs``) and the linear Adam / momentum rows
 (``checks.linear_sanity_checks.run_linear``).
 
@@ -35,6 +35,11 @@ def run_batched(field, theta, *, direction, controller, save, steps: int, progre
     docstring. ``progress``: an object with ``update(1)`` called after each step. ``threads``: torch's intra-op
     thread count during the loop (1 for tiny tensors, where a thread pool only adds contention; None: as set).
     The loop runs in ``torch.inference_mode`` (no autograd bookkeeping: the per-op cost of small tensors)."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0 (the number of updates), got {steps!r}")
+    if theta.dim() != 2 or theta.shape[0] != field.S or theta.shape[1] != field.P:
+        raise ValueError(f"theta must be (S, P) = ({field.S}, {field.P}) for this field (one row per run), got "
+                         f"{tuple(theta.shape)}")
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(int(threads))

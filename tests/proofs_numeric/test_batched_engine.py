@@ -161,3 +161,15 @@ def test_run_batched_saves_the_state_after_t_updates():
     assert not save.params[0].any() and not save.params[3].is_inference()
     torch.testing.assert_close(save.params[3], w, rtol=1e-14, atol=0)
     assert np.all(field(save.params[3]).log_L.numpy() < field(save.params[0]).log_L.numpy())
+
+
+def test_run_batched_refuses_a_bad_step_count_or_theta_shape():
+    X, y, _ = _stack(S=2)
+    field = BatchedField(Linear(4), X, y)
+    kw = dict(direction=RowDualize(), controller=ScheduleStep([power(0.1, 0.0)] * 2,
+                                                              FixedNorms(torch.ones(2, dtype=torch.long))),
+              save=SaveParams([]))
+    with pytest.raises(ValueError, match="steps must be an integer"):
+        run_batched(field, torch.zeros(2, 4, dtype=F64), steps=-1, **kw)
+    with pytest.raises(ValueError, match=r"theta must be \(S, P\) = \(2, 4\)"):
+        run_batched(field, torch.zeros(3, 4, dtype=F64), steps=1, **kw)
