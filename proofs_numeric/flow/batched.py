@@ -9,8 +9,8 @@
 The field, the direction transforms, the step controller (flow.batched_steps) and what is saved are separate
 objects, as diffrax separates vector field, solver, step-size controller and SaveAt (norms_t = the l1, l2, linf
 norms of each row, computed once per step when the controller or the saver sets ``needs_theta_norms``). The
-loop is the same for the teacher-student experiment (``experiments.batched.train_batched``), the step-size-schedule checks
-(``checks.schedule_checks.batched_runs``) and the linear Adam / momentum rows
+loop is the same for the teacher-student experiment (``experiments.batched.train_batched``), the
+step-size-schedule checks (``checks.schedule_checks.batched_runs``) and the linear Adam / momentum rows
 (``checks.linear_sanity_checks.run_linear``).
 
 Saving:

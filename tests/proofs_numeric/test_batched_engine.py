@@ -32,7 +32,8 @@ def _stack(S=3, n=7, d=4, seed=0):
 
 
 MODELS = {"linear": lambda d: Linear(d), "relu": lambda d: TwoLayerReLU(d, 5),
-          "relu-frozen": lambda d: TwoLayerReLU(d, 5, train_output=False), "squared": lambda d: TwoLayerSquaredReLU(d, 5)}
+          "relu-frozen": lambda d: TwoLayerReLU(d, 5, train_output=False),
+          "squared": lambda d: TwoLayerSquaredReLU(d, 5)}
 
 
 @pytest.mark.parametrize("loss", ["exp", "logistic"])
