@@ -4,7 +4,7 @@ Teacher-student data (d = 50, n = 64, k* = 3, 3 active coordinates), bias-free 2
 100, init N(0, 0.1^2), exponential loss, the step rule of proofs_numeric/experiments/batched.py (c = 0.1,
 h = 0.05). For GD, CD and SD: 20 seeds, each trained ``--steps`` steps by
 * the per-run loop (``tests/oracles/batched_loop_oracle.train_loop``: TwoLayerReLU, autograd, proofs_numeric.optim optimizer), and
-* the batched engine (stacked tensors, no loop over seeds),
+* the batched engine (``flow.batched`` through ``train_batched``: stacked tensors, no loop over seeds),
 reporting steps/s per seed for both, the speed-up, and the max abs difference of the final parameters
 (relative: divided by max |theta|). Both record the same 60 log-spaced points.
 
@@ -13,6 +13,7 @@ Run by hand:  python benchmarks/batched.py [--steps 300] [--threads 1] [--out do
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -60,7 +61,8 @@ def bench(algo: str, steps: int) -> dict:
 
 def write(path, rows, steps, threads):
     lines = [f"`python benchmarks/batched.py --steps {steps} --threads {threads}` on {time.strftime('%Y-%m-%d')} "
-             f"({platform.machine()}, {threads} torch thread(s); each time is the best of {REPEATS} runs). "
+             f"({platform.machine()}, {threads} torch thread(s); each time is the best of {REPEATS} runs; load "
+             f"average {os.getloadavg()[0]:.1f} at the end on {os.cpu_count()} cores). "
              f"Teacher-student d = {D}, n = {N}, width {WIDTH}, init {ALPHA}, {SEEDS} seeds, {steps} steps per "
              "seed. Steps/s per seed = steps / (wall time / seeds): the per-run loop trains the seeds one after "
              "the other, the batched engine all at once.", "",

@@ -8,7 +8,7 @@ g = grad L = -(1/n) sum_i sigma(-q_i) y_i x_i. Schedule eta_t = ETA0 t^EXPONENT 
   w <- w - eta_t (m / (1 - b1^t)) / sqrt(v / (1 - b2^t))  (0/0 := 0), as ``proofs_numeric.optim.Adam``;
 * normalized momentum GD (beta 0.9): m = beta m + (1-beta) g, w <- w - eta_t m / ||m||_2, as
   ``proofs_numeric.optim.MomentumGD`` (tests check both loops against those optimizers step for step).
-All runs (algorithms x seeds) advance together in one numpy loop (``linear_runs``); w starts at 0.
+All runs (algorithms x seeds) advance together on the batched engine (``run_linear``); w starts at 0.
 
 Gap in norm N at step t: gap_N(t) = 1 - gamma_N(w_t) / gamma*_N, gamma_N(w) = min_i y_i <w, x_i> / ||w||_N,
 gamma*_N from ``kc.max_margin_linear(X, y, norm=N)``. Convergence is slow, so the claim is on the TREND: the
@@ -30,9 +30,17 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import torch
 
 import kktcheck as kc
 
+from ..flow.batched import SaveParams, run_batched
+from ..flow.batched_directions import GradientFeed, RowChain, RowDualize, RowPartition, RowState, norm_index
+from ..flow.batched_field import BatchedField
+from ..flow.batched_steps import FixedNorms, ScheduleStep
+from ..models import Linear
+from ..optim import power
+from ..optim.transforms import AdamDirection, Momentum
 from ..results import describe_case
 from .result import CheckResult
 
@@ -70,27 +78,21 @@ def sanity_cases(seeds=CASE_SEEDS):
 
 
 def run_linear(As, algos, steps: int, record):
-    """Adam (eps = 0) / normalized momentum GD on the linear model for B runs at once; As (B, n, d) rows y x.
-    Returns {t: W (B, d)} at the steps in ``record``."""
-    As = np.asarray(As, float)
+    """Adam (eps = 0) / normalized momentum GD on the linear model for B runs at once, on the batched engine
+    (``flow.batched``); As (B, n, d) rows y x (labels +1 on them), algos[b] in OWN. Each run is fed the gradient
+    of the MEAN logistic loss, g = (L / n) grad log L, and moves w <- w - eta_t d with the package's transforms
+    (``optim.transforms.AdamDirection``; ``Momentum`` then dualize in l2). Returns {t: W (B, d)} at ``record``."""
+    As = torch.as_tensor(np.asarray(As, float))
     B, n, d = As.shape
-    adam = np.array([a == "Adam" for a in algos])[:, None]
-    b1 = np.where(adam, BETAS[0], BETA)
-    w, m, v = np.zeros((B, d)), np.zeros((B, d)), np.zeros((B, d))
-    want, out = set(int(t) for t in record), {}
-    for t in range(1, steps + 1):
-        q = np.einsum("bnd,bd->bn", As, w)
-        g = -np.einsum("bn,bnd->bd", np.exp(-np.logaddexp(0.0, q)), As) / n
-        m = b1 * m + (1.0 - b1) * g
-        v = BETAS[1] * v + (1.0 - BETAS[1]) * g * g
-        den = np.sqrt(v / (1.0 - BETAS[1] ** t))
-        d_adam = np.divide(m / (1.0 - BETAS[0] ** t), den, out=np.zeros_like(m), where=den > 0)
-        mn = np.linalg.norm(m, axis=1, keepdims=True)
-        d_mgd = np.divide(m, mn, out=np.zeros_like(m), where=mn > 0)
-        w = w - ETA0 * t ** EXPONENT * np.where(adam, d_adam, d_mgd)
-        if t in want:
-            out[t] = w.copy()
-    return out
+    field = BatchedField(Linear(d), As, torch.ones(B, n, dtype=torch.float64), "logistic")
+    theta = torch.zeros(B, d, dtype=torch.float64)
+    adam = RowState(AdamDirection(*BETAS, eps=0.0))
+    momentum = RowChain(RowState(Momentum(BETA)), RowDualize("l2"))
+    direction = RowChain(GradientFeed("mean_loss", n), RowPartition(algos, {"Adam": adam, "MomentumGD": momentum}))
+    ctrl = ScheduleStep([power(ETA0, EXPONENT)] * B, FixedNorms(torch.tensor([norm_index(OWN[a]) for a in algos])))
+    save = SaveParams(record)
+    run_batched(field, theta, direction=direction, controller=ctrl, save=save, steps=steps, threads=1)
+    return {t: w.numpy() for t, w in save.params.items()}
 
 
 @lru_cache(maxsize=4)
@@ -132,7 +134,6 @@ def check_linear_limit(algo="Adam", *, measure_norm=None, steps=20_000, seeds=CA
     ok = evidence and measured <= MAX_SLOPE and all(r["end_gap"] < r["end_gap_other"] for r in per_seed.values())
     A0 = sanity_cases(tuple(seeds))[0][1]
     alg = f"Adam (eps = 0, betas {BETAS})" if algo == "Adam" else f"normalized MomentumGD (beta {BETA})"
-    from ..models import Linear
     case = describe_case(Linear(D), (A0, np.ones(len(A0))), data_name=f"linearly separable points, seeds {list(seeds)} "
                          "(l2 and linf max-margin directions differ)", algorithm=alg + " on the linear model",
                          norm=own, step=f"eta0 t^{EXPONENT:g}, eta0 = {ETA0:g}, {steps} steps, from w = 0")

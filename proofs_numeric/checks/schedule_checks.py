@@ -13,7 +13,7 @@ Case: per seed s, a random squared-ReLU teacher (d = 4, width 5, N(0, 1) entries
 weights' signs alternating +, -, +, ... so both labels occur) labels the first 12 Gaussian points with
 |f*(x)| > 0.01 max |f*|; the
 student starts at the teacher plus N(0, 0.1^2) noise (near separation, so the late phase starts early).
-All runs (seeds x variants) advance together in one batched loop (``batched_runs``).
+All runs (seeds x variants) advance together on the batched engine (``batched_runs``, ``flow.batched``).
 
 Measured on the window of snapshots t in {T/16, T/8, T/4, T/2, T}:
 * ``check_thm32_kkt``: median over seeds of M(T) / M(T/16), M = kc.residual(theta, data, norm).measure (the
@@ -36,6 +36,10 @@ import torch
 
 import kktcheck as kc
 
+from ..flow.batched import SaveParams, run_batched
+from ..flow.batched_directions import RowDualize, norm_index
+from ..flow.batched_field import BatchedField
+from ..flow.batched_steps import FixedNorms, ScheduleStep
 from ..results import Figure, describe_case
 from .result import CheckResult
 
@@ -61,45 +65,20 @@ def schedule_case(seed: int):
     return model, theta0, (X, y)
 
 
-def batched_direction(W, a, X, y, use_sign):
-    """dualize(grad log L) for B runs at once: W (B, k, d), a (B, k), X (B, n, d), y (B, n); use_sign (B,) bool:
-    sign(G) (l_inf) where True, G / ||G||_2 over (G_W, G_a) (l2) where False. G = -sum_i p_i grad q_i with
-    p = softmax(-q), grad_a q_i = y_i relu(z_i)^2, grad_{w_j} q_i = 2 y_i a_j relu(z_ij) x_i, z_i = W x_i."""
-    R = torch.relu(torch.bmm(X, W.transpose(1, 2)))                   # (B, n, k)
-    q = y * torch.matmul(R.pow(2), a.unsqueeze(2)).squeeze(2)
-    c = torch.softmax(-q, dim=1) * y
-    Ga = -torch.matmul(c.unsqueeze(1), R.pow(2)).squeeze(1)
-    GW = -2.0 * torch.bmm((c.unsqueeze(2) * R * a.unsqueeze(1)).transpose(1, 2), X)
-    scale = torch.sqrt(GW.pow(2).sum((1, 2)) + Ga.pow(2).sum(1))
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))     # G = 0: direction 0 (dualize(0) = 0)
-    s = use_sign.to(W.dtype)
-    dW = s[:, None, None] * torch.sign(GW) + (1 - s)[:, None, None] * GW / scale[:, None, None]
-    da = s[:, None] * torch.sign(Ga) + (1 - s)[:, None] * Ga / scale[:, None]
-    return dW, da
-
-
 def batched_runs(cases, norms, schedules, steps: int, snap_steps):
-    """Run B = len(cases) normalized steepest descents together; run b uses cases[b] = (theta0, (X, y)),
-    norms[b] in {"linf", "l2"} and schedules[b] (t -> eta_t). Returns {t: [[W_b, a_b] for b]} at snap_steps."""
-    W = torch.stack([c[0][0] for c in cases]).clone()
-    a = torch.stack([c[0][1] for c in cases]).clone()
-    X = torch.stack([c[1][0] for c in cases])
-    y = torch.stack([c[1][1] for c in cases])
-    use_sign = torch.tensor([nm == "linf" for nm in norms])
-    snaps, want = {}, set(int(s) for s in snap_steps)
-    etas = torch.tensor([[float(s(t)) for s in schedules] for t in range(1, steps + 1)], dtype=torch.float64)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)          # tiny tensors: one thread is ~10x faster on a shared machine
-    try:
-        for t in range(1, steps + 1):
-            dW, da = batched_direction(W, a, X, y, use_sign)
-            W -= etas[t - 1][:, None, None] * dW
-            a -= etas[t - 1][:, None] * da
-            if t in want:
-                snaps[t] = [[W[b].clone(), a[b].clone()] for b in range(len(cases))]
-    finally:
-        torch.set_num_threads(threads)
-    return snaps
+    """Run B = len(cases) normalized steepest descents together on the batched engine (``flow.batched``):
+    run b starts at cases[b] = (theta0 = [W (k, d), a (k,)], (X, y)) and moves theta <- theta - eta_b(t)
+    dualize(G) in norms[b] ("linf": sign(G), sign(0) = 0; "l2": G / ||G||_2 over (G_W, G_a)), G = grad log L
+    (the direction of grad L), eta_b = schedules[b]. Returns {t: [[W_b, a_b] for b]} at snap_steps."""
+    from ..smooth_models import TwoLayerSquaredReLU
+    k, d = cases[0][0][0].shape
+    field = BatchedField(TwoLayerSquaredReLU(d, k), torch.stack([c[1][0] for c in cases]),
+                         torch.stack([c[1][1] for c in cases]), "exp")
+    theta = field.flat([torch.stack([c[0][i] for c in cases]) for i in (0, 1)])
+    ctrl = ScheduleStep(schedules, FixedNorms(torch.tensor([norm_index(nm) for nm in norms])))
+    save = SaveParams(snap_steps)
+    run_batched(field, theta, direction=RowDualize(), controller=ctrl, save=save, steps=steps, threads=1)
+    return {t: [[b[r].clone() for b in field.blocks(th)] for r in range(len(cases))] for t, th in save.params.items()}
 
 
 VARIANTS = (("linf", "power"), ("linf", "constant"), ("l2", "power"), ("l2", "summable"))
@@ -203,4 +182,4 @@ def plot_schedule_margins(steps, path, seeds=SEEDS) -> Figure:
 
 
 __all__ = ["check_thm32_kkt", "check_thm32_margin", "plot_schedule_margins", "schedule_case", "batched_runs",
-           "batched_direction", "schedule_runs"]
+           "schedule_runs"]
