@@ -91,7 +91,7 @@ def run_linear(As, algos, steps: int, record):
     direction = RowChain(GradientFeed("mean_loss", n), RowPartition(algos, {"Adam": adam, "MomentumGD": momentum}))
     ctrl = ScheduleStep([power(ETA0, EXPONENT)] * B, FixedNorms(torch.tensor([norm_index(OWN[a]) for a in algos])))
     save = SaveParams(record)
-    run_batched(field, theta, direction=direction, controller=ctrl, save=save, steps=steps, threads=1)
+    run_batched(field, theta, direction=direction, controller=ctrl, save=save, steps=steps)
     return {t: w.numpy() for t, w in save.params.items()}
 
 

@@ -77,7 +77,7 @@ def batched_runs(cases, norms, schedules, steps: int, snap_steps):
     theta = field.flat([torch.stack([c[0][i] for c in cases]) for i in (0, 1)])
     ctrl = ScheduleStep(schedules, FixedNorms(torch.tensor([norm_index(nm) for nm in norms])))
     save = SaveParams(snap_steps)
-    run_batched(field, theta, direction=RowDualize(), controller=ctrl, save=save, steps=steps, threads=1)
+    run_batched(field, theta, direction=RowDualize(), controller=ctrl, save=save, steps=steps)
     return {t: [[b[r].clone() for b in field.blocks(th)] for r in range(len(cases))] for t, th in save.params.items()}
 
 

@@ -22,32 +22,32 @@ Saving:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 import torch
 
+from kktcheck import single_threaded
+
 from .batched_directions import ROW_NORMS, RowContext, row_norms
 
 
-def run_batched(field, theta, *, direction, controller, save, steps: int, progress=None, threads=None):
+def run_batched(field, theta, *, direction, controller, save, steps: int, progress=None, threads=1):
     """Advance the rows of theta (S, P; updated in place, on the field's device) ``steps`` times; see the module
-    docstring. ``progress``: an object with ``update(1)`` called after each step. ``threads``: torch's intra-op
-    thread count during the loop (1 for tiny tensors, where a thread pool only adds contention; None: as set).
+    docstring. ``progress``: an object with ``update(1)`` called after each step. ``threads``: 1 (default) runs
+    the loop inside ``kktcheck.single_threaded()`` (one torch and one BLAS thread: tiny tensors, where a thread
+    pool only adds contention), None leaves the pools as they are (as ``flow.integrate``).
     The loop runs in ``torch.inference_mode`` (no autograd bookkeeping: the per-op cost of small tensors)."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be an integer >= 0 (the number of updates), got {steps!r}")
     if theta.dim() != 2 or theta.shape[0] != field.S or theta.shape[1] != field.P:
         raise ValueError(f"theta must be (S, P) = ({field.S}, {field.P}) for this field (one row per run), got "
                          f"{tuple(theta.shape)}")
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    try:
-        with torch.inference_mode():
-            _loop(field, theta, direction, controller, save, steps, progress)
-    finally:
-        torch.set_num_threads(before)
+    if threads not in (1, None):
+        raise ValueError(f"threads must be 1 (one torch and one BLAS thread) or None (leave them), got {threads!r}")
+    with (single_threaded() if threads == 1 else contextlib.nullcontext()), torch.inference_mode():
+        _loop(field, theta, direction, controller, save, steps, progress)
     return theta
 
 
