@@ -38,6 +38,7 @@ import numpy as np
 
 from ..results import CheckResult, Figure, describe_case
 from ._digits_common import kkt_rows, plot_runs, run_cached, single_thread
+from ._pool import PrefilledCache, default_workers, prefill
 from ._seeds import aggregate_all, fmt_mean_se
 from ._shampoo_sweep import (GRID_FULL, GRID_QUICK, TREND_CONTROL, at_depth, depth_rows, select,
                              spectral_kkt_rows, sweep_rows)
@@ -137,21 +138,46 @@ def trend_rows(per_seed: list) -> list:
             for n in per_seed[0]]
 
 
-def _runs(pair, cap, depth, seed, names, cache, progress):
-    """The runs ``names`` (base algorithms or ShampooConfig names) on ``pair`` with ``seed``'s subsample and
-    init, each until loss < ``depth`` or ``cap`` steps (cached)."""
+def _setup(pair, seed):
+    """Seed ``seed``'s data (its own subsample of the pair), the frozen-output model and its init."""
     import torch
     from ..datasets.digits import load_digits_pair
     from ..models import TwoLayerReLU
-    ds = load_digits_pair(pair[0], pair[1], 100, seed=seed)
     model = TwoLayerReLU(64, 100, train_output=False)
-    p0 = model.init(1e-2, torch.Generator().manual_seed(seed))
-    runs = {}
-    for name in names:
-        cfg = dict(pair=list(pair), algo=name, steps=cap, stop_loss=depth, seed=seed, init=1e-2)
-        runs[name] = run_cached(cache, cfg, model, p0, ds.train, make_optimizer(name), cap, name, NORMS,
-                                math.log(depth), progress)
-    return ds, model, runs
+    return load_digits_pair(pair[0], pair[1], 100, seed=seed), model, model.init(1e-2, torch.Generator().manual_seed(seed))
+
+
+def run_config(pair, cap, depth, seed, name) -> dict:
+    """The run cache configuration of ``name`` (a base algorithm or a ShampooConfig name)."""
+    return dict(pair=list(pair), algo=name, steps=cap, stop_loss=depth, seed=seed, init=1e-2)
+
+
+def _one_run(cache, setup, pair, cap, depth, seed, name, progress):
+    ds, model, p0 = setup
+    return run_cached(cache, run_config(pair, cap, depth, seed, name), model, p0, ds.train, make_optimizer(name),
+                      cap, name, NORMS, math.log(depth), progress)
+
+
+def train_run(cache_dir, pair, cap, depth, seed, name) -> bool:
+    """Worker job (``_pool.prefill``): train one run into the cache at ``cache_dir``; True if it was trained."""
+    cache = RunCache(cache_dir, "shampoo_spectral", CACHE_VERSION)
+    with single_thread():
+        _one_run(cache, _setup(pair, seed), pair, cap, depth, seed, name, False)
+    return cache.misses > 0
+
+
+def _runs(pair, cap, depth, seed, names, cache, progress):
+    """The runs ``names`` (base algorithms or ShampooConfig names) on ``pair`` with ``seed``'s subsample and
+    init, each until loss < ``depth`` or ``cap`` steps (cached)."""
+    setup = _setup(pair, seed)
+    runs = {name: _one_run(cache, setup, pair, cap, depth, seed, name, progress) for name in names}
+    return setup[0], setup[1], runs
+
+
+def _jobs(pair, cap, depth, seeds, names) -> list:
+    """The runs ``names`` on every seed of ``seeds`` as ``_pool.prefill`` jobs."""
+    return [(train_run, dict(pair=tuple(pair), cap=cap, depth=depth, seed=s, name=n),
+             run_config(pair, cap, depth, s, n)) for s in seeds for n in names]
 
 
 def _selection(pair, cap, depth, select_seeds, grid, cache, progress):
@@ -190,11 +216,14 @@ def _summary(claims, chosen, seeds, cache) -> str:
 
 @register("shampoo_spectral", "Shampoo and the spectral margin (paper Fig. 3), frozen second layer")
 def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pair=(3, 6), steps=None,
-        kkt: bool | None = None, sweep: bool | None = None, depth: float | None = None, select_seeds=None):
+        kkt: bool | None = None, sweep: bool | None = None, depth: float | None = None, select_seeds=None,
+        workers: int | None = None):
     """Run the experiment: the sweep on the selection seeds, then GD, Adam, spectral descent, the selected
     Shampoo and the trend control on every evaluation seed, each to loss ``depth`` or ``steps``. ``sweep``
     (default: not quick) uses GRID_FULL and the selection seeds 100..102, else GRID_QUICK on the evaluation
-    seeds; ``kkt`` (default: not quick) adds the KKT tables of the first evaluation seed."""
+    seeds; ``kkt`` (default: not quick) adds the KKT tables of the first evaluation seed. ``workers``: processes
+    that train the missing runs up front (default 2 for a full run, 1 for quick; ``_pool``); the numbers do
+    not depend on it."""
     sweep = (not quick) if sweep is None else sweep
     cap = steps or (CAP_QUICK if quick else CAP)
     depth = (DEPTH_QUICK if quick else DEPTH) if depth is None else depth
@@ -206,10 +235,14 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
     seeds = [int(s) for s in (seeds if seeds is not None else (SEEDS_QUICK if quick else SEEDS))]
     select_seeds = [int(s) for s in (select_seeds or (SELECT_SEEDS if sweep else seeds))]
     tag = f" ({pair[0]} vs {pair[1]})"
-    cache = RunCache(out / "cache", "shampoo_spectral", CACHE_VERSION)
+    cache = PrefilledCache(out / "cache", "shampoo_spectral", CACHE_VERSION)
+    workers = default_workers(quick) if workers is None else workers
+    prefill(_jobs(pair, cap, depth, select_seeds, ("GD", "Adam") + tuple(c.name for c in grid))
+            + _jobs(pair, cap, depth, seeds, BASE + (TREND_CONTROL.name,)), cache, workers, progress)
     with single_thread():
         sel, chosen = _selection(pair, cap, depth, select_seeds, grid, cache, progress)
         names = BASE + tuple(c.name for c in (chosen, TREND_CONTROL) if c is not None)
+        prefill(_jobs(pair, cap, depth, seeds, names), cache, workers, progress)
         per_seed, first = [], None
         for seed in seeds:
             ds, model, runs = _runs(pair, cap, depth, seed, names, cache, progress)
