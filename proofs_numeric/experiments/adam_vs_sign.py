@@ -174,15 +174,16 @@ def _pair_section(pair, seeds, steps, quick, kkt, depth, cache, kcache, progress
 def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pairs=None, steps=None,
         kkt: bool | None = None, depth: bool | None = None, workers: int | None = None) -> ExperimentResult:
     """Run the experiment for every seed; ``quick``: 3 vs 6 only, 1500 steps, seed 0, KKT only for GD and SD.
-    KKT residuals and the figure use the first seed's runs. ``depth`` (default: not quick): the scheduled
-    continuations of GD and Adam to loss 1e-30 (``_adam_depth``). ``workers``: processes that train the missing
-    runs up front (default 2 for a full run, 1 for quick; ``_pool``); the numbers do not depend on it."""
+    KKT residuals and the figure use the first seed's runs. ``depth``: the scheduled continuations of GD and Adam
+    to loss 1e-30 (``_adam_depth``; default: a full run with steps = 10,000, the prefix they continue).
+    ``workers``: processes that train the missing runs up front (default 2 for a full run, 1 for quick;
+    ``_pool``); the numbers do not depend on it."""
     out = Path(out or "experiment-adam_vs_sign")
     out.mkdir(parents=True, exist_ok=True)
     pairs = pairs or ([(3, 6)] if quick else [(3, 6), (2, 7)])
     steps = steps or (1500 if quick else 10000)
     seeds = [int(s) for s in (seeds if seeds is not None else (SEEDS_QUICK if quick else SEEDS))]
-    depth = (not quick) if depth is None else bool(depth)
+    depth = (not quick and steps == D.T0) if depth is None else bool(depth)   # continues the 10,000-step runs
     kkt, workers = kkt is None or bool(kkt), default_workers(quick) if workers is None else workers
     cache = PrefilledCache(out / "cache", "adam_vs_sign", CACHE_VERSION)
     kcache = PrefilledCache(out / "cache", "adam_vs_sign:kkt", CACHE_VERSION)
