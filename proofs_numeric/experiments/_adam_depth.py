@@ -131,7 +131,7 @@ def level_rows(per_seed: list) -> list:
             rs = [d[depth_name(algo)] for d in per_seed]
             idx = [np.flatnonzero(r.log_loss <= lv * math.log(10)) for r in rs]
             row[f"{algo}: step"] = fmt_mean_se([float(r.steps[i[0]]) if i.size else math.nan
-                                                for r, i in zip(rs, idx)], 3)
+                                                for r, i in zip(rs, idx)], 5)
             for key in ("l2", "linf"):
                 row[f"{algo}: gamma_{key}"] = fmt_mean_se([at_level(r, key, lv) for r in rs], 3)
         ratios = [at_level(d[depth_name("Adam eps=1e-8")], "l2", lv) / at_level(d[depth_name("GD")], "l2", lv)
