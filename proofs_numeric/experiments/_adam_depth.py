@@ -106,7 +106,8 @@ def depth_claim(runs: dict, pair: str = "", control: bool = False) -> CheckResul
 
 DEFINITIONS = {"adam-l2-at-depth": (
     "gamma_2(Adam eps=1e-8) / gamma_2(GD), both continued with the step schedule exp(kappa (t - 10,000)) (kappa "
-    "2e-3 Adam, 5e-3 GD), at the deepest loss level 1e-5 ... 1e-30 both reached", "gamma_inf(GD) / gamma_inf(Adam) in place of the l2 ratio")}
+    "2e-3 Adam, 5e-3 GD), at the deepest loss level 1e-5 ... 1e-30 both reached",
+    "gamma_inf(GD) / gamma_inf(Adam) in place of the l2 ratio")}
 
 
 def section(run_of, seeds, tag: str):

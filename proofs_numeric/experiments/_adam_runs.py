@@ -39,7 +39,8 @@ def _setup(pair, seed):
     from ..models import TwoLayerReLU
     import torch
     model = TwoLayerReLU(64, 100)
-    return load_digits_pair(pair[0], pair[1], 100, seed=seed), model, model.init(1e-2, torch.Generator().manual_seed(seed))
+    p0 = model.init(1e-2, torch.Generator().manual_seed(seed))
+    return load_digits_pair(pair[0], pair[1], 100, seed=seed), model, p0
 
 
 def run_config(pair, seed, steps, name) -> dict:

@@ -34,7 +34,8 @@ def _setup(pair, seed):
     from ..datasets.digits import load_digits_pair
     from ..models import TwoLayerReLU
     model = TwoLayerReLU(64, 100, train_output=False)
-    return load_digits_pair(pair[0], pair[1], 100, seed=seed), model, model.init(1e-2, torch.Generator().manual_seed(seed))
+    p0 = model.init(1e-2, torch.Generator().manual_seed(seed))
+    return load_digits_pair(pair[0], pair[1], 100, seed=seed), model, p0
 
 
 def run_config(pair, cap, depth, seed, name) -> dict:

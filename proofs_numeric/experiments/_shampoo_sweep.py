@@ -136,7 +136,8 @@ def spectral_kkt_cell(run, model, data, seconds: float, cache=None, cfg: dict | 
     try:
         res = kc.residual(run.params, data, norm="spectral", model=model, pair=False, time_limit=seconds)
     except Exception as exc:  # noqa: BLE001 - e.g. not separated: no evidence, with the reason
-        cell = {"spectral KKT measure": "no evidence", "verdict": f"no evidence: {type(exc).__name__}: {str(exc)[:120]}"}
+        cell = {"spectral KKT measure": "no evidence",
+                "verdict": f"no evidence: {type(exc).__name__}: {str(exc)[:120]}"}
         if key is not None:
             cache.save(key, cell)
         return cell
@@ -159,5 +160,5 @@ def spectral_kkt_rows(runs: dict, model, data, seconds: float, cache=None, cfgs:
 
 
 __all__ = ["ShampooConfig", "REFERENCE_DEFAULT", "TREND_CONTROL", "GRID_FULL", "GRID_QUICK", "at_depth",
-           "steps_to_depth", "ratio_to_rivals", "select", "sweep_rows", "depth_rows", "spectral_kkt_rows", "spectral_kkt_cell",
-           "spectral_kkt_key"]
+           "steps_to_depth", "ratio_to_rivals", "select", "sweep_rows", "depth_rows", "spectral_kkt_rows",
+           "spectral_kkt_cell", "spectral_kkt_key"]
