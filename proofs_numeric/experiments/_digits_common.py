@@ -21,9 +21,9 @@ def single_thread():
 
 
 def run_cached(cache: RunCache, cfg, model, p0, data, make_opt, steps, name, norms, stop_log_loss,
-               progress) -> Run:
+               progress, n_records: int = 120) -> Run:
     """The run of ``cfg`` from ``cache`` if it holds a valid one (a ``Run`` named ``name`` recording ``norms``),
-    else trained with ``train`` and stored."""
+    else trained with ``train`` (``n_records`` log-spaced records) and stored."""
     def validate(d):
         r = Run.from_dict(d)
         if r.name != name or set(norms) - set(r.margins) or len(r.steps) != len(r.log_loss):
@@ -35,7 +35,7 @@ def run_cached(cache: RunCache, cfg, model, p0, data, make_opt, steps, name, nor
     bar = step_bar(steps, name, progress)
     try:
         r = train(model, p0, data, make_opt, steps, name=name, norms=norms, stop_log_loss=stop_log_loss,
-                  progress=bar)
+                  progress=bar, n_records=n_records)
     finally:
         if bar is not None:
             bar.close()
@@ -56,25 +56,40 @@ def plot_runs(runs: dict, norms, path, title) -> str:
     return str(plot_panels(panels, path, suptitle=title, stopped=stopped))
 
 
-def kkt_rows(runs: dict, model, data, norms) -> list:
-    """The KKT measure of each run's final iterate in each norm: kc.residual(...).measure (0 exactly at KKT
-    points of (MM) in that norm, continuous, 1/2 at lambda = 0; docs/kkt.md) with its verdict at tol 1e-2.
-    The older (eps, delta) program is skipped (pair=False): it is not shown and costs as much again."""
+def kkt_key(cfg: dict, norm: str) -> dict:
+    """The cache configuration of the KKT cell of the run ``cfg`` in ``norm`` (kept in a RunCache of its own,
+    experiment name "<experiment>:kkt", so the run counts of the summary stay the runs')."""
+    return dict(cfg, kkt=norm, kkt_kind="measure", kkt_seconds=60.0)
+
+
+def kkt_cell(run, model, data, norm: str, cache: RunCache | None = None, cfg: dict | None = None) -> dict:
+    """The KKT measure of ``run``'s final iterate in ``norm``: kc.residual(...).measure (0 exactly at KKT points
+    of (MM), continuous, 1/2 at lambda = 0; docs/kkt.md) and its verdict at tol 1e-2, as display strings. The
+    older (eps, delta) program is skipped (pair=False): it is not shown and costs as much again. With ``cache``
+    and the run's ``cfg`` the cell is read from / stored in the run cache (a solve stopped by its time limit is
+    not stored, so it is tried again next time)."""
+    import kktcheck as kc
+    key = None if cache is None else kkt_key(cfg, norm)
+    stored = None if key is None else cache.load(key, lambda d: (d["KKT measure"], d["verdict"]))
+    if stored is not None:
+        return stored
     try:
-        import kktcheck as kc
-        residual = kc.residual
-    except Exception as exc:  # noqa: BLE001
-        return [{"run": "-", "note": f"kc.residual not available: {type(exc).__name__}: {exc}"}]
+        res = kc.residual(run.params, data, model=model, norm=norm, pair=False, time_limit=time_limit(60.0))
+        cell, final = {"KKT measure": f"{res.measure:.3g}", "verdict": res.verdict(1e-2)}, res.status != "time_limit"
+    except Exception as exc:  # noqa: BLE001 - e.g. not yet separated
+        cell, final = {"KKT measure": "n/a", "verdict": f"{type(exc).__name__}: {str(exc)[:60]}"}, True
+    if key is not None and final:
+        cache.save(key, cell)
+    return cell
+
+
+def kkt_rows(runs: dict, model, data, norms, cache: RunCache | None = None, cfgs: dict | None = None) -> list:
+    """One row per run: ``kkt_cell`` in each norm (``cfgs``: run name -> its cache configuration)."""
     rows = []
     for name, r in runs.items():
         row = {"run": name}
         for nm in norms:
-            try:
-                res = residual(r.params, data, model=model, norm=nm, pair=False, time_limit=time_limit(60.0))
-                row[f"{nm}: KKT measure"] = f"{res.measure:.3g}"
-                row[f"{nm}: verdict"] = res.verdict(1e-2)
-            except Exception as exc:  # noqa: BLE001 - e.g. not yet separated
-                row[f"{nm}: KKT measure"] = "n/a"
-                row[f"{nm}: verdict"] = f"{type(exc).__name__}: {str(exc)[:60]}"
+            cell = kkt_cell(r, model, data, nm, cache, None if cfgs is None else cfgs[name])
+            row[f"{nm}: KKT measure"], row[f"{nm}: verdict"] = cell["KKT measure"], cell["verdict"]
         rows.append(row)
     return rows

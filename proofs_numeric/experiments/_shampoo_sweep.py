@@ -115,32 +115,50 @@ def depth_rows(per_seed: list, names, level_log_loss: float) -> list:
     return rows
 
 
-def spectral_kkt_rows(runs: dict, model, data, seconds: float) -> list:
-    """Informational: kc.residual(theta, data, norm="spectral") of each run's final iterate (the KKT measure of
-    (MM) min 1/2 ||W||_2^2 s.t. y_i f(x_i; W) >= 1 at W / q_min: 0 exactly at a KKT point). A solved program
-    gives its measure and verdict at tol 1e-2; a certified interval [lower, upper] (the first-order spectral path)
-    gives the interval and the verdict it decides ("not KKT" when lower > tol, else "could not decide"); a
-    refusal, time-out or error gives "no evidence" and the reason (the closed-form upper bound shown beside it,
-    never read as a pass)."""
+def spectral_kkt_key(cfg: dict, seconds: float) -> dict:
+    """The cache configuration of the spectral KKT cell of the run ``cfg`` (time limit ``seconds``)."""
+    return dict(cfg, kkt="spectral", kkt_kind="spectral", kkt_seconds=seconds)
+
+
+def spectral_kkt_cell(run, model, data, seconds: float, cache=None, cfg: dict | None = None) -> dict:
+    """Informational: kc.residual(theta, data, norm="spectral") of ``run``'s final iterate (the KKT measure of
+    (MM) min 1/2 ||W||_2^2 s.t. y_i f(x_i; W) >= 1 at W / q_min: 0 exactly at a KKT point), as display strings.
+    A solved program gives its measure and verdict at tol 1e-2; a certified interval [lower, upper] (the
+    first-order spectral path) gives the interval and the verdict it decides ("not KKT" when lower > tol, else
+    "could not decide"); a refusal, time-out or error gives "no evidence" and the reason (the closed-form upper
+    bound shown beside it, never read as a pass). With ``cache`` and the run's ``cfg`` the cell is read from /
+    stored in the cache, except a result stopped by the time limit (tried again next time)."""
     import kktcheck as kc
-    rows = []
-    for name, r in runs.items():
-        try:
-            res = kc.residual(r.params, data, norm="spectral", model=model, pair=False, time_limit=seconds)
-        except Exception as exc:  # noqa: BLE001 - e.g. not separated: no evidence, with the reason
-            rows.append({"run": name, "spectral KKT measure": "no evidence",
-                         "verdict": f"no evidence: {type(exc).__name__}: {str(exc)[:120]}"})
-            continue
-        solved = res.status == "optimal" and res.measure_source == "program"
-        bracket = math.isfinite(res.measure_lower)     # a certified interval [lower, upper] (first-order path)
-        value = f"{res.measure:.3g}" if solved else (f"[{res.measure_lower:.3g}, {res.measure:.3g}] (certified)"
-                                                     if bracket else "no evidence")
-        rows.append({"run": name, "spectral KKT measure": value,
-                     "verdict": res.verdict(1e-2) if solved or bracket else
-                     f"no evidence ({res.status}): {res.message[:120]}; closed-form upper bound "
-                     f"{res.measure_bound:.3g}"})
-    return rows
+    key = None if cache is None else spectral_kkt_key(cfg, seconds)
+    stored = None if key is None else cache.load(key, lambda d: (d["spectral KKT measure"], d["verdict"]))
+    if stored is not None:
+        return stored
+    try:
+        res = kc.residual(run.params, data, norm="spectral", model=model, pair=False, time_limit=seconds)
+    except Exception as exc:  # noqa: BLE001 - e.g. not separated: no evidence, with the reason
+        cell = {"spectral KKT measure": "no evidence",
+                "verdict": f"no evidence: {type(exc).__name__}: {str(exc)[:120]}"}
+        if key is not None:
+            cache.save(key, cell)
+        return cell
+    solved = res.status == "optimal" and res.measure_source == "program"
+    bracket = math.isfinite(res.measure_lower)     # a certified interval [lower, upper] (first-order path)
+    value = f"{res.measure:.3g}" if solved else (f"[{res.measure_lower:.3g}, {res.measure:.3g}] (certified)"
+                                                 if bracket else "no evidence")
+    cell = {"spectral KKT measure": value,
+            "verdict": res.verdict(1e-2) if solved or bracket else
+            f"no evidence ({res.status}): {res.message[:120]}; closed-form upper bound {res.measure_bound:.3g}"}
+    if key is not None and res.status != "time_limit":
+        cache.save(key, cell)
+    return cell
+
+
+def spectral_kkt_rows(runs: dict, model, data, seconds: float, cache=None, cfgs: dict | None = None) -> list:
+    """One row per run: ``spectral_kkt_cell`` (``cfgs``: run name -> its cache configuration)."""
+    return [{"run": name, **spectral_kkt_cell(r, model, data, seconds, cache, None if cfgs is None else cfgs[name])}
+            for name, r in runs.items()]
 
 
 __all__ = ["ShampooConfig", "REFERENCE_DEFAULT", "TREND_CONTROL", "GRID_FULL", "GRID_QUICK", "at_depth",
-           "steps_to_depth", "ratio_to_rivals", "select", "sweep_rows", "depth_rows", "spectral_kkt_rows"]
+           "steps_to_depth", "ratio_to_rivals", "select", "sweep_rows", "depth_rows", "spectral_kkt_rows",
+           "spectral_kkt_cell", "spectral_kkt_key"]

@@ -22,6 +22,8 @@ the report next to its claim):
 * ``_adam_eps``: the eps ordering (peak height, onset, strength of the second phase; controls with the eps
   values exchanged), Adam without momentum's second phase, the loss levels where each phase starts, and where
   Adam eps = 0 leaves eps = 1e-8 (beta2 memory vs eps).
+* ``_adam_depth`` (full run): GD and Adam eps = 1e-8 continued after step 10,000 with an increasing step
+  schedule to loss 1e-30; Adam's l2 margin against GD's at matched loss levels (claim and control).
 Each claim is then aggregated over seeds (``_seeds.aggregate``: fraction of seeds, >= 0.8, with mean +- SE of
 the per-seed statistic and the Wilson interval).
 """
@@ -33,33 +35,17 @@ from pathlib import Path
 import numpy as np
 
 from ..results import CheckResult, Figure, describe_case
+from . import _adam_depth as D
 from . import _adam_eps as E
-from ._digits_common import kkt_rows, plot_runs, run_cached, single_thread
+from ._adam_runs import (ALGOS, CACHE_VERSION, SEEDS, SEEDS_QUICK, _depth_run, _pair_runs, _setup,  # noqa: F401
+                         kkt_jobs, make_optimizer, run_config, run_jobs, train_run)
+from ._digits_common import kkt_rows, plot_runs, single_thread
+from ._pool import PrefilledCache, default_workers, prefill
 from ._seeds import aggregate_all, fmt_mean_se
 from .base import ExperimentResult, describe, register
-from .cache import RunCache
 
-ALGOS = ("GD", "SD", "Adam eps=1e-8", "Adam eps=1e-4", "Adam eps=0", "Adam beta1=0")
 PHASE_THRESHOLD = 0.5
 GROWTH_THRESHOLD = 0.1
-CACHE_VERSION = 2       # part of every cache key: bump when training or the recorded fields change
-SEEDS, SEEDS_QUICK = (0, 1, 2), (0,)
-
-
-def make_optimizer(name: str, gd_lr=1.0, lr=1e-3):
-    from .. import optim as O
-    table = {
-        "GD": lambda p: O.SteepestDescent(p, lr=gd_lr, norm="l2"),
-        "SD": lambda p: O.SignDescent(p, lr=lr, normalized=True),
-        "Adam eps=1e-8": lambda p: O.Adam(p, lr=lr, eps=1e-8),
-        "Adam eps=1e-4": lambda p: O.Adam(p, lr=lr, eps=1e-4),
-        "Adam eps=0": lambda p: O.Adam(p, lr=lr, eps=0.0),
-        "Adam beta1=0": lambda p: O.Adam(p, lr=lr, betas=(0.0, 0.999), eps=1e-8),
-    }
-    if name not in table:
-        raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(table)}")
-    return table[name]
-
 
 DEFINITIONS = {
     "adam-sd-phase": "s = log(peak gamma_inf(run) / peak gamma_inf(GD)) / log(peak gamma_inf(SD) / peak gamma_inf(GD))",
@@ -117,25 +103,6 @@ def own_margin_largest(runs: dict, l2_winner="GD", linf_winner="SD", pair="") ->
                        {"largest_l2": best2, "largest_linf": besti}, negative_control=control)
 
 
-def _pair_runs(pair, steps, seed, progress, cache):
-    """The runs of all ALGOS on one digit pair and seed (subsample and init drawn from ``seed``), cached."""
-    from ..datasets.digits import load_digits_pair
-    from ..models import TwoLayerReLU
-    import torch
-    if not isinstance(cache, RunCache):
-        cache = RunCache(cache, "adam_vs_sign", CACHE_VERSION)
-    ds = load_digits_pair(pair[0], pair[1], 100, seed=seed)
-    model = TwoLayerReLU(64, 100)
-    p0 = model.init(1e-2, torch.Generator().manual_seed(seed))
-    runs = {}
-    for name in ALGOS:
-        stop = math.log(1e-12) if name == "SD" else -700.0
-        cfg = dict(pair=list(pair), algo=name, steps=steps, seed=seed, init=1e-2, width=100)
-        runs[name] = run_cached(cache, cfg, model, p0, ds.train, make_optimizer(name), steps, name,
-                                ("l2", "linf"), stop, progress)
-    return ds, model, runs
-
-
 def seed_claims(runs: dict, tag: str) -> list:
     """The claims and their negative controls on one seed's runs of one pair (see the module docstring)."""
     claims = []
@@ -168,54 +135,77 @@ def margin_rows(per_seed: list, tests: list) -> list:
     return rows
 
 
+def _pair_section(pair, seeds, steps, quick, kkt, depth, cache, kcache, progress, out):
+    """One digit pair: the runs of every seed, the aggregated claims, figure, tables and finding."""
+    tag = f" ({pair[0]} vs {pair[1]})"
+    per_seed, tests, first = [], [], None
+    for seed in seeds:
+        ds, model, runs = _pair_runs(pair, steps, seed, progress, cache)
+        first = first or (ds, model, runs)
+        per_seed.append(runs)
+        tests.append({n: _test_acc(model, r.params, ds.test) for n, r in runs.items()})
+    ds, model, runs = first
+    claims = aggregate_all([seed_claims(r, tag) for r in per_seed], seeds)
+    tables = {f"margins{tag}: mean +- SE over seeds {seeds}": margin_rows(per_seed, tests),
+              f"phase levels{tag}: mean +- SE over seeds {seeds}": E.phase_rows(per_seed)}
+    track = E.tracking_rows(per_seed, seeds)
+    tables[f"beta2 memory vs eps{tag}: where Adam eps=0 leaves Adam eps=1e-8"] = track
+    if depth:
+        more, depth_tables = D.section(lambda s, a: _depth_run(cache, _setup(pair, s), pair, s, a, progress), seeds,
+                                       tag)
+        claims += more
+        tables.update(depth_tables)
+    if kkt:
+        names = ALGOS if not quick else ("GD", "SD")
+        tables[f"KKT measure of (MM) at the final iterate{tag}, seed {seeds[0]}"] = kkt_rows(
+            {n: runs[n] for n in names}, model, ds.train, ("l2", "linf"), kcache,
+            {n: run_config(pair, seeds[0], steps, n) for n in names})
+    case = describe_case(model, ds.train, data_name=f"sklearn digits {pair[0]} vs {pair[1]}",
+                         algorithm=", ".join(runs), norm="l2 / linf margins", step=f"{steps} steps, seeds {seeds}")
+    for c in claims:
+        c.case = case
+    fig = Figure(plot_runs(runs, ("l2", "linf"), out / f"adam_vs_sign_{pair[0]}v{pair[1]}.png",
+                           f"digits {pair[0]} vs {pair[1]}, seed {seeds[0]}"),
+                 f"Seed {seeds[0]} of the runs of the claims tagged{tag} (subsample and init of that seed)")
+    return claims, fig, tables, case, E.finding_text(track, tag)
+
+
 @register("adam_vs_sign", "Adam vs sign descent on digits (paper Fig. 2): l2 and l_inf margins over time")
 def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pairs=None, steps=None,
-        kkt: bool | None = None) -> ExperimentResult:
+        kkt: bool | None = None, depth: bool | None = None, workers: int | None = None) -> ExperimentResult:
     """Run the experiment for every seed; ``quick``: 3 vs 6 only, 1500 steps, seed 0, KKT only for GD and SD.
-    KKT residuals and the figure use the first seed's runs."""
+    KKT residuals and the figure use the first seed's runs. ``depth``: the scheduled continuations of GD and Adam
+    to loss 1e-30 (``_adam_depth``; default: a full run with steps = 10,000, the prefix they continue).
+    ``workers``: processes that train the missing runs up front (default 2 for a full run, 1 for quick;
+    ``_pool``); the numbers do not depend on it."""
     out = Path(out or "experiment-adam_vs_sign")
     out.mkdir(parents=True, exist_ok=True)
     pairs = pairs or ([(3, 6)] if quick else [(3, 6), (2, 7)])
     steps = steps or (1500 if quick else 10000)
     seeds = [int(s) for s in (seeds if seeds is not None else (SEEDS_QUICK if quick else SEEDS))]
-    cache = RunCache(out / "cache", "adam_vs_sign", CACHE_VERSION)
+    depth = (not quick and steps == D.T0) if depth is None else bool(depth)   # continues the 10,000-step runs
+    kkt, workers = kkt is None or bool(kkt), default_workers(quick) if workers is None else workers
+    cache = PrefilledCache(out / "cache", "adam_vs_sign", CACHE_VERSION)
+    kcache = PrefilledCache(out / "cache", "adam_vs_sign:kkt", CACHE_VERSION)
+    prefill(run_jobs(pairs, seeds, steps, depth), cache, workers, progress)
+    if kkt:
+        prefill(kkt_jobs(pairs, seeds[0], steps, ALGOS if not quick else ("GD", "SD")), kcache, workers, progress)
     claims, figures, tables, cases, findings = [], [], {}, [], []
     with single_thread():
         for pair in pairs:
-            tag = f" ({pair[0]} vs {pair[1]})"
-            per_seed, tests, first = [], [], None
-            for seed in seeds:
-                ds, model, runs = _pair_runs(pair, steps, seed, progress, cache)
-                first = first or (ds, model, runs)
-                per_seed.append(runs)
-                tests.append({n: _test_acc(model, r.params, ds.test) for n, r in runs.items()})
-            ds, model, runs = first
-            pair_claims = aggregate_all([seed_claims(r, tag) for r in per_seed], seeds)
-            case = describe_case(model, ds.train, data_name=f"sklearn digits {pair[0]} vs {pair[1]}",
-                                 algorithm=", ".join(runs), norm="l2 / linf margins",
-                                 step=f"{steps} steps, seeds {seeds}")
+            c, fig, t, case, finding = _pair_section(pair, seeds, steps, quick, kkt, depth, cache, kcache, progress,
+                                                     out)
+            claims += c
+            figures.append(fig)
+            tables.update(t)
             cases.append(case)
-            for c in pair_claims:
-                c.case = case
-            claims += pair_claims
-            fig = plot_runs(runs, ("l2", "linf"), out / f"adam_vs_sign_{pair[0]}v{pair[1]}.png",
-                            f"digits {pair[0]} vs {pair[1]}, seed {seeds[0]}")
-            figures.append(Figure(fig, f"Seed {seeds[0]} of the runs of the claims tagged{tag} (subsample and init "
-                                       f"of that seed)"))
-            tables[f"margins{tag}: mean +- SE over seeds {seeds}"] = margin_rows(per_seed, tests)
-            tables[f"phase levels{tag}: mean +- SE over seeds {seeds}"] = E.phase_rows(per_seed)
-            track = E.tracking_rows(per_seed, seeds)
-            tables[f"beta2 memory vs eps{tag}: where Adam eps=0 leaves Adam eps=1e-8"] = track
-            findings.append(E.finding_text(track, tag))
-            names = ALGOS if not quick else ("GD", "SD")
-            if kkt is None or kkt:
-                tables[f"KKT measure of (MM) at the final iterate{tag}, seed {seeds[0]}"] = kkt_rows(
-                    {n: runs[n] for n in names}, model, ds.train, ("l2", "linf"))
+            findings.append(finding)
     for case in cases:
         case.reached = cache.summary_line()
+    skipped = "" if depth else " The scheduled continuation to depth (full run only) was not run."
     return ExperimentResult("adam_vs_sign", claims, figures, tables,
                             f"Adam vs sign descent on sklearn digits, seeds {seeds} (our defaults, "
-                            f"docs/experiments.md); {cache.summary_line()}. {' '.join(findings)}",
+                            f"docs/experiments.md); {cache.summary_line()}. {' '.join(findings)}{skipped}",
                             title="Adam vs sign descent on digits (paper Fig. 2)", seeds=seeds)
 
 

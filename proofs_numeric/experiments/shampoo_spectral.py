@@ -37,32 +37,21 @@ from pathlib import Path
 import numpy as np
 
 from ..results import CheckResult, Figure, describe_case
-from ._digits_common import kkt_rows, plot_runs, run_cached, single_thread
+from ._digits_common import kkt_rows, plot_runs, single_thread
+from ._pool import PrefilledCache, default_workers, prefill
+from ._shampoo_runs import NORMS, SPECTRAL_KKT_SECONDS, _runs, jobs, kkt_jobs, make_optimizer, run_config  # noqa: F401
 from ._seeds import aggregate_all, fmt_mean_se
 from ._shampoo_sweep import (GRID_FULL, GRID_QUICK, TREND_CONTROL, at_depth, depth_rows, select,
                              spectral_kkt_rows, sweep_rows)
 from .base import ExperimentResult, describe, register
-from .cache import RunCache
 
 BASE = ("GD", "Adam", "Spectral descent")
 TUNED = "Shampoo (selected)"
-NORMS = ("spectral", "l2", "linf")
 TREND_FRAC = 0.8
 DEPTH, DEPTH_QUICK = 1e-4, 1e-3              # L*: the loss level of every "at depth" value
 CAP, CAP_QUICK = 10_000, 3_000               # step cap of a run that has not reached L*
 CACHE_VERSION = 3       # part of every cache key: bump when training or the recorded fields change
 SEEDS, SEEDS_QUICK, SELECT_SEEDS = (0, 1, 2), (0,), (100, 101, 102)
-
-
-def make_optimizer(name: str, grid=GRID_FULL + (TREND_CONTROL,)):
-    """The optimizer factory of a base run or of a Shampoo configuration (by its ``ShampooConfig.name``)."""
-    from .. import optim as O
-    table = {"GD": lambda p: O.SteepestDescent(p, lr=50.0, norm="l2"),
-             "Adam": lambda p: O.Adam(p, lr=1e-2, betas=(0.0, 0.999), eps=1e-8),
-             "Spectral descent": lambda p: O.ShampooNoAccumulation(p, lr=1e-2), **{c.name: c.make for c in grid}}
-    if name not in table:
-        raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(table)}")
-    return table[name]
 
 
 DEFINITIONS = {
@@ -137,23 +126,6 @@ def trend_rows(per_seed: list) -> list:
             for n in per_seed[0]]
 
 
-def _runs(pair, cap, depth, seed, names, cache, progress):
-    """The runs ``names`` (base algorithms or ShampooConfig names) on ``pair`` with ``seed``'s subsample and
-    init, each until loss < ``depth`` or ``cap`` steps (cached)."""
-    import torch
-    from ..datasets.digits import load_digits_pair
-    from ..models import TwoLayerReLU
-    ds = load_digits_pair(pair[0], pair[1], 100, seed=seed)
-    model = TwoLayerReLU(64, 100, train_output=False)
-    p0 = model.init(1e-2, torch.Generator().manual_seed(seed))
-    runs = {}
-    for name in names:
-        cfg = dict(pair=list(pair), algo=name, steps=cap, stop_loss=depth, seed=seed, init=1e-2)
-        runs[name] = run_cached(cache, cfg, model, p0, ds.train, make_optimizer(name), cap, name, NORMS,
-                                math.log(depth), progress)
-    return ds, model, runs
-
-
 def _selection(pair, cap, depth, select_seeds, grid, cache, progress):
     """Selection seeds: GD, Adam and every grid configuration; returns (per-seed runs, the selected config)."""
     sel = [_runs(pair, cap, depth, s, ("GD", "Adam") + tuple(c.name for c in grid), cache, progress)[2]
@@ -190,11 +162,14 @@ def _summary(claims, chosen, seeds, cache) -> str:
 
 @register("shampoo_spectral", "Shampoo and the spectral margin (paper Fig. 3), frozen second layer")
 def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pair=(3, 6), steps=None,
-        kkt: bool | None = None, sweep: bool | None = None, depth: float | None = None, select_seeds=None):
+        kkt: bool | None = None, sweep: bool | None = None, depth: float | None = None, select_seeds=None,
+        workers: int | None = None):
     """Run the experiment: the sweep on the selection seeds, then GD, Adam, spectral descent, the selected
     Shampoo and the trend control on every evaluation seed, each to loss ``depth`` or ``steps``. ``sweep``
     (default: not quick) uses GRID_FULL and the selection seeds 100..102, else GRID_QUICK on the evaluation
-    seeds; ``kkt`` (default: not quick) adds the KKT tables of the first evaluation seed."""
+    seeds; ``kkt`` (default: not quick) adds the KKT tables of the first evaluation seed. ``workers``: processes
+    that train the missing runs up front (default 2 for a full run, 1 for quick; ``_pool``); the numbers do
+    not depend on it."""
     sweep = (not quick) if sweep is None else sweep
     cap = steps or (CAP_QUICK if quick else CAP)
     depth = (DEPTH_QUICK if quick else DEPTH) if depth is None else depth
@@ -206,10 +181,17 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
     seeds = [int(s) for s in (seeds if seeds is not None else (SEEDS_QUICK if quick else SEEDS))]
     select_seeds = [int(s) for s in (select_seeds or (SELECT_SEEDS if sweep else seeds))]
     tag = f" ({pair[0]} vs {pair[1]})"
-    cache = RunCache(out / "cache", "shampoo_spectral", CACHE_VERSION)
+    cache = PrefilledCache(out / "cache", "shampoo_spectral", CACHE_VERSION)
+    kcache = PrefilledCache(out / "cache", "shampoo_spectral:kkt", CACHE_VERSION)
+    workers, kkt = default_workers(quick) if workers is None else workers, (not quick) if kkt is None else kkt
+    prefill(jobs(CACHE_VERSION, pair, cap, depth, select_seeds, ("GD", "Adam") + tuple(c.name for c in grid))
+            + jobs(CACHE_VERSION, pair, cap, depth, seeds, BASE + (TREND_CONTROL.name,)), cache, workers, progress)
     with single_thread():
         sel, chosen = _selection(pair, cap, depth, select_seeds, grid, cache, progress)
         names = BASE + tuple(c.name for c in (chosen, TREND_CONTROL) if c is not None)
+        prefill(jobs(CACHE_VERSION, pair, cap, depth, seeds, names), cache, workers, progress)
+        if kkt:           # --quick: the KKT tables are in the full run only
+            prefill(kkt_jobs(CACHE_VERSION, pair, cap, depth, seeds[0], names), kcache, workers, progress)
         per_seed, first = [], None
         for seed in seeds:
             ds, model, runs = _runs(pair, cap, depth, seed, names, cache, progress)
@@ -230,11 +212,12 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
                                f"frozen second layer, digits {pair[0]} vs {pair[1]}, seed {seeds[0]}"),
                      f"Seed {seeds[0]} of this section's runs, each until loss {depth:.0e}")
         tables = _tables(per_seed, sel, grid, chosen, level, tag, seeds, select_seeds)
-        if kkt if kkt is not None else not quick:        # --quick: the KKT tables are in the full run only
+        if kkt:
+            cfgs = {n: run_config(pair, cap, depth, seeds[0], chosen.name if n == TUNED else n) for n in shown}
             tables[f"KKT measure of (MM) at the final iterate{tag}, seed {seeds[0]}"] = \
-                kkt_rows(shown, model, ds.train, ("l2", "linf"))
+                kkt_rows(shown, model, ds.train, ("l2", "linf"), kcache, cfgs)
             tables[f"spectral-norm KKT measure at the final iterate{tag}, seed {seeds[0]} (informational)"] = \
-                spectral_kkt_rows(shown, model, ds.train, 120.0)
+                spectral_kkt_rows(shown, model, ds.train, SPECTRAL_KKT_SECONDS, kcache, cfgs)
     return ExperimentResult("shampoo_spectral", claims, [fig], tables, _summary(claims, chosen, seeds, cache),
                             title="Shampoo and the spectral margin (paper Fig. 3)", seeds=seeds)
 
