@@ -23,7 +23,8 @@ implicit-Euler relation theta_+ = theta - ds ||G_+||_* dualize(G_+) with G_+ at 
 Kinks (cutting planes): a ReLU unit j with c_ij = y_i a_j < 0 contributes min(0, c_ij z_ij) to q_i, a CONCAVE
 piece, so the current side's linearization over-predicts q_i once the step moves z_ij across 0 (convex pieces need
 nothing: either side's linearization is a lower bound). After each trial step whose achieved gain is below
-``cut_below`` = 75% of the predicted one, the model's ``kink_rows`` gives, for every point whose concave units the
+``cut_below`` (75% of the predicted one in l1 and l2, 50% in linf, whose re-solve is the costly one), the
+model's ``kink_rows`` gives, for every point whose concave units the
 trial moved across 0, one extra row of the program: q_i and grad q_i at theta with those units on their trial side.
 q_i's concave part is the min over such pieces, so the rows are cutting planes; the program is re-solved with the
 same h (at most ``max_cut_rounds`` = 8 rounds per step; a piece is added once), and only then is h halved. Without
@@ -75,7 +76,11 @@ class _Cuts:
 
 class RidgeStep(StepRule):
     backtrack = True
-    cut_below = 0.75          # achieved/predicted gain below which crossed kinks are cut and the step re-solved
+    # achieved/predicted gain below which the crossed kinks are cut and the step re-solved. linf is cut only below
+    # 0.5: its re-solve (a larger LP, ~9 column-generation rounds) made sign descent 6x slower at 0.75 (teacher-student
+    # continuation to -1e4: 6-11 s against 1.4-2 s) for a drawdown of 2e-4 instead of 7e-3-1e-2; l1 and l2 need 0.75
+    # (coordinate descent's late-phase drawdown on kinked_case: 0 at every h at 0.75, up to 0.016 at 0.5)
+    cut_below = {"l1": 0.75, "l2": 0.75, "linf": 0.5}
 
     def __init__(self, h: float = 0.05, stiffness: float = 10.0, max_rejections: int = 12, cooldown: int = 50,
                  max_cut_rounds: int = 8):
@@ -135,7 +140,8 @@ class RidgeStep(StepRule):
             predicted = sol.value - start
             ratio = (float(ev_new.q.min()) / rho ** L - start) / predicted if predicted > 0 else -math.inf
             good = math.isfinite(ev_new.log_L) and ev_new.log_L <= ctx.ev.log_L and ratio >= 0.1
-            if ratio < self.cut_below and cuts.rounds < self.max_cut_rounds and cuts.add(ctx.field.kink_rows(ctx.params, new, q, J)):
+            crossed = ratio < self.cut_below[ctx.field.ridge_norm] and cuts.rounds < self.max_cut_rounds
+            if crossed and cuts.add(ctx.field.kink_rows(ctx.params, new, q, J)):
                 self.n_cuts += 1                 # the step crossed concave kinks: re-solve with their pieces
                 continue
             if good:
