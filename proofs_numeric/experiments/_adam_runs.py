@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 
+from kktcheck import single_threaded
+
 from . import _adam_depth as D
-from ._digits_common import kkt_cell, kkt_key, run_cached, single_thread
+from ._digits_common import kkt_cell, kkt_key, run_cached
 from .cache import RunCache
 
 ALGOS = ("GD", "SD", "Adam eps=1e-8", "Adam eps=1e-4", "Adam eps=0", "Adam beta1=0")
@@ -67,7 +69,7 @@ def train_run(cache_dir, pair, seed, steps, name, depth=False) -> bool:
     """Worker job (``_pool.prefill``): train one run (``depth``: its scheduled continuation) into the cache at
     ``cache_dir``; True if it was trained."""
     cache = RunCache(cache_dir, "adam_vs_sign", CACHE_VERSION)
-    with single_thread():
+    with single_threaded():
         if depth:
             _depth_run(cache, _setup(pair, seed), pair, seed, name, False)
         else:
@@ -87,7 +89,7 @@ def run_jobs(pairs, seeds, steps, depth=False) -> list:
 def kkt_job(cache_dir, pair, seed, steps, name, norm) -> bool:
     """Worker job: the KKT cell of one run's final iterate in ``norm`` (``kkt_cell``), stored in the KKT cache."""
     kcache = RunCache(cache_dir, "adam_vs_sign:kkt", CACHE_VERSION)
-    with single_thread():
+    with single_threaded():
         ds, model, p0 = setup = _setup(pair, seed)
         run = _one_run(RunCache(cache_dir, "adam_vs_sign", CACHE_VERSION), setup, pair, seed, steps, name, False)
         kkt_cell(run, model, ds.train, norm, kcache, run_config(pair, seed, steps, name))

@@ -1,4 +1,4 @@
-"""Shared plumbing of the digits experiments: threads, cached training, plots, KKT table.
+"""Shared plumbing of the digits experiments: cached training, plots, KKT table.
 
 Cache: ``cache.RunCache`` (one JSON per run in ``out/cache``, keyed by the run's configuration, the
 experiment's CACHE_VERSION and the package version; atomic writes; unusable entries recomputed with a warning).
@@ -7,17 +7,9 @@ from __future__ import annotations
 
 import math
 
-from kktcheck import single_threaded
-
 from ..budget import step_bar, time_limit
 from .cache import RunCache
 from .digits_training import Run, train
-
-
-def single_thread():
-    """One torch intra-op thread and one BLAS thread (``kktcheck.single_threaded``): ~10x faster for these tiny
-    matrices on a shared 2-core machine."""
-    return single_threaded()
 
 
 def run_cached(cache: RunCache, cfg, model, p0, data, make_opt, steps, name, norms, stop_log_loss,

@@ -50,11 +50,11 @@ def check_workers(workers) -> int:
 
 
 def _work(function, cache_dir: str, kwargs: dict, seconds):
-    """Worker body: one torch thread, the caller's remaining budget; returns "trained", "cached" or "budget"."""
-    import torch
-    torch.set_num_threads(1)
+    """Worker body: one torch and one BLAS thread, the caller's remaining budget; returns "trained", "cached" or
+    "budget"."""
+    from kktcheck import single_threaded
     try:
-        with budget.limit(seconds):
+        with single_threaded(), budget.limit(seconds):
             return "trained" if function(cache_dir, **kwargs) else "cached"
     except budget.BudgetExhausted:
         return "budget"

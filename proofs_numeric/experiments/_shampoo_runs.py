@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 
-from ._digits_common import kkt_cell, kkt_key, run_cached, single_thread
+from kktcheck import single_threaded
+
+from ._digits_common import kkt_cell, kkt_key, run_cached
 from ._shampoo_sweep import GRID_FULL, TREND_CONTROL, spectral_kkt_cell, spectral_kkt_key
 from .cache import RunCache
 
@@ -53,7 +55,7 @@ def train_run(cache_dir, version, pair, cap, depth, seed, name) -> bool:
     """Worker job (``_pool.prefill``): train one run into the cache at ``cache_dir`` (the experiment's
     CACHE_VERSION ``version``); True if it was trained."""
     cache = RunCache(cache_dir, "shampoo_spectral", version)
-    with single_thread():
+    with single_threaded():
         _one_run(cache, _setup(pair, seed), pair, cap, depth, seed, name, False)
     return cache.misses > 0
 
@@ -76,7 +78,7 @@ def kkt_job(cache_dir, version, pair, cap, depth, seed, name, norm) -> bool:
     """Worker job: the KKT cell of one run's final iterate in ``norm`` (l2 / linf: ``kkt_cell``; spectral:
     ``spectral_kkt_cell``, 120 s), stored in the KKT cache."""
     kcache = RunCache(cache_dir, "shampoo_spectral:kkt", version)
-    with single_thread():
+    with single_threaded():
         ds, model, p0 = setup = _setup(pair, seed)
         run = _one_run(RunCache(cache_dir, "shampoo_spectral", version), setup, pair, cap, depth, seed, name, False)
         cfg = run_config(pair, cap, depth, seed, name)

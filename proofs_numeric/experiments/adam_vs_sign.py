@@ -34,12 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
+from kktcheck import single_threaded
+
 from ..results import CheckResult, Figure, describe_case
 from . import _adam_depth as D
 from . import _adam_eps as E
 from ._adam_runs import (ALGOS, CACHE_VERSION, SEEDS, SEEDS_QUICK, _depth_run, _pair_runs, _setup,  # noqa: F401
                          kkt_jobs, make_optimizer, run_config, run_jobs, train_run)
-from ._digits_common import kkt_rows, plot_runs, single_thread
+from ._digits_common import kkt_rows, plot_runs
 from ._pool import PrefilledCache, default_workers, prefill
 from ._seeds import aggregate_all, fmt_mean_se
 from .base import ExperimentResult, describe, register
@@ -191,7 +193,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
     if kkt:
         prefill(kkt_jobs(pairs, seeds[0], steps, ALGOS if not quick else ("GD", "SD")), kcache, workers, progress)
     claims, figures, tables, cases, findings = [], [], {}, [], []
-    with single_thread():
+    with single_threaded():
         for pair in pairs:
             c, fig, t, case, finding = _pair_section(pair, seeds, steps, quick, kkt, depth, cache, kcache, progress,
                                                      out)

@@ -33,9 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kktcheck import single_threaded
+
 from ..budget import step_bar, time_limit
 from ..results import Figure, describe_case
-from ._digits_common import plot_runs, single_thread
+from ._digits_common import plot_runs
 from ._momentum_claims import all_claims, kkt_table, summary_rows
 from .base import ExperimentResult, register
 from .digits_training import Run, record_steps, train
@@ -216,7 +218,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt
     seeds = list(seeds) if seeds else list(range(N_SEEDS_QUICK if quick else N_SEEDS))
     owners = {n: nm for n, (_, nm) in algorithms(C["ratios"]).items()}
     per_seed = {}
-    with single_thread():
+    with single_threaded():
         for s in seeds:
             ds, model, per_seed[s] = seed_runs(s, C, out / "cache", progress)
     norms = norm_names(C["ratios"])
@@ -234,7 +236,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, kkt
     measures = None
     if kkt:
         kseeds = seeds[:1] if quick else seeds
-        with single_thread():
+        with single_threaded():
             measures = kkt_measures({s: per_seed[s] for s in kseeds}, model, ds.train, out / "cache", C)
     claims = all_claims(per_seed, owners, C["ratios"], measures)
     for c in claims:

@@ -36,8 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kktcheck import single_threaded
+
 from ..results import CheckResult, Figure, describe_case
-from ._digits_common import kkt_rows, plot_runs, single_thread
+from ._digits_common import kkt_rows, plot_runs
 from ._pool import PrefilledCache, default_workers, prefill
 from ._shampoo_runs import NORMS, SPECTRAL_KKT_SECONDS, _runs, jobs, kkt_jobs, make_optimizer, run_config  # noqa: F401
 from ._seeds import aggregate_all, fmt_mean_se
@@ -186,7 +188,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, pai
     workers, kkt = default_workers(quick) if workers is None else workers, (not quick) if kkt is None else kkt
     prefill(jobs(CACHE_VERSION, pair, cap, depth, select_seeds, ("GD", "Adam") + tuple(c.name for c in grid))
             + jobs(CACHE_VERSION, pair, cap, depth, seeds, BASE + (TREND_CONTROL.name,)), cache, workers, progress)
-    with single_thread():
+    with single_threaded():
         sel, chosen = _selection(pair, cap, depth, select_seeds, grid, cache, progress)
         names = BASE + tuple(c.name for c in (chosen, TREND_CONTROL) if c is not None)
         prefill(jobs(CACHE_VERSION, pair, cap, depth, seeds, names), cache, workers, progress)

@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kktcheck import single_threaded
+
 from ..budget import step_bar
 from ..datasets.teacher_student import N_TEST, teacher_student
 from ..device import resolve_device
-from ._digits_common import single_thread
 from .base import ExperimentResult, register
 from .batched import NORMS, train_batched
 from .cache import RunCache
@@ -145,7 +146,7 @@ def run(out=None, *, seeds=None, quick: bool = False, progress: bool = True, con
         raise ValueError(f"unknown config keys {sorted(unknown)}; valid: {sorted(DEFAULTS)}")
     seeds = list(seeds) if seeds is not None else list(range(N_SEEDS_QUICK if quick else N_SEEDS))
     cache = RunCache(out / "cache", "teacher_student", CACHE_VERSION)
-    with single_thread():
+    with single_threaded():
         runs = load_or_train(cache, C, seeds, progress, dev)
         claims, tables = R.claims_and_tables(runs, C)
         figures = R.figures(runs, C, out)

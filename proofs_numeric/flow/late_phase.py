@@ -140,8 +140,8 @@ class RidgeStep(StepRule):
             predicted = sol.value - start
             ratio = (float(ev_new.q.min()) / rho ** L - start) / predicted if predicted > 0 else -math.inf
             good = math.isfinite(ev_new.log_L) and ev_new.log_L <= ctx.ev.log_L and ratio >= 0.1
-            crossed = ratio < self.cut_below[ctx.field.ridge_norm] and cuts.rounds < self.max_cut_rounds
-            if crossed and cuts.add(ctx.field.kink_rows(ctx.params, new, q, J)):
+            short_of_prediction = ratio < self.cut_below[ctx.field.ridge_norm] and cuts.rounds < self.max_cut_rounds
+            if short_of_prediction and cuts.add(ctx.field.kink_rows(ctx.params, new, q, J)):
                 self.n_cuts += 1                 # the step crossed concave kinks: re-solve with their pieces
                 continue
             if good:

@@ -7,7 +7,7 @@ import torch
 
 from proofs_numeric.experiments import _adam_depth as D
 from proofs_numeric.experiments import adam_vs_sign as AV
-from proofs_numeric.experiments._digits_common import single_thread
+from kktcheck import single_threaded
 from proofs_numeric.experiments.digits_training import Run, train
 
 
@@ -26,7 +26,7 @@ def test_the_scheduled_run_is_the_constant_step_run_up_to_t0(algo):
     schedule changes what comes after (so the comparison can fail)."""
     ds, model, p0 = AV._setup((3, 6), 0)
     t0 = 20
-    with single_thread():
+    with single_threaded():
         const = train(model, p0, ds.train, AV.make_optimizer(algo), t0, name=algo, n_records=5)
         sched = train(model, p0, ds.train, AV.make_optimizer(algo, schedule=D.ExponentialAfter(t0, 0.2)), 2 * t0,
                       name=algo, snapshot_steps=(t0, 2 * t0), n_records=5)
