@@ -93,7 +93,8 @@ class Recorder:
             return
         self.last_step = k
         kappa = ev.log_scale
-        log_r = kappa + math.log(theta_norm) if theta_norm > 0 else -math.inf
+        log_r = kappa + (math.log(theta_norm) if theta_norm < math.inf else self.norm.log_value(params)) \
+            if theta_norm > 0 else -math.inf
         with torch.no_grad():
             qmin = float(ev.q.min())
             inv = inverse_loss(ev.log_L, self.loss) if not kappa else None

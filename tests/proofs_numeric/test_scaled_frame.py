@@ -108,8 +108,10 @@ def test_a_linear_run_continues_past_1e308_and_reaches_the_max_margin():
 def test_beyond_float64_check_passes_and_its_plain_float64_control_fails():
     r = lp.check_beyond_float64("l2", log_depth=800.0)
     ctl = lp.check_beyond_float64("l2", log_depth=800.0, control=True)
-    assert r.passed and r.measured > lp.LOG_FLOAT_MAX and r.detail["all_finite"]
+    assert r.passed and r.measured >= 800.0 and r.detail["log_theta_norm"] > lp.LOG_FLOAT_MAX
+    assert r.detail["all_finite"]
     assert not ctl.passed and ctl.detail["status"] == "stalled" and ctl.negative_control
+    assert 700.0 < ctl.measured < 800.0             # a finite measurement that fails: evidence, not "no evidence"
 
 
 @pytest.mark.parametrize("bad", [math.nan, "deep"])
