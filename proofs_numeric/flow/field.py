@@ -116,7 +116,9 @@ class SteepestField:
         self.n_evals = 0
         binary = y.dim() == 1 and y.dtype == torch.float64
         self.ridge_norm = norm.name if (loss == "exp" and binary) else None  # late-phase ridge steps allowed
-        self.scalable = loss == "exp" and binary        # the log-scale frame (flow.scaled) is available
+        # the log-scale frame (flow.scaled): exp loss, binary labels, loss time (flow time t ~ e^(log(1/L)) has no
+        # finite clock beyond float64 anyway)
+        self.scalable = loss == "exp" and binary and time == "loss"
 
     def margins_jacobian(self, params):
         """(q, J) as float64 numpy arrays, J_i = grad q_i (n x P, columns like the flattened params): the
