@@ -26,6 +26,9 @@ class ColumnLP:
         self.hs = highspy.Highs()
         self.hs.setOptionValue("output_flag", False)
         self.hs.setOptionValue("presolve", "off")      # tiny dense LPs re-solved from a warm basis: presolve costs 25%
+        # the ridge programs are scaled to entries <= 1 (flow.ridge.ridge_step); 1e-9 keeps the optimum to ~1e-9 of the gain
+        self.hs.setOptionValue("primal_feasibility_tolerance", 1e-9)
+        self.hs.setOptionValue("dual_feasibility_tolerance", 1e-9)
         self.inf = highspy.kHighsInf
         self.optimal = highspy.HighsModelStatus.kOptimal
         self.k = int(np.asarray(b).size)
