@@ -13,17 +13,19 @@ sharp limit). An optimal pair satisfies D = r dualize(J^T w), which is theta_+ =
 dualize(G_+) with G_+ = -J^T w: an implicit Euler step of the steepest flow. The dual gap
 <w, q> + r ||J^T w||_* - min_i(q_i + J_i D) >= 0 certifies a returned step.
 
-Solvers (exact for the linearized problem; n constraints, P parameters, n << P):
-* linf: D_j = r sign((J^T w)_j) except on a small set F of coordinates whose sign is undecided. The LP is
-  solved over F only (HiGHS, n rows, |F| ~ 2n columns) and F grows by the coordinates whose reduced cost
+Solvers (exact for the linearized problem; n constraints, P parameters, n << P), all run on the program scaled
+to entries <= 1 ((R) is homogeneous: (q, J, r) -> (q / s, J r / s, 1) with s = r max|J_ij|, D = r D'):
+* linf: D_j = r sign((J^T w)_j) except on a set F of coordinates whose sign is undecided. The LP is solved over
+  F only (HiGHS, n rows; F starts with the 12n coordinates of smallest |(J^T w0)_j| / max_i |J_ij| and the
+  previous step's fractional ones) and F grows (by at most 4n a round) by the coordinates whose reduced cost
   (the sign of (J^T w)_j) contradicts their fixed bound, until none does: then D is optimal for the full LP.
   The rounds share one HiGHS model, warm-started from the previous basis (``flow.ridge_lp.ColumnLP``).
   Coordinates with J_{:,j} = 0 keep D_j = 0 (the flow's selection sign(0) = 0).
 * l1: D is supported on the coordinates where |(J^T w)_j| is maximal (the convex hull of coordinate steps).
-  The LP runs over a candidate set F (largest |(J^T w)_j|) and grows F by the coordinates whose |(J^T w)_j|
-  exceeds the budget's dual price, until none does.
-* l2: D = J^T lam with lam >= 0 the NNLS solution of the minimum-norm step reaching a level t, and t set by
-  Brent's method so that ||D|| = r (exact to rounding).
+  The LP runs over a candidate set F (the 2n largest |(J^T w0)_j| and the previous support) and grows F by the
+  coordinates whose |(J^T w)_j| exceeds the budget's dual price, until none does.
+* l2: D = J^T lam with lam >= 0 the NNLS solution of the minimum-norm step reaching a level t, the level with
+  ||D(t)|| = r found by Newton's method over the pieces of ||D(t)|| (``flow.ridge_l2``; exact to rounding).
 Other norms have no ridge solver here; ``RidgeStep`` then falls back to explicit relative steps.
 """
 from __future__ import annotations
@@ -38,8 +40,9 @@ from .ridge_lp import ColumnLP
 NORMS = ("l1", "l2", "linf")
 # Working-set sizes of the column generation, in multiples of k (the number of reachable points): the first LP's
 # columns and the most added per round. Measured on the teacher-student benchmark's recorded linf steps (k = 64,
-# P = 5100): starting with 12k columns and adding up to 4k per round takes 3.0 LP rounds per step instead of 7.9
-# (2k, 2k) and 0.5x the time; larger sets make each simplex iteration dearer than the rounds they save.
+# P = 5100): starting with 12k columns and adding up to 4k per round takes 3.0 LP rounds and 586 simplex
+# iterations per step instead of 7.9 and 920 (2k, 2k), 0.6-0.8x the CPU time; 8k-24k starts were no faster
+# (fewer rounds, dearer iterations). For l1, starts of 0.5k-4k columns took the same time within the noise.
 LINF_START, LINF_GROW = 12, 4
 L1_START, L1_GROW = 2, 2
 
