@@ -35,9 +35,9 @@ class ColumnLP:
         self.has_budget = budget is not None
         self.hs.addVar(-self.inf, self.inf)                     # column 0: t
         self.hs.changeColCost(0, -1.0)                          # minimize -t
-        one = np.array([0], dtype=np.int32)
-        for bi in np.asarray(b, dtype=np.float64):
-            self.hs.addRow(-self.inf, float(bi), 1, one, np.array([1.0]))
+        k = self.k                                              # rows t <= b_i, added in one call
+        self.hs.addRows(k, np.full(k, -self.inf), np.asarray(b, dtype=np.float64).reshape(-1), k,
+                        np.arange(k, dtype=np.int32), np.zeros(k, dtype=np.int32), np.ones(k))
         if self.has_budget:
             self.hs.addRow(-self.inf, float(budget), 0, np.array([], dtype=np.int32), np.array([]))
         self.n_cols = 0
