@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 import numpy as np
@@ -29,18 +30,40 @@ from _docs import replace_section  # benchmarks/_docs.py (scripts run from bench
 from proofs_numeric import models
 from proofs_numeric.checks.flow_checks import max_drawdown
 from proofs_numeric.datasets import linearly_separable, teacher_student
-from proofs_numeric.flow import RelativeStep, RidgeStep, integrate
+from proofs_numeric.flow import RelativeStep, RidgeStep, integrate, late_phase
 
 ALGOS = [("GD", "l2"), ("sign descent", "linf"), ("coordinate descent", "l1")]
 LN10 = math.log(10)
 
 
+class ProgramClock:
+    """Where a run's time goes: RidgeStep solves its programs through ``flow.late_phase.ridge_step``; this wraps it
+    (and restores it on exit) to add up the wall seconds, the calls and their LP rounds (column generation)."""
+
+    def __enter__(self):
+        self.inner, self.seconds, self.calls, self.rounds = late_phase.ridge_step, 0.0, 0, 0
+
+        def timed(*args, **kwargs):
+            t = time.perf_counter()
+            sol = self.inner(*args, **kwargs)
+            self.seconds, self.calls, self.rounds = self.seconds + time.perf_counter() - t, self.calls + 1, self.rounds + sol.rounds
+            return sol
+
+        late_phase.ridge_step = timed
+        return self
+
+    def __exit__(self, *exc):
+        late_phase.ridge_step = self.inner
+
+
 def _run(model, th0, data, norm, step, depth, seconds, **kw):
-    t = time.perf_counter()
-    tr = integrate(model, th0, data, norm=norm, step=step, target_log_loss=depth * LN10, max_seconds=seconds,
-                   margin_norms=(), save_every=1, **kw)
+    t, cpu = time.perf_counter(), time.process_time()
+    with ProgramClock() as clock:
+        tr = integrate(model, th0, data, norm=norm, step=step, target_log_loss=depth * LN10, max_seconds=seconds,
+                       margin_norms=(), save_every=1, **kw)
     soft = tr.after_separation("soft_margin")
-    return {"status": tr.status, "seconds": time.perf_counter() - t, "steps": int(tr.info["steps"]),
+    return {"status": tr.status, "seconds": time.perf_counter() - t, "cpu": time.process_time() - cpu,
+            "programs": (clock.seconds, clock.calls, clock.rounds), "steps": int(tr.info["steps"]),
             "ridge": int(tr.info.get("ridge_steps", 0)), "log10L": float(tr.log10_loss[-1]),
             "margin": float(tr.margin[-1]), "drawdown": max_drawdown(soft) if soft.size else math.nan,
             "finite": bool(np.all(np.isfinite(tr.log_loss)) and np.all(np.isfinite(tr.margin)))}
@@ -145,25 +168,34 @@ def main(argv=None):
     ap.add_argument("--depth", type=float, default=-1e5, help="target log10 L of the race (default -1e5)")
     ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown file; its 'late phase' section is replaced")
     args = ap.parse_args(argv)
+    args.load = [os.getloadavg()[0]]
     with kc.single_threaded():         # one torch and one BLAS thread for the engine AND the numpy reference loop
         race = depth_race(args.seconds, args.depth)
         lin = linear_flows()
         deep = depth_1e300(2 * args.seconds)
         deep_net = depth_1e300_net(2 * args.seconds)
         cost = step_cost()
+    args.load.append(os.getloadavg()[0])
     write(args.out, args, race, lin, deep, cost, deep_net)
+
+
+def _programs(r):
+    seconds, calls, rounds = r["programs"]
+    return f"{seconds:.1f} ({calls}, {rounds})" if calls else "-"
 
 
 def write(path, args, race, lin, deep, cost, deep_net):
     lines = [f"`python benchmarks/late_phase.py --seconds {args.seconds:g}` on {time.strftime('%Y-%m-%d %H:%M')} UTC, "
-             "1 torch thread, 2 cores (the reading notes below say how loaded the machine was). Teacher-student "
-             "d=50, n=64, two-layer ReLU width 100, init 0.1, exp loss; target log10 L <= "
-             f"{args.depth:g}, budget {args.seconds:g} s per run.", "",
-             "| algorithm | norm | step rule | status | wall s | steps (ridge) | log10 L reached | own-norm hard margin | soft-margin drawdown |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"1 torch thread, 2 cores shared with other jobs: 1-min load average {args.load[0]:.1f} at the start, "
+             f"{args.load[1]:.1f} at the end (wall times are upper bounds; the CPU seconds of the process move less with "
+             "the load). Teacher-student d=50, n=64, two-layer ReLU width 100, init 0.1, exp loss; target log10 L <= "
+             f"{args.depth:g}, budget {args.seconds:g} s per run. Ridge programs: wall seconds inside "
+             "`flow.ridge.ridge_step` (solves, LP rounds of the l1/linf column generation).", "",
+             "| algorithm | norm | step rule | status | wall s | CPU s | ridge programs s (solves, LP rounds) | steps (ridge) | log10 L reached | own-norm hard margin | soft-margin drawdown |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, norm, label, r in race:
-        lines.append(f"| {name} | {norm} | {label} | {r['status']} | {r['seconds']:.1f} | {r['steps']} ({r['ridge']}) | "
-                     f"{r['log10L']:.4g} | {r['margin']:.4g} | {r['drawdown']:.3g} |")
+        lines.append(f"| {name} | {norm} | {label} | {r['status']} | {r['seconds']:.1f} | {r['cpu']:.1f} | {_programs(r)} | "
+                     f"{r['steps']} ({r['ridge']}) | {r['log10L']:.4g} | {r['margin']:.4g} | {r['drawdown']:.3g} |")
     lines += ["", "Linear flows (n=40, d=15, default integrator): first depth at which the normalized margin is "
               "within 1e-3 of the exact max-margin, and the wall time to get there.", "",
               "| norm | exact max-margin | depth log10 L | wall s | relative gap |", "|---|---|---|---|---|"]
@@ -174,10 +206,10 @@ def write(path, args, race, lin, deep, cost, deep_net):
               f"log10 L = {deep['log10L']:.4g} in {deep['seconds']:.1f} s and {deep['steps']} steps; every recorded "
               f"number finite: {deep['finite']}.", "",
               "Depth 1e300 on the race's net (RidgeStep(0.5), budget 2x --seconds):", "",
-              "| algorithm | norm | status | wall s | steps | log10 L reached | every recorded number finite |",
-              "|---|---|---|---|---|---|---|"]
-    lines += [f"| {name} | {norm} | {r['status']} | {r['seconds']:.1f} | {r['steps']} | {r['log10L']:.4g} | {r['finite']} |"
-              for name, norm, r in deep_net]
+              "| algorithm | norm | status | wall s | CPU s | ridge programs s (solves, LP rounds) | steps | log10 L reached | every recorded number finite |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {name} | {norm} | {r['status']} | {r['seconds']:.1f} | {r['cpu']:.1f} | {_programs(r)} | {r['steps']} | "
+              f"{r['log10L']:.4g} | {r['finite']} |" for name, norm, r in deep_net]
     lines += ["",
               "Cost per accepted explicit step (RelativeStep(0.01), 300 steps, closed-form TwoLayerReLU field) "
               "against a hand-written numpy loop of the same step:", "",

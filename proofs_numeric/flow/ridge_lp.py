@@ -26,15 +26,18 @@ class ColumnLP:
         self.hs = highspy.Highs()
         self.hs.setOptionValue("output_flag", False)
         self.hs.setOptionValue("presolve", "off")      # tiny dense LPs re-solved from a warm basis: presolve costs 25%
+        # the ridge programs are scaled to entries <= 1 (flow.ridge.ridge_step); 1e-9 keeps the optimum to ~1e-9 of the gain
+        self.hs.setOptionValue("primal_feasibility_tolerance", 1e-9)
+        self.hs.setOptionValue("dual_feasibility_tolerance", 1e-9)
         self.inf = highspy.kHighsInf
         self.optimal = highspy.HighsModelStatus.kOptimal
         self.k = int(np.asarray(b).size)
         self.has_budget = budget is not None
         self.hs.addVar(-self.inf, self.inf)                     # column 0: t
         self.hs.changeColCost(0, -1.0)                          # minimize -t
-        one = np.array([0], dtype=np.int32)
-        for bi in np.asarray(b, dtype=np.float64):
-            self.hs.addRow(-self.inf, float(bi), 1, one, np.array([1.0]))
+        k = self.k                                              # rows t <= b_i, added in one call
+        self.hs.addRows(k, np.full(k, -self.inf), np.asarray(b, dtype=np.float64).reshape(-1), k,
+                        np.arange(k, dtype=np.int32), np.zeros(k, dtype=np.int32), np.ones(k))
         if self.has_budget:
             self.hs.addRow(-self.inf, float(budget), 0, np.array([], dtype=np.int32), np.array([]))
         self.n_cols = 0
