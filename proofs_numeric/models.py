@@ -7,6 +7,12 @@ Every model is an ``nn.Module`` with
 * ``init(scale, generator)``: draw every trainable entry i.i.d. N(0, scale^2), store and return them;
 * ``params()``: detached copies of the current parameters.
 ReLU uses relu'(0) := 0 (PyTorch's autodiff selection of the Clarke subdifferential [0, 1]).
+
+Closed forms (``forward_vjp``; Linear, TwoLayerReLU, ReLUNet, DiagonalNet and smooth_models.TwoLayerSquaredReLU):
+ONE implementation for one run and for S runs at once. Every parameter block may carry a leading run axis
+(shape (S, *shape)) with X then of shape (S, n, ...); the same matrix products act per run (torch.matmul
+broadcasts: mm for one run, bmm for S runs). ``flow.batched_field.BatchedField`` calls them with the run axis,
+``losses.eval_log_loss`` without it.
 """
 from __future__ import annotations
 
@@ -26,6 +32,16 @@ def check_size(name: str, v) -> int:
     if v < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {v}; every layer needs at least one unit")
     return int(v)
+
+
+def flat_inputs(X: torch.Tensor, runs: int) -> torch.Tensor:
+    """X with its per-point features flattened: (n, d) for one run (runs = 0), (S, n, d) with a run axis (runs = 1)."""
+    return X.reshape(*X.shape[:runs + 1], -1)
+
+
+def single_output(out: torch.Tensor) -> torch.Tensor:
+    """Outputs (..., n, C) as (..., n) when C = 1 (binary), unchanged otherwise."""
+    return out[..., 0] if out.shape[-1] == 1 else out
 
 
 class HomogeneousModel(nn.Module):
@@ -71,13 +87,14 @@ class Linear(HomogeneousModel):
 
     def forward_vjp(self, params, X):
         """(outputs f = X W^T, c -> [grad_W sum_i <c_i, f_i>] = [c^T X]): the closed-form pullback used by the
-        flow's field instead of autograd."""
-        Xf = X.reshape(X.shape[0], -1)
-        out = Xf @ params[0].T
+        flow's field instead of autograd; W (out, d) or (S, out, d) with X (S, n, d) (module docstring)."""
+        W = params[0]
+        Xf = flat_inputs(X, W.dim() - 2)
+        out = Xf @ W.transpose(-1, -2)
 
         def vjp(c):
-            return [(c.reshape(out.shape)).T @ Xf]
-        return (out[:, 0] if out.shape[1] == 1 else out), vjp
+            return [c.reshape(out.shape).transpose(-1, -2) @ Xf]
+        return single_output(out), vjp
 
     def margins_jacobian(self, params, X, y):
         """Binary labels y: q_i = y_i <w, x_i>, J_i = dq_i/dw = y_i x_i (closed form, no autograd)."""
@@ -114,18 +131,11 @@ class TwoLayerReLU(HomogeneousModel):
 
     def forward_vjp(self, params, X):
         """(outputs f_i = a^T relu(W x_i), c -> grad_theta sum_i <c_i, f_i>) in closed form, relu'(0) := 0 (as
-        autograd): grad_a = c^T relu(H), grad_W = ((c a) * 1[H > 0])^T X with H = X W^T."""
-        Xf = X.reshape(X.shape[0], -1)
-        a = params[1] if self.train_output else self.a_frozen
-        H = Xf @ params[0].T
-        act = torch.relu(H)
-        out = act @ a.T
-
-        def vjp(c):
-            c = c.reshape(out.shape)
-            gW = ((c @ a) * (H > 0).to(H.dtype)).T @ Xf
-            return [gW, c.T @ act] if self.train_output else [gW]
-        return (out[:, 0] if out.shape[1] == 1 else out), vjp
+        autograd): grad_a = c^T relu(H), grad_W = ((c a) * 1[H > 0])^T X with H = X W^T (``two_layer_vjp``);
+        with or without a leading run axis (module docstring)."""
+        W = params[0]
+        a = params[1] if self.train_output else self.a_frozen.expand(*W.shape[:-2], *self.a_frozen.shape)
+        return two_layer_vjp(W, a, X, squared=False, train_output=self.train_output)
 
     def margins_jacobian(self, params, X, y):
         """Binary labels y, one output: q_i = y_i sum_j a_j relu(<w_j, x_i>) and J_i = dq_i/dtheta, closed form:
@@ -173,6 +183,25 @@ class TwoLayerReLU(HomogeneousModel):
         return q[owner] + (S * Co * Zo).sum(dim=1), rows, owner
 
 
+def two_layer_vjp(W, a, X, squared: bool, train_output: bool):
+    """The closed form of f(x) = a^T sigma(W x), sigma = relu (relu'(0) := 0, as autograd) or relu^2 (sigma' =
+    2 relu, C^1): W (k, d), a (C, k), or both with a leading run axis and X (S, n, d). Returns (outputs
+    (..., n) for C = 1, else (..., n, C); c -> [grad_W, grad_a] of sum_i <c_i, f_i> (grad_W only when the
+    output is frozen)): grad_a = c^T sigma(H), grad_W = ((c a) * sigma'(H))^T X with H = X W^T."""
+    Xf = flat_inputs(X, W.dim() - 2)
+    H = Xf @ W.transpose(-1, -2)                                  # (..., n, k)
+    R = torch.relu(H)
+    act = R * R if squared else R
+    out = act @ a.transpose(-1, -2)                               # (..., n, C)
+
+    def vjp(c):
+        c = c.reshape(out.shape)
+        slope = 2.0 * R if squared else (H > 0).to(H.dtype)       # sigma'(H)
+        gW = ((c @ a) * slope).transpose(-1, -2) @ Xf
+        return [gW, c.transpose(-1, -2) @ act] if train_output else [gW]
+    return single_output(out), vjp
+
+
 class ReLUNet(HomogeneousModel):
     """Bias-free ReLU MLP; ``widths = [d, h_1, ..., h_{D-1}, out]``, degree D = len(widths) - 1."""
 
@@ -197,9 +226,9 @@ class ReLUNet(HomogeneousModel):
         """(outputs, c -> grad_theta sum_i <c_i, f_i>) in closed form (backpropagation, relu'(0) := 0 as autograd):
         h_0 = x, z_k = W_k h_(k-1), h_k = relu(z_k); grad W_k = delta_k^T h_(k-1) with delta_D = c and
         delta_(k-1) = (delta_k W_k) * 1[z_(k-1) > 0]."""
-        hs, zs = [X.reshape(X.shape[0], -1)], []
+        hs, zs = [flat_inputs(X, params[0].dim() - 2)], []
         for k, W in enumerate(params):
-            zs.append(hs[-1] @ W.T)
+            zs.append(hs[-1] @ W.transpose(-1, -2))
             if k < len(params) - 1:
                 hs.append(torch.relu(zs[-1]))
         out = zs[-1]
@@ -207,11 +236,11 @@ class ReLUNet(HomogeneousModel):
         def vjp(c):
             delta, grads = c.reshape(out.shape), [None] * len(params)
             for k in range(len(params) - 1, -1, -1):
-                grads[k] = delta.T @ hs[k]
+                grads[k] = delta.transpose(-1, -2) @ hs[k]
                 if k > 0:
                     delta = (delta @ params[k]) * (zs[k - 1] > 0).to(out.dtype)
             return grads
-        return (out[:, 0] if out.shape[1] == 1 else out), vjp
+        return single_output(out), vjp
 
 
 class DiagonalNet(HomogeneousModel):
@@ -231,16 +260,18 @@ class DiagonalNet(HomogeneousModel):
 
     def forward_vjp(self, params, X):
         """(f_i = <beta, x_i>, c -> gradients) with beta = w_1 * ... * w_D: grad w_k = (X^T c) * prod_(j != k) w_j,
-        the products of the other factors from prefix and suffix products (no division, exact at zeros)."""
-        Xf = X.reshape(X.shape[0], -1)
+        the products of the other factors from prefix and suffix products (no division, exact at zeros); factors
+        (d,) or (S, d) with X (S, n, d) (module docstring)."""
+        Xf = flat_inputs(X, params[0].dim() - 1)
         prefix = [torch.ones_like(params[0])]
         for w in params[:-1]:
             prefix.append(prefix[-1] * w)
         beta = prefix[-1] * params[-1]
-        out = Xf @ beta
+        out = (Xf @ beta.unsqueeze(-1))[..., 0]
 
         def vjp(c):
-            g, suffix, grads = Xf.T @ c.reshape(-1), torch.ones_like(params[0]), [None] * len(params)
+            g = (Xf.transpose(-1, -2) @ c.reshape(out.shape).unsqueeze(-1))[..., 0]
+            suffix, grads = torch.ones_like(params[0]), [None] * len(params)
             for k in range(len(params) - 1, -1, -1):
                 grads[k] = g * prefix[k] * suffix
                 suffix = suffix * params[k]
@@ -265,4 +296,4 @@ class MatrixLinear(HomogeneousModel):
         return (X * params[0]).sum((1, 2))
 
 
-__all__ = ["HomogeneousModel", "Linear", "TwoLayerReLU", "ReLUNet", "DiagonalNet", "MatrixLinear"]
+__all__ = ["flat_inputs", "single_output", "two_layer_vjp", "HomogeneousModel", "Linear", "TwoLayerReLU", "ReLUNet", "DiagonalNet", "MatrixLinear"]
