@@ -22,6 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .closed_forms import flat_inputs, single_output, two_layer_vjp
+from .relu_pieces import deep_kink_rows, piece_margins_jacobian
+
 F64 = torch.float64
 
 
@@ -32,16 +35,6 @@ def check_size(name: str, v) -> int:
     if v < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {v}; every layer needs at least one unit")
     return int(v)
-
-
-def flat_inputs(X: torch.Tensor, runs: int) -> torch.Tensor:
-    """X with its per-point features flattened: (n, d) for one run (runs = 0), (S, n, d) with a run axis (runs = 1)."""
-    return X.reshape(*X.shape[:runs + 1], -1)
-
-
-def single_output(out: torch.Tensor) -> torch.Tensor:
-    """Outputs (..., n, C) as (..., n) when C = 1 (binary), unchanged otherwise."""
-    return out[..., 0] if out.shape[-1] == 1 else out
 
 
 class HomogeneousModel(nn.Module):
@@ -183,25 +176,6 @@ class TwoLayerReLU(HomogeneousModel):
         return q[owner] + (S * Co * Zo).sum(dim=1), rows, owner
 
 
-def two_layer_vjp(W, a, X, squared: bool, train_output: bool):
-    """The closed form of f(x) = a^T sigma(W x), sigma = relu (relu'(0) := 0, as autograd) or relu^2 (sigma' =
-    2 relu, C^1): W (k, d), a (C, k), or both with a leading run axis and X (S, n, d). Returns (outputs
-    (..., n) for C = 1, else (..., n, C); c -> [grad_W, grad_a] of sum_i <c_i, f_i> (grad_W only when the
-    output is frozen)): grad_a = c^T sigma(H), grad_W = ((c a) * sigma'(H))^T X with H = X W^T."""
-    Xf = flat_inputs(X, W.dim() - 2)
-    H = Xf @ W.transpose(-1, -2)                                  # (..., n, k)
-    R = torch.relu(H)
-    act = R * R if squared else R
-    out = act @ a.transpose(-1, -2)                               # (..., n, C)
-
-    def vjp(c):
-        c = c.reshape(out.shape)
-        slope = 2.0 * R if squared else (H > 0).to(H.dtype)       # sigma'(H)
-        gW = ((c @ a) * slope).transpose(-1, -2) @ Xf
-        return [gW, c.transpose(-1, -2) @ act] if train_output else [gW]
-    return single_output(out), vjp
-
-
 class ReLUNet(HomogeneousModel):
     """Bias-free ReLU MLP; ``widths = [d, h_1, ..., h_{D-1}, out]``, degree D = len(widths) - 1."""
 
@@ -241,6 +215,29 @@ class ReLUNet(HomogeneousModel):
                     delta = (delta @ params[k]) * (zs[k - 1] > 0).to(out.dtype)
             return grads
         return single_output(out), vjp
+
+    def margins_jacobian(self, params, X, y):
+        """Binary labels y, one output: q_i = y_i f(x_i) and J_i = dq_i/dtheta in closed form (per-point
+        backpropagation, relu'(0) := 0; ``relu_pieces.piece_margins_jacobian``), columns layer by layer."""
+        self._one_output(params)
+        q, J, _ = piece_margins_jacobian(params, X, y)
+        return q, J
+
+    def kink_rows(self, params, trial, X, y, q, J):
+        """Cutting planes for the locally concave ReLU kinks the step params -> trial crosses (binary y, one
+        output): for each point whose units with coefficient g_kj = dq_i/dh_kj < 0 change side, q_i and grad q_i
+        at params of the piece with those units on their trial side (``relu_pieces``: the two-layer rule of
+        ``TwoLayerReLU.kink_rows`` unit by unit, and why depth >= 3 has no clean concave/convex split). ``q``,
+        ``J``: the margins and Jacobian at params (used for the empty result's shapes). Returns (q', J', owner)."""
+        self._one_output(params)
+        qa, Ja, owner = deep_kink_rows(params, trial, X, y)
+        return (qa, Ja, owner) if owner.numel() else (q[:0], J[:0], owner)
+
+    @staticmethod
+    def _one_output(params):
+        if params[-1].shape[0] != 1:
+            raise ValueError(f"margins_jacobian/kink_rows need one output (binary labels); this net has "
+                             f"{params[-1].shape[0]}")
 
 
 class DiagonalNet(HomogeneousModel):
@@ -296,4 +293,4 @@ class MatrixLinear(HomogeneousModel):
         return (X * params[0]).sum((1, 2))
 
 
-__all__ = ["flat_inputs", "single_output", "two_layer_vjp", "HomogeneousModel", "Linear", "TwoLayerReLU", "ReLUNet", "DiagonalNet", "MatrixLinear"]
+__all__ = ["HomogeneousModel", "Linear", "TwoLayerReLU", "ReLUNet", "DiagonalNet", "MatrixLinear"]

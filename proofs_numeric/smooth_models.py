@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .models import F64, HomogeneousModel, two_layer_vjp
+from .closed_forms import two_layer_vjp
+from .models import F64, HomogeneousModel
 
 
 class TwoLayerSquaredReLU(HomogeneousModel):
