@@ -29,7 +29,7 @@ def two_layer_vjp(W, a, X, squared: bool, train_output: bool):
 
     def vjp(c):
         c = c.reshape(out.shape)
-        slope = 2.0 * R if squared else (H > 0).to(H.dtype)       # sigma'(H)
+        slope = 2.0 * R if squared else torch.sign(R)             # sigma'(H): sign(relu(H)) = 1[H > 0]
         gW = ((c @ a) * slope).transpose(-1, -2) @ Xf
         return [gW, c.transpose(-1, -2) @ act] if train_output else [gW]
     return single_output(out), vjp

@@ -61,11 +61,12 @@ def binary_output_weights(out, y, loss: str):
     log|l'(q)| = -q (exp) or log sigmoid(-q) (logistic): the form of logsumexp's own backward, finite at
     log L = -1e6 where L underflows (no 0/0 as q -> inf)."""
     q = y * out
+    neg_q = -q
     if loss == "exp":
-        lL = torch.logsumexp(-q, dim=-1)
-        return lL, q, -torch.exp(-q - lL.unsqueeze(-1)) * y
-    lL = torch.logsumexp(log_softplus(-q), dim=-1)
-    return lL, q, -torch.exp(torch.nn.functional.logsigmoid(-q) - lL.unsqueeze(-1)) * y
+        lL = torch.logsumexp(neg_q, dim=-1)
+        return lL, q, torch.exp(neg_q.sub_(lL.unsqueeze(-1))).mul_(y).neg_()
+    lL = torch.logsumexp(log_softplus(neg_q), dim=-1)
+    return lL, q, torch.exp(torch.nn.functional.logsigmoid(neg_q).sub_(lL.unsqueeze(-1))).mul_(y).neg_()
 
 
 def grad_log_loss(fm, params, X, y, loss: str = "exp"):

@@ -212,7 +212,7 @@ class ReLUNet(HomogeneousModel):
             for k in range(len(params) - 1, -1, -1):
                 grads[k] = delta.transpose(-1, -2) @ hs[k]
                 if k > 0:
-                    delta = (delta @ params[k]) * (zs[k - 1] > 0).to(out.dtype)
+                    delta = (delta @ params[k]) * torch.sign(hs[k])     # 1[z_(k-1) > 0] = sign(relu(z_(k-1)))
             return grads
         return single_output(out), vjp
 

@@ -15,7 +15,7 @@ import math
 import torch
 
 from ..params import flatten, unflatten
-from .base import Norm
+from .base import Norm, _put_back, _unit
 
 
 def _lp(v: torch.Tensor, p: float) -> torch.Tensor:
@@ -25,13 +25,15 @@ def _lp(v: torch.Tensor, p: float) -> torch.Tensor:
         return v.abs().sum()
     if not v.numel():
         return v.new_zeros(())
-    m = v.abs().max()
-    if math.isinf(p) or m == 0 or not torch.isfinite(m):
+    av = v.abs()
+    m = av.max()
+    mf = float(m)
+    if math.isinf(p) or mf == 0 or not math.isfinite(mf):
         return m
-    a = v.abs() / m
+    a = av / mf
     if p == 2:
-        return m * torch.linalg.vector_norm(a)
-    return m * (a ** p).sum() ** (1.0 / p)
+        return mf * torch.linalg.vector_norm(a)
+    return mf * (a ** p).sum() ** (1.0 / p)
 
 
 class LpNorm(Norm):
@@ -59,8 +61,25 @@ class LpNorm(Norm):
     def _dual_value(self, gs):
         return _lp(flatten(gs), self.q)
 
+    def dual_and_dualize(self, g):
+        """(||g||_q, dualize(g)) as the base class, with the blocks flattened once; for l2 the rescaled vector
+        a = g / max|g_j| and ||a||_2 are shared: ||g||_2 = max|g_j| ||a||_2 and u = a / ||a||_2 (the same
+        numbers as ``dual`` and ``dualize``)."""
+        e, gs = _unit(g, "g")
+        v = flatten(gs)
+        if self.p != 2:
+            return _put_back(_lp(v, self.q), e, "g", "||.||_*"), self._dualize_flat(v, gs)
+        m = float(v.abs().max())
+        if m == 0:
+            return 0.0, [torch.zeros_like(b) for b in gs]
+        a = v / m
+        r = torch.linalg.vector_norm(a)
+        return _put_back(m * r, e, "g", "||.||_*"), unflatten(a / r, gs)
+
     def _dualize(self, gs):
-        g = flatten(gs)
+        return self._dualize_flat(flatten(gs), gs)
+
+    def _dualize_flat(self, g, gs):
         if not bool(g.any()):
             return [torch.zeros_like(b) for b in gs]
         if self.p == 2:
