@@ -1,6 +1,6 @@
 """One closed form for one run and for S runs (proofs_numeric.models ``forward_vjp`` with an optional leading run
 axis): the batched field's rows equal the per-run field to rounding (the same code; torch runs it as one mm per
-run or as one bmm over S runs, whose sums may round differently: at most 3e-16 relative measured), and ReLUNet / DiagonalNet (new on the
+run or as one bmm over S runs, whose sums may round differently: at most 4e-15 of the largest entry measured), and ReLUNet / DiagonalNet (new on the
 batched path) equal autograd of the same model at several seeds and at exact ReLU kinks, where both select
 relu'(0) := 0 (PyTorch's choice in the Clarke interval [0, 1])."""
 from __future__ import annotations
