@@ -11,8 +11,9 @@ ReLU uses relu'(0) := 0 (PyTorch's autodiff selection of the Clarke subdifferent
 Closed forms (``forward_vjp``; Linear, TwoLayerReLU, ReLUNet, DiagonalNet and smooth_models.TwoLayerSquaredReLU):
 ONE implementation for one run and for S runs at once. Every parameter block may carry a leading run axis
 (shape (S, *shape)) with X then of shape (S, n, ...); the same matrix products act per run (torch.matmul
-broadcasts: mm for one run, bmm for S runs). ``flow.batched_field.BatchedField`` calls them with the run axis,
-``losses.eval_log_loss`` without it.
+broadcasts: mm for one run, bmm for S runs; shared pieces in ``proofs_numeric.closed_forms``).
+``flow.batched_field.BatchedField`` calls them with the run axis, ``losses.eval_log_loss`` without it.
+ReLUNet's margins Jacobian and kink cuts (activation-pattern pieces) live in ``proofs_numeric.relu_pieces``.
 """
 from __future__ import annotations
 
@@ -199,7 +200,7 @@ class ReLUNet(HomogeneousModel):
     def forward_vjp(self, params, X):
         """(outputs, c -> grad_theta sum_i <c_i, f_i>) in closed form (backpropagation, relu'(0) := 0 as autograd):
         h_0 = x, z_k = W_k h_(k-1), h_k = relu(z_k); grad W_k = delta_k^T h_(k-1) with delta_D = c and
-        delta_(k-1) = (delta_k W_k) * 1[z_(k-1) > 0]."""
+        delta_(k-1) = (delta_k W_k) * 1[z_(k-1) > 0]; with or without a leading run axis (module docstring)."""
         hs, zs = [flat_inputs(X, params[0].dim() - 2)], []
         for k, W in enumerate(params):
             zs.append(hs[-1] @ W.transpose(-1, -2))

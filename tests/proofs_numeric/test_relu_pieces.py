@@ -117,3 +117,11 @@ def test_cut_rows_lower_bound_the_margin_at_a_first_layer_trial(seed):
     assert checked > 0
     lin = q[owner] + J[owner] @ D
     assert bool((lin > q_trial[owner] + 1e-9).any())
+
+
+def test_margins_jacobian_and_kink_rows_refuse_several_outputs():
+    net, th, trial, X, y = _case(0, widths=(5, 4, 2))
+    with pytest.raises(ValueError, match="one output"):
+        net.margins_jacobian(th, X, y)
+    with pytest.raises(ValueError, match="one output"):
+        net.kink_rows(th, trial, X, y, y, y[:, None])
