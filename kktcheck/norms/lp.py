@@ -79,23 +79,26 @@ class LpNorm(Norm):
         return _put_back(_l2_from_max(flatten(xs), m)[0], e, "theta", "||.||")
 
     def dual_and_dualize(self, g):
-        """(||g||_q, dualize(g)) as the base class, with the blocks flattened once; for l2 the rescaled vector
+        """(||g||_q, dualize(g)) as the base class, with the blocks flattened once and the largest |g_j| found
+        while rescaling reused: it is ||g||_inf (the dual of l1) and decides g = 0; for l2 the rescaled vector
         a = g / max|g_j| and ||a||_2 are shared: ||g||_2 = max|g_j| ||a||_2 and u = a / ||a||_2 (the same
         numbers as ``dual`` and ``dualize``)."""
         e, gs, m = _unit_max(g, "g")
-        v = flatten(gs)
-        if self.p != 2:
-            return _put_back(_lp(v, self.q), e, "g", "||.||_*"), self._dualize_flat(v, gs)
         if m == 0:
             return 0.0, [torch.zeros_like(b) for b in gs]
-        value, a, r = _l2_from_max(v, m)
-        return _put_back(value, e, "g", "||.||_*"), unflatten(a / r, gs)
+        v = flatten(gs)
+        if self.p == 2:
+            value, a, r = _l2_from_max(v, m)
+            return _put_back(value, e, "g", "||.||_*"), unflatten(a / r, gs)
+        value = m if self.p == 1 else _lp(v, self.q)
+        return _put_back(value, e, "g", "||.||_*"), self._dualize_flat(v, gs, nonzero=True)
 
     def _dualize(self, gs):
         return self._dualize_flat(flatten(gs), gs)
 
-    def _dualize_flat(self, g, gs):
-        if not bool(g.any()):
+    def _dualize_flat(self, g, gs, nonzero=False):
+        """dualize of the flattened g (blocks ``gs`` give the shapes); ``nonzero``: g != 0 is known."""
+        if not nonzero and not bool(g.any()):
             return [torch.zeros_like(b) for b in gs]
         if self.p == 2:
             a = g / g.abs().max()  # rescale first: g / ||g||_2 is 0 or NaN when ||g||_2 over/underflows
