@@ -77,6 +77,10 @@ def reached_text(traj) -> str:
     except (AttributeError, IndexError, TypeError):
         return ""
     sep = "" if getattr(traj, "t0_index", 0) is not None else ", never separated"
+    depth = getattr(traj, "log_depth", None)
+    if not math.isfinite(ll) and depth is not None and math.isfinite(float(depth[-1])):   # beyond float64
+        return (f"log10 L = -10^{float(depth[-1]) / math.log(10) - math.log10(math.log(10)):.4g} after {steps} steps "
+                f"(status {getattr(traj, 'status', '?')}{sep})")
     return f"log10 L = {ll:.4g} after {steps} steps (status {getattr(traj, 'status', '?')}{sep})"
 
 

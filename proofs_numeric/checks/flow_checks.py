@@ -34,7 +34,7 @@ def _field(case, norm):
     from kktcheck import prepare
     model, th, data = case
     fm, params, degree, X, y = prepare(th, data, model)
-    return SteepestField(fm, X, y, make_norm(norm)), params, degree
+    return SteepestField(fm, X, y, make_norm(norm), degree=degree), params, degree
 
 
 CASE_NAMES = {"TwoLayerReLU": "linearly separable points, started after l2-flow to log L <= -1",

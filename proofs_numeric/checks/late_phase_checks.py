@@ -24,6 +24,12 @@ limit the theorems speak of.
   margin min_i q_i / ||theta||^L in it. Measured: the smallest ratio (owner's margin) / (best other
   algorithm's margin) over norms and depths; passes above 1. Negative control: the same ratio with the
   owners rotated (l2's margin credited to sign descent, and so on), which must fall below 1.
+* ``check_beyond_float64``: Lemma A.6 (log L -> -inf, ||theta|| -> inf) past float64's range: the default
+  integrator runs to log log(1/L) >= ``log_depth`` (1500: log10 L ~ -10^651) in its log-scale frame theta = 2^e P.
+  Measured: the log log(1/L) reached (must reach ``log_depth``), with log ||theta_T|| > log(1.8e308) = 709.78,
+  every recorded log-scale number finite after the fit (log ||theta||, log log(1/L), log s, the hard and soft margins) and the growth of Lemma A.6 in
+  logs, L log ||theta|| >= log log(1/L) - log(max_i margin). Negative control: the same rule with ``frame=False``
+  (theta in plain float64), which stalls where log L leaves float64.
 """
 from __future__ import annotations
 
@@ -227,3 +233,37 @@ def check_owner_at_depth(norms=("l2", "linf", "l1"), *, depths=(-1e3, -1e4, -1e5
 
 
 __all__ = ["check_ridge_order", "check_gunasekar_ridge", "check_ridge_drawdown", "check_owner_at_depth"]
+
+
+LOG_FLOAT_MAX = math.log(1.7976931348623157e308)
+
+
+def check_beyond_float64(norm="l2", *, case="linear", log_depth=1500.0, control=False,
+                         max_seconds=60.0) -> CheckResult:
+    """Lemma A.6 past float64 (module docstring): ``case`` "linear" (linear_case, L = 1) or "net" (kinked_case,
+    a two-layer ReLU, L = 2)."""
+    import numpy as np
+    model, th, data = linear_case(0) if case == "linear" else kinked_case(0)
+    step = RidgeStep(0.5, frame=not control)
+    tr = integrate(model, th, data, norm=norm, step=step, target_log_depth=log_depth, max_seconds=max_seconds,
+                   margin_norms=())
+    i0 = tr.t0_index if tr.t0_index is not None else len(tr.steps)
+    logs = (tr.log_theta_norm[i0:], tr.log_depth[i0:], tr.log_s[i0:], tr.margin[i0:], tr.soft_margin[i0:])
+    finite = bool(i0 < len(tr.steps) and all(np.all(np.isfinite(a)) for a in logs))
+    log_norm, depth = float(tr.log_theta_norm[-1]), float(tr.log_depth[-1])
+    grew = finite and tr.degree * log_norm >= depth - math.log(float(np.max(tr.margin[i0:])))
+    passed = bool(tr.status == "success" and finite and grew and log_norm > LOG_FLOAT_MAX and depth >= log_depth)
+    return CheckResult(
+        f"lemmaA6-{norm}-beyond-float64-{case}" + ("-plain-float64" if control else ""),
+        f"log L -> -inf and ||theta|| -> inf past float64 (log log(1/L) to {log_depth:g}, ||theta|| > 1.8e308)",
+        depth, log_depth, passed, comparison=">=",
+        detail={"status": tr.status, "log_theta_norm": log_norm, "all_finite": finite, "grew": bool(grew),
+                "steps": int(tr.steps[-1]), "frame_exponent": tr.frame_exponent,
+                "log10_loss": f"-10^{depth / math.log(10) - math.log10(math.log(10)):.4g}"},
+        negative_control=control, definition="log log(1/L) reached (natural logs; the run must also end with "
+        "log ||theta_T|| > log(1.8e308) = 709.78, every log-scale record finite and "
+        "L log ||theta|| >= log log(1/L) - log max margin)",
+        changed="the same rule with theta in plain float64 (frame=False)" if control else "",
+        case=describe_case(model, data, data_name="linearly separable data" if case == "linear" else
+                           "teacher-student data", algorithm=f"{norm} steepest flow", norm=norm,
+                           step=f"{step!r}, target log log(1/L) = {log_depth:g}", reached=reached_text(tr)))

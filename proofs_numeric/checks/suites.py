@@ -173,9 +173,11 @@ def _vss(m, quick, figdir):
 # ---------------------------------------------------------------- late phase (RidgeStep, the default integrator)
 @register_suite("late-phase", "Late phase: the default integrator follows one flow to the limit",
                 module="late_phase_checks", needs=["check_gunasekar_ridge", "check_ridge_order",
-                                                   "check_ridge_drawdown", "check_owner_at_depth"])
+                                                   "check_ridge_drawdown", "check_owner_at_depth",
+                                                   "check_beyond_float64"])
 def _late_phase(m, quick, figdir):
-    """Quick: the orders and drawdowns for linf only, owners (GD, sign descent) at log10 L = -1e3 only."""
+    """Quick: the orders and drawdowns for linf only, owners (GD, sign descent) at log10 L = -1e3 only, past
+    float64 for l2 on the linear model only."""
     out = [m.check_gunasekar_ridge(nm) for nm in ("l1", "l2", "linf")]
     out.append(m.check_gunasekar_ridge("linf", measure_norm="l2"))
     norms = ("linf",) if quick else ("linf", "l1", "l2")
@@ -185,7 +187,9 @@ def _late_phase(m, quick, figdir):
         out += [m.check_ridge_drawdown(nm, control=True) for nm in ("linf", "l1")]
     owners = dict(norms=("l2", "linf"), depths=(-1e3,)) if quick else {}
     out += [m.check_owner_at_depth(**owners), m.check_owner_at_depth(**owners, control=True)]
-    return out
+    beyond = [("l2", "linear")] if quick else [(nm, c) for c in ("linear", "net") for nm in ("l2", "linf", "l1")]
+    out += [m.check_beyond_float64(nm, case=c, log_depth=800.0 if c == "linear" else 1500.0) for nm, c in beyond]
+    return out + [m.check_beyond_float64("l2", log_depth=800.0, control=True)]
 
 
 # ---------------------------------------------------------------- Theorem 3.4 on ReLU networks (continuous KKT measure)

@@ -22,6 +22,7 @@ from kktcheck.jacobian import margins_and_jacobian
 
 from ..device import model_on, resolve_device
 from ..losses import eval_log_loss
+from .scaled import eval_scaled, log_depth
 
 TIMES = ("loss", "flow")
 
@@ -31,10 +32,26 @@ class FieldEval:
     ||G||_*, the unit steepest direction u = dualize(G) and the speed factor c with v = -c u: ||G||_* (loss time)
     or L ||G||_* (flow time). Discrete optimizers (``OptimizerStep``) use only G, so they never dualize."""
 
-    def __init__(self, log_L, G, q, norm=None, time="loss", gdual=None, u=None):
+    def __init__(self, log_L, G, q, norm=None, time="loss", gdual=None, u=None, log_scale=0.0, degree=1,
+                 depth=None):
         self.log_L, self.G, self.q = log_L, G, q
         self._norm, self._time = norm, time
         self._dual = None if gdual is None else (gdual, u)
+        self.log_scale, self.degree = log_scale, degree
+        self.log_depth = log_depth(log_L) if depth is None else depth
+
+    def deeper_or_level(self, other) -> bool:
+        """log L here <= log L at ``other`` (compared through log log(1/L) when a log L is beyond float64, -inf)."""
+        if math.isfinite(self.log_L) and math.isfinite(other.log_L):
+            return self.log_L <= other.log_L
+        if math.isfinite(self.log_depth) and math.isfinite(other.log_depth):
+            return self.log_depth >= other.log_depth
+        return self.log_L <= other.log_L
+
+    @property
+    def finite(self) -> bool:
+        """A usable state: log L finite, or beyond float64 with a finite log log(1/L)."""
+        return math.isfinite(self.log_L) or math.isfinite(self.log_depth)
 
     def _dualized(self):
         if self._dual is None:
@@ -57,8 +74,18 @@ class FieldEval:
 
     @property
     def speed_factor(self) -> float:
+        """c with dP/dtau = -c u in the frame theta = e^kappa P (kappa = ``log_scale``; P = theta when kappa = 0):
+        loss time ||G||_* e^(-kappa) = e^((L-2) kappa) ||G_P||_*, flow time L ||G||_* e^(-kappa)."""
         gd = self.gdual
+        if self.log_scale:
+            gd = gd * math.exp((self.degree - 2) * self.log_scale)
         return gd if self._time == "loss" else math.exp(self.log_L) * gd
+
+    @property
+    def log_gdual(self) -> float:
+        """log ||G||_* of the true gradient G = e^((L-1) kappa) G_P (finite where ||G||_* overflows)."""
+        gd = self.gdual
+        return (self.degree - 1) * self.log_scale + math.log(gd) if gd > 0 else -math.inf
 
     @property
     def velocity(self) -> list:
@@ -79,16 +106,19 @@ class SteepestField:
     linearization (``margins_jacobian``, ``kink_rows``) feeds CPU linear programs, so it runs on the CPU
     copies ``host_fm``, ``host_X``, ``host_y`` (the same objects when the device is the CPU)."""
 
-    def __init__(self, fm, X, y, norm, loss: str = "exp", time: str = "loss", device=None):
+    def __init__(self, fm, X, y, norm, loss: str = "exp", time: str = "loss", device=None, degree: int | None = None):
         if time not in TIMES:
             raise ValueError(f"time must be one of {TIMES}, got {time!r}")
         self.device = resolve_device(device)
         self.host_fm, self.host_X, self.host_y = fm, X, y
         self.fm, self.X, self.y = model_on(fm, self.device), X.to(self.device), y.to(self.device)
-        self.norm, self.loss, self.time = norm, loss, time
+        self.norm, self.loss, self.time, self.degree = norm, loss, time, degree
         self.n_evals = 0
         binary = y.dim() == 1 and y.dtype == torch.float64
         self.ridge_norm = norm.name if (loss == "exp" and binary) else None  # late-phase ridge steps allowed
+        # the log-scale frame (flow.scaled): exp loss, binary labels, loss time (flow time t ~ e^(log(1/L)) has no
+        # finite clock beyond float64 anyway)
+        self.scalable = loss == "exp" and binary and time == "loss"
 
     def margins_jacobian(self, params):
         """(q, J) as float64 numpy arrays, J_i = grad q_i (n x P, columns like the flattened params): the
@@ -118,9 +148,17 @@ class SteepestField:
                                                self.host_y, torch.from_numpy(q), torch.from_numpy(J))
         return qa.numpy().astype(float), Ja.numpy().astype(float)
 
-    def __call__(self, params) -> FieldEval:
+    def __call__(self, params, log_scale: float = 0.0) -> FieldEval:
+        """The field at theta = e^log_scale params (``flow.scaled``; log_scale = 0: theta = params). FieldEval's
+        G, q, gdual, u are the frame's (G_P, q(P)); log_L and log_depth are theta's."""
         self.n_evals += 1
-        lL, G, q = eval_log_loss(self.fm, params, self.X, self.y, self.loss)
-        if not math.isfinite(lL):   # outputs overflowed (a step too far): the step rule rejects this state
-            return FieldEval(lL, G, q, time=self.time, gdual=math.nan, u=[torch.zeros_like(g) for g in G])
-        return FieldEval(lL, G, q, self.norm, self.time)
+        if log_scale:
+            if self.degree is None:
+                raise ValueError("SteepestField: a log-scale frame needs the model's homogeneity degree (degree=)")
+            lL, depth, G, q = eval_scaled(self.fm, params, self.X, self.y, log_scale, self.degree)
+        else:
+            (lL, G, q), depth = eval_log_loss(self.fm, params, self.X, self.y, self.loss), None
+        kw = {"log_scale": log_scale, "degree": self.degree or 1, "depth": depth}
+        if not (math.isfinite(lL) or (depth is not None and math.isfinite(depth))):   # overflowed outputs: rejected
+            return FieldEval(lL, G, q, time=self.time, gdual=math.nan, u=[torch.zeros_like(g) for g in G], **kw)
+        return FieldEval(lL, G, q, self.norm, self.time, **kw)

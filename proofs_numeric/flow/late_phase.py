@@ -35,6 +35,11 @@ same run reaches -1.1e5 in 143 steps with no rejected step. Models without ``kin
 models) rely on the trust-region test alone (the achieved gain catches the shortfall; after ``max_rejections``
 halvings the rule takes ``cooldown`` explicit steps and then tries the ridge again). Norms other than l1, l2,
 linf, other losses and multi-class labels use the explicit regime only (a relative step with the safeguard).
+Depth beyond float64 (``frame=True``, the default): the loop keeps theta = 2^e P and moves ||P|| into e by an exact
+power of two once it passes 2^64 (``flow.scaled``); the program's rows are normalized, so they are the same in the
+frame, the regime test uses min_i q_i(theta) = e^(L kappa) min_i q_i(P) and the acceptance compares log log(1/L). A
+run then continues past ||theta|| = 1e308 and log(1/L) = 1e308. ``frame=False`` keeps theta in plain float64 (the
+run stalls where log L leaves float64).
 Warm starts: the l1/linf LPs start from the previous step's weights and working set of coordinates (the linf
 coordinates strictly inside the box, the l1 support); they change how fast the LP is solved, not its optimum
 (where the optimum is not unique, which optimal vertex is returned).
@@ -83,8 +88,9 @@ class RidgeStep(StepRule):
     cut_below = {"l1": 0.75, "l2": 0.75, "linf": 0.5}
 
     def __init__(self, h: float = 0.05, stiffness: float = 10.0, max_rejections: int = 12, cooldown: int = 50,
-                 max_cut_rounds: int = 8):
+                 max_cut_rounds: int = 8, frame: bool = True):
         super().__init__()
+        self.frame_ok = bool(frame)     # False: theta stays plain float64 (the run ends near ||theta|| = 1e308)
         if not (0 < h < 1 and math.isfinite(h)):
             raise ValueError(f"RidgeStep: the relative step h must lie in (0, 1), got {h!r}")
         if not (stiffness > 0 and math.isfinite(stiffness)):
@@ -106,7 +112,7 @@ class RidgeStep(StepRule):
         return self.h_explicit * (theta_norm if theta_norm > 0 else 1.0) / speed  # theta = 0: a step of length h
 
     def advance(self, ctx: StepContext) -> StepOutcome:
-        qmin = float(ctx.ev.q.min())
+        qmin = _true_qmin(ctx)
         ridge_ok = ctx.field.ridge_norm in NORMS
         stiff = ctx.degree * qmin >= self.stiffness
         self.explicit_left = max(self.explicit_left - 1, 0)
@@ -123,23 +129,28 @@ class RidgeStep(StepRule):
         """One ridge step: solve (R) for the rows (margins and kink cuts), try it, and either accept it, add the
         cuts of the concave kinks it crossed and re-solve (same h), or halve h."""
         rho, L = ctx.theta_norm, ctx.degree
+        try:
+            rho_L, rho_L1 = rho ** L, rho ** (L - 1)
+        except OverflowError:                    # plain float64 (frame=False) at ||theta|| ~ 1e154 and beyond
+            return StepOutcome(ctx.params, None, 0.0, "||theta||^L left float64's range (frame=False keeps theta in "
+                               "plain float64; the default frame=True goes on)", "stalled")
         q, J = ctx.field.margins_jacobian(ctx.params)
-        start = float(q.min()) / rho ** L
+        start = float(q.min()) / rho_L
         cuts = _Cuts(q, J)
         halvings = 0
         while True:
             try:
-                sol = ridge_step(cuts.q / rho ** L, cuts.J / rho ** (L - 1), self.h_cur, ctx.field.ridge_norm,
+                sol = ridge_step(cuts.q / rho_L, cuts.J / rho_L1, self.h_cur, ctx.field.ridge_norm,
                                  None if self.w is None else np.r_[self.w, np.zeros(cuts.q.size - q.size)], self.cols)
             except RuntimeError as err:          # the LP solver gave up: explicit steps take over for a while
                 return StepOutcome(ctx.params, None, 0.0, f"ridge solver failed ({err})", "stalled")
             D = unflatten(torch.from_numpy(rho * sol.D).to(ctx.field.device), ctx.params)   # LP on the CPU
             with torch.no_grad():
                 new = [p + d for p, d in zip(ctx.params, D)]
-                ev_new = ctx.field(new)
+                ev_new = ctx.field(new, ctx.log_scale)
             predicted = sol.value - start
-            ratio = (float(ev_new.q.min()) / rho ** L - start) / predicted if predicted > 0 else -math.inf
-            good = math.isfinite(ev_new.log_L) and ev_new.log_L <= ctx.ev.log_L and ratio >= 0.1
+            ratio = (float(ev_new.q.min()) / rho_L - start) / predicted if predicted > 0 else -math.inf
+            good = ev_new.finite and ev_new.deeper_or_level(ctx.ev) and ratio >= 0.1
             short_of_prediction = ratio < self.cut_below[ctx.field.ridge_norm] and cuts.rounds < self.max_cut_rounds
             if short_of_prediction and cuts.add(ctx.field.kink_rows(ctx.params, new, q, J)):
                 self.n_cuts += 1                 # the step crossed concave kinks: re-solve with their pieces
@@ -148,7 +159,7 @@ class RidgeStep(StepRule):
                 self.w, self.cols, self.n_ridge = sol.w[:q.size], sol.columns, self.n_ridge + 1
                 self.h_cur = min(self.h, 2 * self.h_cur) if ratio > 0.75 else (
                     0.5 * self.h_cur if ratio < 0.25 else self.h_cur)
-                return StepOutcome(new, ev_new, float(ctx.field.norm(D)) / ev_new.speed if ev_new.speed > 0 else 0.0)
+                return _accepted(ctx, new, ev_new, float(ctx.field.norm(D)))
             self.n_rejected += 1
             halvings += 1
             if halvings >= self.max_rejections:
@@ -159,6 +170,24 @@ class RidgeStep(StepRule):
 
     def __repr__(self):
         return f"RidgeStep({self.h:g}, stiffness={self.stiffness:g})"
+
+
+def _true_qmin(ctx) -> float:
+    """min_i q_i(theta) = e^(L kappa) min_i q_i(P) in the frame theta = e^kappa P (inf beyond float64)."""
+    qmin = float(ctx.ev.q.min())
+    if not (ctx.log_scale and qmin > 0):
+        return qmin
+    log_q = ctx.degree * ctx.log_scale + math.log(qmin)
+    return math.exp(log_q) if log_q < 709.0 else math.inf
+
+
+def _accepted(ctx, new, ev_new, size) -> StepOutcome:
+    """The accepted ridge step with its loss-time increment ds = ||D|| / ||G_+||_* (true units: in the frame
+    theta = e^kappa P, log ds = log ||D_P|| + kappa - log ||G_+||_*, so ds may exceed float64 while log ds is finite)."""
+    if not ctx.log_scale:
+        return StepOutcome(new, ev_new, size / ev_new.speed if ev_new.speed > 0 else 0.0)
+    log_h = math.log(size) + ctx.log_scale - ev_new.log_gdual if size > 0 and ev_new.gdual > 0 else -math.inf
+    return StepOutcome(new, ev_new, math.exp(log_h) if log_h < 709.0 else math.inf, log_h=log_h)
 
 
 def ridge_stats(rule) -> dict:

@@ -33,6 +33,7 @@ GRADIENTS = ("mean_loss", "loss", "log_loss")
 class OptimizerStep(StepRule):
     """One step of ``make_optimizer(leaf_tensors)`` per engine step (see the module docstring)."""
     needs_theta_norm = False
+    frame_ok = False          # the optimizer's state (momentum, second moments) is in absolute units: never rescaled
 
     def __init__(self, make_optimizer, gradient: str = "mean_loss"):
         super().__init__()

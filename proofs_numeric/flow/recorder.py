@@ -16,6 +16,7 @@ import torch
 from kktcheck.norms import norm as make_norm
 
 from ..losses import inverse_loss
+from .scaled import unscaled
 from .trajectory import Trajectory
 
 
@@ -34,6 +35,15 @@ def normalized(value: float, r: float, degree: int) -> float:
         return 0.0
     log_ratio = math.log(abs(value)) - degree * math.log(r)
     return math.copysign(math.exp(log_ratio) if log_ratio < 709.0 else math.inf, value)
+
+
+def _soft_in_frame(ev, loss, log_r, degree) -> float:
+    """l^-1(L) / ||theta||^L with log ||theta|| = log_r: exp(log log(1/L) - L log_r) once fitted (finite at every
+    depth), else l^-1(L) through its logarithm (log L finite there)."""
+    if math.isfinite(ev.log_depth):
+        return math.exp(ev.log_depth - degree * log_r)
+    v = inverse_loss(ev.log_L, loss)
+    return math.copysign(math.exp(math.log(abs(v)) - degree * log_r), v) if v else 0.0
 
 
 def step_selection(name: str, value):
@@ -75,29 +85,39 @@ class Recorder:
         return _selected(self.save_every, k) or (self.snapshot_every is not None and
                                                  _selected(self.snapshot_every, k))
 
-    def record(self, k, params, ev, s, log_t, theta_norm):
+    def record(self, k, params, ev, clock, theta_norm):
+        """Record step k: ``params`` = P and ``theta_norm`` = ||P|| in the frame theta = e^kappa P (kappa =
+        ev.log_scale, ``flow.scaled``; P = theta when kappa = 0). Hard margins min_i q_i / ||theta||^L are the
+        same in the frame; the soft margin log(1/L) / ||theta||^L is exp(log log(1/L) - L log ||theta||) there."""
         if k == self.last_step:
             return
         self.last_step = k
+        kappa = ev.log_scale
+        log_r = kappa + (math.log(theta_norm) if theta_norm < math.inf else self.norm.log_value(params)) \
+            if theta_norm > 0 else -math.inf
         with torch.no_grad():
             qmin = float(ev.q.min())
-            inv = inverse_loss(ev.log_L, self.loss)
+            inv = inverse_loss(ev.log_L, self.loss) if not kappa else None
             for name, nrm in self.others.items():
                 r = theta_norm if nrm is self.norm else nrm(params)
                 self.hard[name].append(normalized(qmin, r, self.degree))
-                self.soft[name].append(normalized(inv, r, self.degree))
+                self.soft[name].append(normalized(inv, r, self.degree) if not kappa else
+                                       _soft_in_frame(ev, self.loss, kappa + math.log(float(r)), self.degree))
             ok = theta_norm > 0 and ev.gdual > 0      # pair the unit vectors: no under/overflow at any scale
             beta = -float(sum(((p / theta_norm) * (g / ev.gdual)).sum() for p, g in zip(params, ev.G))) if ok \
                 else float("nan")
             acc = float((ev.q > 0).double().mean())
-        self.rows.append((k, s, log_t, ev.log_L, theta_norm, beta, acc))
+        true_norm = theta_norm if not kappa else (math.exp(log_r) if log_r < 709.78 else math.inf)
+        self.rows.append((k, clock.s, clock.log_t, ev.log_L, true_norm, beta, acc, log_r, ev.log_depth, clock.log_s))
         if self.snapshot_every is not None and _selected(self.snapshot_every, k):
             self.snapshots.append((len(self.rows) - 1, [p.detach().clone() for p in params]))
 
-    def finish(self, *, params, status, message, threshold, info) -> Trajectory:
-        a = np.array(self.rows, dtype=np.float64).reshape(-1, 7)
+    def finish(self, *, params, status, message, threshold, info, exponent: int = 0) -> Trajectory:
+        """The Trajectory; ``params`` = P with theta = 2^exponent P (its ``params`` are theta when representable)."""
+        a = np.array(self.rows, dtype=np.float64).reshape(-1, 10)
         own = self.norm.name
         below = np.nonzero(a[:, 3] < threshold)[0]
+        frame = [p.detach().clone() for p in params]
         return Trajectory(
             norm=own, loss=self.loss, degree=self.degree, steps=a[:, 0].astype(np.int64), s=a[:, 1],
             log_t=a[:, 2], log_loss=a[:, 3], theta_norm=a[:, 4],
@@ -105,5 +125,6 @@ class Recorder:
             margins={k: np.array(v) for k, v in self.hard.items()},
             soft_margins={k: np.array(v) for k, v in self.soft.items()},
             alignment=a[:, 5], train_accuracy=a[:, 6], snapshots=self.snapshots,
-            params=[p.detach().clone() for p in params], status=status, message=message,
-            t0_index=int(below[0]) if below.size else None, info=info)
+            params=unscaled(frame, exponent), status=status, message=message,
+            t0_index=int(below[0]) if below.size else None, info=info, log_theta_norm=a[:, 7], log_depth=a[:, 8],
+            log_s=a[:, 9], frame_params=frame, frame_exponent=exponent)

@@ -43,7 +43,7 @@ class Heun(Solver):
 
     def step(self, field, params, ev, h):
         k1 = ev.velocity
-        k2 = field(_axpy(h, k1, params)).velocity
+        k2 = field(_axpy(h, k1, params), ev.log_scale).velocity
         return [p + 0.5 * h * (a + b) for p, a, b in zip(params, k1, k2)]
 
 
@@ -52,9 +52,9 @@ class RK4(Solver):
 
     def step(self, field, params, ev, h):
         k1 = ev.velocity
-        k2 = field(_axpy(0.5 * h, k1, params)).velocity
-        k3 = field(_axpy(0.5 * h, k2, params)).velocity
-        k4 = field(_axpy(h, k3, params)).velocity
+        k2 = field(_axpy(0.5 * h, k1, params), ev.log_scale).velocity
+        k3 = field(_axpy(0.5 * h, k2, params), ev.log_scale).velocity
+        k4 = field(_axpy(h, k3, params), ev.log_scale).velocity
         return [p + (h / 6.0) * (a + 2.0 * b + 2.0 * c + d) for p, a, b, c, d in zip(params, k1, k2, k3, k4)]
 
 

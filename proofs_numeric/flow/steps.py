@@ -33,6 +33,7 @@ class StepContext:
     ev: object
     theta_norm: float
     degree: int
+    log_scale: float = 0.0    # theta = e^log_scale params (``flow.scaled``); 0 until ||theta|| passes 2^64
 
 
 @dataclass
@@ -42,11 +43,13 @@ class StepOutcome:
     h: float                  # the increment of the time variable
     why: str = ""             # non-empty: the run cannot go on (status from ``kind``)
     kind: str = ""            # "stalled" | "diverged" when ``why`` is set
+    log_h: float | None = None   # log of h when h itself may overflow (the late phase's frame, ``flow.scaled``)
 
 
 class StepRule:
     backtrack = False  # halve a rejected step (log L increased) when True
     needs_theta_norm = True   # the loop passes ||theta|| in StepContext (nan when False and no record is due)
+    frame_ok = True           # steps depend on theta only through the field: the loop may rescale (flow.scaled)
 
     def __init__(self):
         self.fac = 1.0
@@ -86,8 +89,8 @@ def try_step(slv, field, params, ev, h, backtrack, max_halvings=40) -> StepOutco
         with torch.no_grad():
             new = slv.step(field, params, ev, h)
             finite = all(bool(torch.isfinite(p).all()) for p in new)
-            ev_new = field(new) if finite else None
-        if finite and math.isfinite(ev_new.log_L) and (not backtrack or ev_new.log_L <= ev.log_L):
+            ev_new = field(new, ev.log_scale) if finite else None
+        if finite and ev_new.finite and (not backtrack or ev_new.deeper_or_level(ev)):
             return StepOutcome(new, ev_new, h)
         if not backtrack:
             return StepOutcome(None, None, h, f"non-finite parameters or loss (step size {h:.3g}); reduce the "
