@@ -21,9 +21,9 @@ def eval_log_loss(fm, params, X, y, loss: str = "exp"):
     """(log L, G = grad log L, q) in one forward/backward pass; q are the per-sample margins (detached).
 
     Hot-path version: no validation; ``params`` is a list of float64 tensors. A model with ``forward_vjp``
-    (the built-in Linear, TwoLayerReLU, ReLUNet, DiagonalNet) gets its gradient in closed form: dlog L/df from
-    ``_binary_output_weights`` (autograd on the (n, C) outputs only for multi-class), pulled back by the
-    model (G = sum_i (dlog L/df_i) grad f_i).
+    (the built-in Linear, TwoLayerReLU, ReLUNet, DiagonalNet, TwoLayerSquaredReLU) gets its gradient in closed
+    form: dlog L/df from ``binary_output_weights`` (autograd on the (n, C) outputs only for multi-class),
+    pulled back by the model (G = sum_i (dlog L/df_i) grad f_i).
     """
     if hasattr(fm, "forward_vjp"):
         return _eval_closed_form(fm, params, X, y, loss)
@@ -42,30 +42,31 @@ def _eval_closed_form(fm, params, X, y, loss):
     with torch.no_grad():
         out, vjp = fm.forward_vjp(params, X)
         if out.dim() == 1:
-            lL, c = _binary_output_weights(out, y, loss)
-        else:
-            lL = c = None
-    if c is None:                     # multi-class outputs: autograd on the (n, C) outputs only
-        with torch.enable_grad():
-            o = out.detach().requires_grad_(True)
-            lL = log_loss(o, y, loss)
-            (c,) = torch.autograd.grad(lL, [o])
+            lL, q, c = binary_output_weights(out, y, loss)
+            return float(lL), vjp(c), q
+    with torch.enable_grad():        # multi-class outputs: autograd on the (n, C) outputs only
+        o = out.detach().requires_grad_(True)
+        lL = log_loss(o, y, loss)
+        (c,) = torch.autograd.grad(lL, [o])
     with torch.no_grad():
-        G = vjp(c)
-        q = sample_margins_from_outputs(out, y)
-    return float(lL.detach()), G, q
+        return float(lL.detach()), vjp(c), sample_margins_from_outputs(out, y)
 
 
-def _binary_output_weights(out, y, loss):
-    """(log L, dlog L/df) for binary outputs f (q_i = y_i f_i), log space: with s_i = log l_i(q_i),
-    dlog L/dq_i = softmax(s)_i * s'(q_i); exp: s = -q, s' = -1; logistic: s = log softplus(-q),
-    s' = -sigmoid(-q) / softplus(-q) = -exp(logsigmoid(-q) - s) (-> -1 as q -> inf, no 0/0)."""
+def binary_output_weights(out, y, loss: str):
+    """(log L, q, c = dlog L/df) for binary outputs f (..., n) with labels y (..., n), q_i = y_i f_i, the loss
+    summed over the last axis (one run, or S runs with a leading axis). In log space, with s_i = log l(q_i):
+
+        log L = logsumexp_i s_i,   c_i = y_i dlog L/dq_i = -y_i exp(log|l'(q_i)| - log L),
+
+    log|l'(q)| = -q (exp) or log sigmoid(-q) (logistic): the form of logsumexp's own backward, finite at
+    log L = -1e6 where L underflows (no 0/0 as q -> inf)."""
     q = y * out
-    s = per_sample_log_loss(out, y, loss)
-    lL = torch.logsumexp(s, dim=0)
-    w = torch.softmax(s, dim=0)
-    ds = -torch.ones_like(q) if loss == "exp" else -torch.exp(torch.nn.functional.logsigmoid(-q) - s)
-    return lL, y * w * ds
+    neg_q = -q
+    if loss == "exp":
+        lL = torch.logsumexp(neg_q, dim=-1)
+        return lL, q, torch.exp(neg_q.sub_(lL.unsqueeze(-1))).mul_(y).neg_()
+    lL = torch.logsumexp(log_softplus(neg_q), dim=-1)
+    return lL, q, torch.exp(torch.nn.functional.logsigmoid(neg_q).sub_(lL.unsqueeze(-1))).mul_(y).neg_()
 
 
 def grad_log_loss(fm, params, X, y, loss: str = "exp"):
@@ -76,4 +77,5 @@ def grad_log_loss(fm, params, X, y, loss: str = "exp"):
 
 
 __all__ = ["LOSSES", "check_loss", "inverse_loss", "log_loss", "log_softplus", "pair_gaps",
-           "per_sample_log_loss", "separation_threshold", "grad_log_loss", "eval_log_loss"]
+           "per_sample_log_loss", "separation_threshold", "grad_log_loss", "eval_log_loss",
+           "binary_output_weights"]

@@ -7,6 +7,13 @@ Every model is an ``nn.Module`` with
 * ``init(scale, generator)``: draw every trainable entry i.i.d. N(0, scale^2), store and return them;
 * ``params()``: detached copies of the current parameters.
 ReLU uses relu'(0) := 0 (PyTorch's autodiff selection of the Clarke subdifferential [0, 1]).
+
+Closed forms (``forward_vjp``; Linear, TwoLayerReLU, ReLUNet, DiagonalNet and smooth_models.TwoLayerSquaredReLU):
+ONE implementation for one run and for S runs at once. Every parameter block may carry a leading run axis
+(shape (S, *shape)) with X then of shape (S, n, ...); the same matrix products act per run (torch.matmul
+broadcasts: mm for one run, bmm for S runs; shared pieces in ``proofs_numeric.closed_forms``).
+``flow.batched_field.BatchedField`` calls them with the run axis, ``losses.eval_log_loss`` without it.
+ReLUNet's margins Jacobian and kink cuts (activation-pattern pieces) live in ``proofs_numeric.relu_pieces``.
 """
 from __future__ import annotations
 
@@ -15,6 +22,9 @@ import math
 import numpy as np
 import torch
 from torch import nn
+
+from .closed_forms import flat_inputs, single_output, two_layer_vjp
+from .relu_pieces import deep_kink_rows, piece_margins_jacobian
 
 F64 = torch.float64
 
@@ -71,13 +81,14 @@ class Linear(HomogeneousModel):
 
     def forward_vjp(self, params, X):
         """(outputs f = X W^T, c -> [grad_W sum_i <c_i, f_i>] = [c^T X]): the closed-form pullback used by the
-        flow's field instead of autograd."""
-        Xf = X.reshape(X.shape[0], -1)
-        out = Xf @ params[0].T
+        flow's field instead of autograd; W (out, d) or (S, out, d) with X (S, n, d) (module docstring)."""
+        W = params[0]
+        Xf = flat_inputs(X, W.dim() - 2)
+        out = Xf @ W.transpose(-1, -2)
 
         def vjp(c):
-            return [(c.reshape(out.shape)).T @ Xf]
-        return (out[:, 0] if out.shape[1] == 1 else out), vjp
+            return [c.reshape(out.shape).transpose(-1, -2) @ Xf]
+        return single_output(out), vjp
 
     def margins_jacobian(self, params, X, y):
         """Binary labels y: q_i = y_i <w, x_i>, J_i = dq_i/dw = y_i x_i (closed form, no autograd)."""
@@ -114,18 +125,11 @@ class TwoLayerReLU(HomogeneousModel):
 
     def forward_vjp(self, params, X):
         """(outputs f_i = a^T relu(W x_i), c -> grad_theta sum_i <c_i, f_i>) in closed form, relu'(0) := 0 (as
-        autograd): grad_a = c^T relu(H), grad_W = ((c a) * 1[H > 0])^T X with H = X W^T."""
-        Xf = X.reshape(X.shape[0], -1)
-        a = params[1] if self.train_output else self.a_frozen
-        H = Xf @ params[0].T
-        act = torch.relu(H)
-        out = act @ a.T
-
-        def vjp(c):
-            c = c.reshape(out.shape)
-            gW = ((c @ a) * (H > 0).to(H.dtype)).T @ Xf
-            return [gW, c.T @ act] if self.train_output else [gW]
-        return (out[:, 0] if out.shape[1] == 1 else out), vjp
+        autograd): grad_a = c^T relu(H), grad_W = ((c a) * 1[H > 0])^T X with H = X W^T (``two_layer_vjp``);
+        with or without a leading run axis (module docstring)."""
+        W = params[0]
+        a = params[1] if self.train_output else self.a_frozen.expand(*W.shape[:-2], *self.a_frozen.shape)
+        return two_layer_vjp(W, a, X, squared=False, train_output=self.train_output)
 
     def margins_jacobian(self, params, X, y):
         """Binary labels y, one output: q_i = y_i sum_j a_j relu(<w_j, x_i>) and J_i = dq_i/dtheta, closed form:
@@ -196,10 +200,10 @@ class ReLUNet(HomogeneousModel):
     def forward_vjp(self, params, X):
         """(outputs, c -> grad_theta sum_i <c_i, f_i>) in closed form (backpropagation, relu'(0) := 0 as autograd):
         h_0 = x, z_k = W_k h_(k-1), h_k = relu(z_k); grad W_k = delta_k^T h_(k-1) with delta_D = c and
-        delta_(k-1) = (delta_k W_k) * 1[z_(k-1) > 0]."""
-        hs, zs = [X.reshape(X.shape[0], -1)], []
+        delta_(k-1) = (delta_k W_k) * 1[z_(k-1) > 0]; with or without a leading run axis (module docstring)."""
+        hs, zs = [flat_inputs(X, params[0].dim() - 2)], []
         for k, W in enumerate(params):
-            zs.append(hs[-1] @ W.T)
+            zs.append(hs[-1] @ W.transpose(-1, -2))
             if k < len(params) - 1:
                 hs.append(torch.relu(zs[-1]))
         out = zs[-1]
@@ -207,11 +211,34 @@ class ReLUNet(HomogeneousModel):
         def vjp(c):
             delta, grads = c.reshape(out.shape), [None] * len(params)
             for k in range(len(params) - 1, -1, -1):
-                grads[k] = delta.T @ hs[k]
+                grads[k] = delta.transpose(-1, -2) @ hs[k]
                 if k > 0:
-                    delta = (delta @ params[k]) * (zs[k - 1] > 0).to(out.dtype)
+                    delta = (delta @ params[k]) * torch.sign(hs[k])     # 1[z_(k-1) > 0] = sign(relu(z_(k-1)))
             return grads
-        return (out[:, 0] if out.shape[1] == 1 else out), vjp
+        return single_output(out), vjp
+
+    def margins_jacobian(self, params, X, y):
+        """Binary labels y, one output: q_i = y_i f(x_i) and J_i = dq_i/dtheta in closed form (per-point
+        backpropagation, relu'(0) := 0; ``relu_pieces.piece_margins_jacobian``), columns layer by layer."""
+        self._one_output(params)
+        q, J, _ = piece_margins_jacobian(params, X, y)
+        return q, J
+
+    def kink_rows(self, params, trial, X, y, q, J):
+        """Cutting planes for the locally concave ReLU kinks the step params -> trial crosses (binary y, one
+        output): for each point whose units with coefficient g_kj = dq_i/dh_kj < 0 change side, q_i and grad q_i
+        at params of the piece with those units on their trial side (``relu_pieces``: the two-layer rule of
+        ``TwoLayerReLU.kink_rows`` unit by unit, and why depth >= 3 has no clean concave/convex split). ``q``,
+        ``J``: the margins and Jacobian at params (used for the empty result's shapes). Returns (q', J', owner)."""
+        self._one_output(params)
+        qa, Ja, owner = deep_kink_rows(params, trial, X, y)
+        return (qa, Ja, owner) if owner.numel() else (q[:0], J[:0], owner)
+
+    @staticmethod
+    def _one_output(params):
+        if params[-1].shape[0] != 1:
+            raise ValueError(f"margins_jacobian/kink_rows need one output (binary labels); this net has "
+                             f"{params[-1].shape[0]}")
 
 
 class DiagonalNet(HomogeneousModel):
@@ -231,16 +258,18 @@ class DiagonalNet(HomogeneousModel):
 
     def forward_vjp(self, params, X):
         """(f_i = <beta, x_i>, c -> gradients) with beta = w_1 * ... * w_D: grad w_k = (X^T c) * prod_(j != k) w_j,
-        the products of the other factors from prefix and suffix products (no division, exact at zeros)."""
-        Xf = X.reshape(X.shape[0], -1)
+        the products of the other factors from prefix and suffix products (no division, exact at zeros); factors
+        (d,) or (S, d) with X (S, n, d) (module docstring)."""
+        Xf = flat_inputs(X, params[0].dim() - 1)
         prefix = [torch.ones_like(params[0])]
         for w in params[:-1]:
             prefix.append(prefix[-1] * w)
         beta = prefix[-1] * params[-1]
-        out = Xf @ beta
+        out = (Xf @ beta.unsqueeze(-1))[..., 0]
 
         def vjp(c):
-            g, suffix, grads = Xf.T @ c.reshape(-1), torch.ones_like(params[0]), [None] * len(params)
+            g = (Xf.transpose(-1, -2) @ c.reshape(out.shape).unsqueeze(-1))[..., 0]
+            suffix, grads = torch.ones_like(params[0]), [None] * len(params)
             for k in range(len(params) - 1, -1, -1):
                 grads[k] = g * prefix[k] * suffix
                 suffix = suffix * params[k]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .closed_forms import two_layer_vjp
 from .models import F64, HomogeneousModel
 
 
@@ -33,6 +34,18 @@ class TwoLayerSquaredReLU(HomogeneousModel):
     def apply_params(self, params, X):
         W, a = params
         return torch.relu(X.reshape(X.shape[0], -1) @ W.T).pow(2) @ a
+
+    def forward_vjp(self, params, X):
+        """(outputs f_i = a^T relu(W x_i)^2, c -> [grad_W, grad_a] of sum_i c_i f_i) in closed form (exact: f is
+        C^1): grad_a = c^T relu(H)^2, grad_W = ((c a) * 2 relu(H))^T X with H = X W^T (``models.two_layer_vjp``);
+        W (k, d), a (k,), or both with a leading run axis and X (S, n, d)."""
+        W, a = params
+        out, vjp2 = two_layer_vjp(W, a.unsqueeze(-2), X, squared=True, train_output=True)
+
+        def vjp(c):
+            gW, ga = vjp2(c)
+            return [gW, ga.reshape(a.shape)]
+        return out, vjp
 
     def margins_jacobian(self, params, X, y):
         """Binary labels y: q_i = y_i sum_j a_j relu(z_ij)^2 with z_ij = <w_j, x_i>, and J_i = dq_i/dtheta in

@@ -27,13 +27,14 @@ beyond float64 raises ValueError pointing at log_value/log_dual instead of retur
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Sequence
 
 import torch
 
 from ..params import blocks
-from ..scale import check_finite_blocks, log_abs_scaled, scaled_float, unit_scale
+from ..scale import check_finite_blocks, log_abs_scaled, scaled_float, times_pow2
 
 
 def _nonempty(bs):
@@ -43,10 +44,23 @@ def _nonempty(bs):
 
 
 def _unit(x, name: str) -> tuple[int, list[torch.Tensor]]:
-    """Validated blocks of x, divided by 2^e (see kktcheck.scale.unit_scale)."""
+    """Validated blocks of x, divided by 2^e with 2^(e-1) <= max_j |x_j| < 2^e (as kktcheck.scale.unit_scale)."""
+    e, xs, _ = _unit_max(x, name)
+    return e, xs
+
+
+def _unit_max(x, name: str) -> tuple[int, list[torch.Tensor], float]:
+    """``_unit`` and the largest |entry| of the rescaled blocks (in [1/2, 1), 0 for x = 0; exact: scaling by a
+    power of two only changes exponents). One reduction per block, m_k = max |x_j|, gives e, that maximum and
+    the finiteness check (NaN and inf propagate through the max; ``check_finite_blocks`` then names the block):
+    the hot path's norms and duality maps run every step, and torch.isfinite(x).all() cost ~5x an abs-max."""
     bs = _nonempty(blocks(x, name))
-    check_finite_blocks(bs, name)
-    return unit_scale(bs)
+    ms = [float(b.abs().max()) for b in bs if b.numel()]
+    if not all(math.isfinite(m) for m in ms):
+        check_finite_blocks(bs, name)
+    m = max(ms, default=0.0)
+    e = math.frexp(m)[1] if m > 0 else 0
+    return e, [times_pow2(b, -e) for b in bs], math.ldexp(m, -e)
 
 
 def _put_back(value, e: int, name: str, what: str) -> float:

@@ -15,7 +15,7 @@ import math
 import torch
 
 from ..params import flatten, unflatten
-from .base import Norm
+from .base import Norm, _put_back, _unit_max
 
 
 def _lp(v: torch.Tensor, p: float) -> torch.Tensor:
@@ -25,13 +25,24 @@ def _lp(v: torch.Tensor, p: float) -> torch.Tensor:
         return v.abs().sum()
     if not v.numel():
         return v.new_zeros(())
-    m = v.abs().max()
-    if math.isinf(p) or m == 0 or not torch.isfinite(m):
+    av = v.abs()
+    m = av.max()
+    mf = float(m)
+    if math.isinf(p) or mf == 0 or not math.isfinite(mf):
         return m
-    a = v.abs() / m
+    a = av / mf
     if p == 2:
-        return m * torch.linalg.vector_norm(a)
-    return m * (a ** p).sum() ** (1.0 / p)
+        return mf * torch.linalg.vector_norm(a)
+    return mf * (a ** p).sum() ** (1.0 / p)
+
+
+def _l2_from_max(v: torch.Tensor, m: float):
+    """(||v||_2 = m ||a||_2, a = v / m, ||a||_2) for m = max |v_j| > 0 (0 and v for m = 0)."""
+    if m == 0:
+        return 0.0, v, 0.0
+    a = v / m
+    r = torch.linalg.vector_norm(a)
+    return m * r, a, r
 
 
 class LpNorm(Norm):
@@ -59,9 +70,35 @@ class LpNorm(Norm):
     def _dual_value(self, gs):
         return _lp(flatten(gs), self.q)
 
+    def __call__(self, theta) -> float:
+        """||theta||_p as the base class; for l2 the largest |entry| found while rescaling is reused (the same
+        number: ||x||_2 = m ||x / m||_2 with m = max |x_j|, x / m and |x| / m have the same squares)."""
+        if self.p != 2:
+            return super().__call__(theta)
+        e, xs, m = _unit_max(theta, "theta")
+        return _put_back(_l2_from_max(flatten(xs), m)[0], e, "theta", "||.||")
+
+    def dual_and_dualize(self, g):
+        """(||g||_q, dualize(g)) as the base class, with the blocks flattened once and the largest |g_j| found
+        while rescaling reused: it is ||g||_inf (the dual of l1) and decides g = 0; for l2 the rescaled vector
+        a = g / max|g_j| and ||a||_2 are shared: ||g||_2 = max|g_j| ||a||_2 and u = a / ||a||_2 (the same
+        numbers as ``dual`` and ``dualize``)."""
+        e, gs, m = _unit_max(g, "g")
+        if m == 0:
+            return 0.0, [torch.zeros_like(b) for b in gs]
+        v = flatten(gs)
+        if self.p == 2:
+            value, a, r = _l2_from_max(v, m)
+            return _put_back(value, e, "g", "||.||_*"), unflatten(a / r, gs)
+        value = m if self.p == 1 else _lp(v, self.q)
+        return _put_back(value, e, "g", "||.||_*"), self._dualize_flat(v, gs, nonzero=True)
+
     def _dualize(self, gs):
-        g = flatten(gs)
-        if not bool(g.any()):
+        return self._dualize_flat(flatten(gs), gs)
+
+    def _dualize_flat(self, g, gs, nonzero=False):
+        """dualize of the flattened g (blocks ``gs`` give the shapes); ``nonzero``: g != 0 is known."""
+        if not nonzero and not bool(g.any()):
             return [torch.zeros_like(b) for b in gs]
         if self.p == 2:
             a = g / g.abs().max()  # rescale first: g / ||g||_2 is 0 or NaN when ||g||_2 over/underflows

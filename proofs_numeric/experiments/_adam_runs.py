@@ -15,7 +15,7 @@ from ._digits_common import kkt_cell, kkt_key, run_cached
 from .cache import RunCache
 
 ALGOS = ("GD", "SD", "Adam eps=1e-8", "Adam eps=1e-4", "Adam eps=0", "Adam beta1=0")
-CACHE_VERSION = 2       # part of every cache key: bump when training or the recorded fields change
+CACHE_VERSION = 3       # part of every cache key: bump when training or the recorded fields change
 SEEDS, SEEDS_QUICK = (0, 1, 2), (0,)
 
 

@@ -15,7 +15,8 @@ end, in the hard normalized margin gamma_bar_p = min_i y_i f(x_i) / ||theta||_p^
   the flow; the integrator's O(h) error for the discrete path, docs/flow.md).
 
 Continuations are cached in the experiment's RunCache (keyed by the run's configuration, DEPTH, h and
-INTEGRATOR, the late-phase rule's version: 3 = with kink cuts (linf cut below a 50% gain ratio) and warm-started columns).
+INTEGRATOR, the late-phase rule's version: 3 = with kink cuts (linf cut below a 50% gain ratio) and warm-started columns;
+4 = the per-run loss weights in the form exp(log|l'(q)| - log L) shared with the batched field, a rounding change).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import torch
 from ..results import CheckResult
 from ._seeds import SEED_FRAC, mean_se, wilson
 
-DEPTH, H, MAX_SECONDS, INTEGRATOR = -1e4, 0.05, 120.0, 3
+DEPTH, H, MAX_SECONDS, INTEGRATOR = -1e4, 0.05, 120.0, 4
 ALGOS = {"GD": "l2", "SD": "linf", "CD": "l1"}
 OWNERS = {"l2": "GD", "linf": "SD", "l1": "CD"}
 ROTATED = {"l2": "CD", "linf": "GD", "l1": "SD"}

@@ -52,7 +52,7 @@ TUNED = "Shampoo (selected)"
 TREND_FRAC = 0.8
 DEPTH, DEPTH_QUICK = 1e-4, 1e-3              # L*: the loss level of every "at depth" value
 CAP, CAP_QUICK = 10_000, 3_000               # step cap of a run that has not reached L*
-CACHE_VERSION = 3       # part of every cache key: bump when training or the recorded fields change
+CACHE_VERSION = 4       # part of every cache key: bump when training or the recorded fields change
 SEEDS, SEEDS_QUICK, SELECT_SEEDS = (0, 1, 2), (0,), (100, 101, 102)
 
 

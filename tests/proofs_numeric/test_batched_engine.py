@@ -15,7 +15,7 @@ from proofs_numeric.flow.batched_directions import (GradientFeed, RowChain, RowC
 from proofs_numeric.flow.batched_field import BatchedField
 from proofs_numeric.flow.batched_steps import BoldDriverStep, FixedNorms, ScheduleStep, SHRINK
 from proofs_numeric.losses import log_loss
-from proofs_numeric.models import Linear, ReLUNet, TwoLayerReLU
+from proofs_numeric.models import DiagonalNet, Linear, MatrixLinear, ReLUNet, TwoLayerReLU
 from proofs_numeric.optim import power
 from proofs_numeric.optim.transforms import Momentum
 from proofs_numeric.smooth_models import TwoLayerSquaredReLU
@@ -33,7 +33,9 @@ def _stack(S=3, n=7, d=4, seed=0):
 
 MODELS = {"linear": lambda d: Linear(d), "relu": lambda d: TwoLayerReLU(d, 5),
           "relu-frozen": lambda d: TwoLayerReLU(d, 5, train_output=False),
-          "squared": lambda d: TwoLayerSquaredReLU(d, 5)}
+          "squared": lambda d: TwoLayerSquaredReLU(d, 5), "relunet-3": lambda d: ReLUNet([d, 5, 3, 1]),
+          "relunet-4": lambda d: ReLUNet([d, 4, 6, 3, 1]), "diagonal-3": lambda d: DiagonalNet(d, 3),
+          "diagonal-1": lambda d: DiagonalNet(d, 1)}
 
 
 @pytest.mark.parametrize("loss", ["exp", "logistic"])
@@ -58,8 +60,10 @@ def test_batched_field_is_autograd_run_by_run(name, loss, scale):
 
 def test_batched_field_refuses_what_it_has_no_closed_form_for():
     X, y, _ = _stack()
-    with pytest.raises(TypeError, match="ReLUNet"):
-        BatchedField(ReLUNet([4, 3, 1]), X, y)
+    with pytest.raises(TypeError, match="MatrixLinear"):
+        BatchedField(MatrixLinear(2, 2), X, y)
+    with pytest.raises(TypeError, match="one output"):
+        BatchedField(ReLUNet([4, 3, 2]), X, y)
     with pytest.raises(TypeError, match="one output"):
         BatchedField(Linear(4, out=2), X, y)
     with pytest.raises(ValueError, match="loss"):

@@ -21,6 +21,13 @@ def _data(n=16, d=4, seed=0):
     return X, torch.sign(X @ torch.randn(d, generator=g, dtype=torch.float64))
 
 
+class AutogradOnly:
+    """A built-in model without its closed form (``forward_vjp``): apply_params and degree only."""
+
+    def __init__(self, m):
+        self.apply_params, self.degree = m.apply_params, m.degree
+
+
 def _plain_loop(model, p0, data, make_opt, steps, loss="logistic"):
     """The oracle: autograd of log(mean loss), the optimizer fed grad(mean loss) = L_mean grad log L_mean."""
     X, y = data
@@ -42,10 +49,11 @@ def _plain_loop(model, p0, data, make_opt, steps, loss="logistic"):
                                       lambda p: O.SteepestDescent(p, lr=0.5, norm="l2")],
                          ids=["adam", "signum", "gd"])
 def test_engine_matches_a_plain_optimizer_loop(make_opt):
-    """Autograd model (squared ReLU): the engine's iterates equal the plain loop's bit for bit."""
+    """Autograd model (squared ReLU seen only through apply_params, so the field takes autograd rather than its
+    closed form): the engine's iterates equal the plain loop's bit for bit."""
     data, model = _data(), TwoLayerSquaredReLU(4, 6)
     p0 = model.init(0.5, torch.Generator().manual_seed(1))
-    tr = integrate(model, p0, data, loss="logistic", step=OptimizerStep(make_opt), max_steps=40, margin_norms=())
+    tr = integrate(AutogradOnly(model), p0, data, loss="logistic", step=OptimizerStep(make_opt), max_steps=40, margin_norms=())
     ref = _plain_loop(model, p0, data, make_opt, 40)
     assert tr.status == "max_steps" and int(tr.steps[-1]) == 40
     assert all(torch.equal(a, b) for a, b in zip(tr.params, ref))
