@@ -31,8 +31,9 @@ same h (at most ``max_cut_rounds`` = 8 rounds per step; a piece is added once), 
 cuts, coordinate descent's l1 steps (a few coordinates of the largest units moved by h ||theta||_1) cross the kinks
 of points sitting at a unit's hyperplane on almost every step: on the benchmark net (teacher-student d = 50,
 n = 64, width 100) the trust region then halved h to 1e-5 and 200 steps reached log10 L = -65; with the cuts the
-same run reaches -1.1e5 in 143 steps with no rejected step. Models without ``kink_rows`` (ReLUNet, autograd
-models) rely on the trust-region test alone (the achieved gain catches the shortfall; after ``max_rejections``
+same run reaches -1.1e5 in 143 steps with no rejected step. ReLUNet's ``kink_rows`` (depth >= 3) cuts the units
+whose coefficient dq_i/dh is negative and that change side (a lower bound only for first-layer moves with no unit
+above changing side: docs/flow.md). Models without ``kink_rows`` (autograd models) rely on the trust-region test alone (the achieved gain catches the shortfall; after ``max_rejections``
 halvings the rule takes ``cooldown`` explicit steps and then tries the ridge again). Norms other than l1, l2,
 linf, other losses and multi-class labels use the explicit regime only (a relative step with the safeguard).
 Depth beyond float64 (``frame=True``, the default): the loop keeps theta = 2^e P and moves ||P|| into e by an exact

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .field import all_finite
+
 
 @dataclass
 class StepContext:
@@ -88,7 +90,7 @@ def try_step(slv, field, params, ev, h, backtrack, max_halvings=40) -> StepOutco
     for _ in range(max_halvings + 1):
         with torch.no_grad():
             new = slv.step(field, params, ev, h)
-            finite = all(bool(torch.isfinite(p).all()) for p in new)
+            finite = all_finite(new)
             ev_new = field(new, ev.log_scale) if finite else None
         if finite and ev_new.finite and (not backtrack or ev_new.deeper_or_level(ev)):
             return StepOutcome(new, ev_new, h)
