@@ -8,7 +8,8 @@ old default (explicit RelativeStep with the safeguard).
    L < 1 (Theorem 3.1 says the flow's is 0; a discrete run shows its O(h) violation).
 2. Linear flows (n=40, d=15): wall time until the normalized margin is within 1e-3 of the exact max-margin of
    kktcheck.max_margin_linear, for l1, l2, linf.
-3. Depth 1e300 on the linear model (RidgeStep(0.5)): every recorded number must stay finite.
+3. Depth 1e300 on the linear model and on the race's net (RidgeStep(0.5)): every recorded number must stay finite;
+   past float64 (log log(1/L) = 1000 linear, 1500 on the net, ||theta|| > 1.8e308) with every log-scale record finite.
 4. Cost per accepted explicit step of ``integrate`` (closed-form field of TwoLayerReLU, RelativeStep(0.01),
    l2 and linf, 300 steps, recording only the last state) against a hand-written numpy loop of the same
    normalized steepest step (target: at most 2x).
@@ -124,6 +125,30 @@ def depth_1e300_net(seconds=120.0, seed=0):
     return rows
 
 
+def beyond_float64(seconds=120.0, seed=0):
+    """Past float64 (the log-scale frame theta = 2^e P): the linear model (linf) to log log(1/L) = 1000 and the race's
+    net (GD, l2) to 1500 (||theta|| ~ e^750 > 1.8e308), RidgeStep(0.5): wall time and whether every log-scale record
+    (log ||theta||, log log(1/L), log s, margins) is finite after the fit."""
+    X, y = linearly_separable(40, 15, seed=seed, margin=0.1)
+    Xn, yn, _, _ = teacher_student(50, 64, k_star=3, active=3, seed=seed)
+    cases = [("linear, linf", models.Linear(15), (X, y), "linf", 1000.0),
+             ("two-layer ReLU net, GD", models.TwoLayerReLU(50, 100), (Xn, yn), "l2", 1500.0)]
+    rows = []
+    for label, model, data, norm, depth in cases:
+        th0 = model.init(0.1, torch.Generator().manual_seed(seed))
+        t = time.perf_counter()
+        with kc.single_threaded():
+            tr = integrate(model, th0, data, norm=norm, step=RidgeStep(0.5), target_log_depth=depth,
+                           max_seconds=seconds, margin_norms=())
+        i0 = tr.t0_index or 0
+        finite = all(bool(np.all(np.isfinite(a[i0:]))) for a in (tr.log_theta_norm, tr.log_depth, tr.log_s,
+                                                                  tr.margin, tr.soft_margin))
+        rows.append((label, tr.status, time.perf_counter() - t, int(tr.info["steps"]), float(tr.log_depth[-1]),
+                     float(tr.log_theta_norm[-1]), finite))
+        print("beyond float64", rows[-1], flush=True)
+    return rows
+
+
 def _numpy_loop(X, y, W, a, norm, steps, h=0.01):
     """The reference: theta <- theta - h ||theta|| dualize(G) with G = grad log L (exp loss), numpy, closed form."""
     from scipy.special import logsumexp, softmax
@@ -174,9 +199,10 @@ def main(argv=None):
         lin = linear_flows()
         deep = depth_1e300(2 * args.seconds)
         deep_net = depth_1e300_net(2 * args.seconds)
+        beyond = beyond_float64(2 * args.seconds)
         cost = step_cost()
     args.load.append(os.getloadavg()[0])
-    write(args.out, args, race, lin, deep, cost, deep_net)
+    write(args.out, args, race, lin, deep, cost, deep_net, beyond)
 
 
 def _programs(r):
@@ -184,7 +210,7 @@ def _programs(r):
     return f"{seconds:.1f} ({calls}, {rounds})" if calls else "-"
 
 
-def write(path, args, race, lin, deep, cost, deep_net):
+def write(path, args, race, lin, deep, cost, deep_net, beyond):
     lines = [f"`python benchmarks/late_phase.py --seconds {args.seconds:g}` on {time.strftime('%Y-%m-%d %H:%M')} UTC, "
              f"1 torch thread, 2 cores shared with other jobs: 1-min load average {args.load[0]:.1f} at the start, "
              f"{args.load[1]:.1f} at the end (wall times are upper bounds; the CPU seconds of the process move less with "
@@ -210,6 +236,11 @@ def write(path, args, race, lin, deep, cost, deep_net):
               "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {name} | {norm} | {r['status']} | {r['seconds']:.1f} | {r['cpu']:.1f} | {_programs(r)} | {r['steps']} | "
               f"{r['log10L']:.4g} | {r['finite']} |" for name, norm, r in deep_net]
+    lines += ["", "Past float64 (log-scale frame theta = 2^e P, RidgeStep(0.5), budget 2x --seconds): log log(1/L) "
+              "reached (1000 is log10 L = -10^433.9) and log ||theta|| (709.78 is 1.8e308):", "",
+              "| case | status | wall s | steps | log log(1/L) | log ‖θ‖ | every log-scale record finite |",
+              "|---|---|---|---|---|---|---|"]
+    lines += [f"| {c} | {st} | {sec:.1f} | {k} | {d:.1f} | {ln:.1f} | {fin} |" for c, st, sec, k, d, ln, fin in beyond]
     lines += ["",
               "Cost per accepted explicit step (RelativeStep(0.01), 300 steps, closed-form TwoLayerReLU field) "
               "against a hand-written numpy loop of the same step:", "",
