@@ -1,5 +1,5 @@
 """KKT measure at depth on networks: kc.residual's M along the default late-phase integrator's runs, in the run's
-own norm and in the other norms, against the depth log10(1/L) and the step h.
+own norm and in the other norms, against the depth log10(1/L) and the step h (or an h schedule: h = 0.05 to log10 L = -1e5, then a smaller h from there).
 
 M = kc.residual(theta, data, norm=...).measure (docs/kkt.md: 0 exactly at KKT points of min 1/2||theta||^2 s.t.
 y_i f(x_i; theta) >= 1, scale-free, 1/2 at lambda = 0). Theorem 3.4: along the steepest flow in a norm, M in that
@@ -27,13 +27,12 @@ import os
 import time
 
 import numpy as np
-import torch
 
 import kktcheck as kc
 from _docs import replace_section  # benchmarks/_docs.py (scripts run from benchmarks/)
 from proofs_numeric import models
 from proofs_numeric.checks.thm34_net_checks import net_case
-from proofs_numeric.checks.thm34_recognize_checks import (NORMS, feasible_average, measures, recognize_case,
+from proofs_numeric.checks.thm34_recognize_checks import (feasible_average, measures, recognize_case,
                                                           run_snapshots)
 from proofs_numeric.datasets import teacher_student
 from proofs_numeric.experiments.teacher_student import init_params
@@ -41,34 +40,34 @@ from proofs_numeric.experiments.teacher_student import init_params
 DEPTHS = (1e2, 1e3, 1e4, 1e5)
 WINDOW = 24
 ALGO = {"l2": "GD", "linf": "SD", "l1": "CD"}
-# (norm, h, log10 L target) per case: h = 0.05 is the integrator's default; smaller h to a shallower target.
-PLAN = {"bench": [("l2", 0.05, -1e5), ("l2", 0.0125, -1e4), ("l2", 0.003125, -1e4), ("linf", 0.05, -1e5),
-                  ("linf", 0.0125, -1e4), ("l1", 0.05, -1e5), ("l1", 0.0125, -1e4)],
-        "exp": [("l2", 0.05, -1e5), ("l2", 0.0125, -1e4), ("linf", 0.05, -1e5), ("l1", 0.05, -1e5)],
-        "three": [("l2", 0.05, -1e5), ("l2", 0.0125, -1e4), ("l2", 0.003125, -1e4)],
-        "tiny": [("l2", 0.0125, -1e5), ("linf", 0.0125, -1e5), ("linf", 0.00625, -1e5), ("l1", 0.0125, -1e5)]}
+# (norm, stages) per case; a stage is (h, log10 L target), each continuing from the previous one (an h schedule).
+# h = 0.05 is the integrator's default; smaller h to a shallower target, or from the h = 0.05 run's end.
+B5, B4 = (0.05, -1e5), -1e4
+PLAN = {"bench": [("l2", (B5,)), ("l2", ((0.0125, B4),)), ("l2", ((0.003125, B4),)), ("l2", (B5, (0.0015625, -1.5e5))),
+                  ("linf", (B5,)), ("linf", (B5, (0.003125, -1.5e5))), ("l1", (B5,)), ("l1", (B5, (0.003125, -1.5e5)))],
+        "exp": [("l2", (B5,)), ("l2", (B5, (0.0015625, -1.5e5))), ("linf", (B5,)), ("l1", (B5,))],
+        "three": [("l2", (B5,)), ("l2", ((0.0125, B4),)), ("l2", ((0.003125, B4),)), ("l2", (B5, (0.0015625, -1.5e5)))],
+        "tiny": [("l2", ((0.0125, -1e5),)), ("linf", ((0.0125, -1e5),)), ("linf", ((0.00625, -1e5),)),
+                 ("l1", ((0.0125, -1e5),))]}
 
 
 def make_case(case):
     """(model, theta0, (X, y)) of a case named in the module docstring."""
-    if case == "bench":
-        X, y, _, _ = teacher_student(50, 64, k_star=3, active=3, seed=0)
-        model = models.TwoLayerReLU(50, 100)
-        return model, model.init(0.1, torch.Generator().manual_seed(0)), (X, y)
+    if case in ("bench", "tiny"):
+        return recognize_case(case)
     if case == "exp":
         X, y, _, _ = teacher_student(30, 40, k_star=3, active=3, seed=0)
         W, a = init_params(0, 100, 30, 0.1)
         return models.TwoLayerReLU(30, 100), [W, a.reshape(1, -1)], (X, y)
     if case == "three":
         return net_case("three-layer", 0)
-    if case == "tiny":
-        return recognize_case()
     raise ValueError(f"unknown case {case!r}; use one of {sorted(PLAN)}")
 
 
-def one_row(case, norm, h, target, seconds):
+def one_row(case, norm, stages, seconds):
     model, th0, data = make_case(case)
-    run = run_snapshots(model, th0, data, norm, h=h, log10_target=target, max_seconds=seconds)
+    run = run_snapshots(model, th0, data, norm, stages=stages, max_seconds=seconds)
+    h = " then ".join(f"{h:g}" + (f" (from {-stages[k - 1][1]:g})" if k else "") for k, (h, _) in enumerate(stages))
     depth, row = run["depth"], {"case": case, "norm": norm, "h": h, "status": run["status"], "steps": run["steps"],
                                 "seconds": run["seconds"], "final": float(run["depth"][-1]), "at": {}}
     t0 = time.perf_counter()
@@ -104,7 +103,7 @@ def write(path, case, rows, load):
         last = r["at"][max(r["at"])][1] if r["at"] else None
         avg = " / ".join((f"**{v:.3g}**" if k == r["norm"] else f"{v:.3g}") for k, v in r["averaged"].items())
         rat = f"{ratio(last, r['norm']):.3g}, {ratio(r['averaged'], r['norm']):.3g}" if last else "-"
-        lines.append(f"| {ALGO[r['norm']]} ({r['norm']}) | {r['h']:g} | {r['status']}, {r['steps']}, "
+        lines.append(f"| {ALGO[r['norm']]} ({r['norm']}) | {r['h']} | {r['status']}, {r['steps']}, "
                      f"{r['seconds']:.0f} (to {-r['final']:.3g}) | " + " | ".join(cells) + f" | {avg} | {rat} |")
     replace_section(path, f"kkt measure at depth: {case}", lines + [""])
 
@@ -118,7 +117,7 @@ def main(argv=None):
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     with kc.single_threaded():
         for case in args.cases:
-            rows = [one_row(case, nm, h, target, args.seconds) for nm, h, target in PLAN[case]]
+            rows = [one_row(case, nm, stages, args.seconds) for nm, stages in PLAN[case]]
             write(args.out, case, rows, load)
 
 

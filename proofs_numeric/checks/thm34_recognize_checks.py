@@ -8,9 +8,11 @@ rho = ||theta~||, FY = 1/2 ||theta~||^2 + 1/2 ||u||_*^2 - <theta~, u>: 0 exactly
 scale-free. Theorem 3.4 says every limit direction of the flow in the norm ||.|| is a KKT direction of (MM) in ||.||,
 so M in that norm tends to 0 along the flow; in another norm the limit is KKT only by accident.
 
-``check_kkt_recognized(norm)`` runs the default late-phase integrator (``RidgeStep(h)``) on ``RECOGNIZE_CASE`` (a
-seeded two-layer teacher-student ReLU net small enough to reach its limit in seconds) to log10 L = ``log10_target``
-and reads M at the final iterate in l2, linf and l1. It passes when M in the claimed norm (the run's own) is
+``check_kkt_recognized(norm, kind=...)`` runs the default late-phase integrator (``RidgeStep(h)``) on a seeded
+two-layer teacher-student ReLU net (``recognize_case``: "tiny", small enough to reach its limit in seconds; "bench",
+the late-phase benchmark's net) through the stages (h, log10 L target) of ``STAGES[kind]`` (an h schedule shrinking
+with depth: Theorem 3.4 is about the flow, the h -> 0 limit of the path, and the path's measure floor is O(h^1.1) on
+"bench", docs/kkt.md) and reads M at the final iterate in l2, linf and l1. It passes when M in the claimed norm (the run's own) is
 <= tol and M in each other norm is > tol: the verdict "approximately KKT" in the own norm only. tol is the
 issue's target per norm (``thm34_net_checks.TARGET``: 1e-3 for l2 and linf, 1e-2 for l1; docs/kkt.md, "Choosing
 tol at depth"). Negative controls, which must fail: the same check claiming another norm (``claimed=``), and the
@@ -40,33 +42,47 @@ from .result import CheckResult
 from .thm34_net_checks import ALGO, TARGET
 
 NORMS = ("l2", "linf", "l1")
-RECOGNIZE_CASE = dict(d=3, n=6, width=3, seed=1, init=0.5)
-RECOGNIZE_RUN = dict(h=0.0125, log10_target=-1e5, window=24, max_seconds=60.0)
+RECOGNIZE_CASES = {"tiny": dict(d=3, n=6, width=3, seed=1, init=0.5),
+                   "bench": dict(d=50, n=64, width=100, seed=0, init=0.1)}
+# (h, log10 L target) stages: "tiny" one stage; "bench" (GD) h = 0.05 to -1e5, then h = 0.0015625 to -1.5e5.
+STAGES = {"tiny": ((0.0125, -1e5),), "bench": ((0.05, -1e5), (0.0015625, -1.5e5))}
+WINDOW, MAX_SECONDS = 24, 120.0
 SHALLOW = -10.0
 SD_NOT_ASSERTED = ("not asserted: the per-iterate linf measure chatters (1e-3 to 0.17 from step to step) and the "
                    "window average stops near 1e-3 at h = 0.0125 (0.00095 at -1e5, 0.00097 at -1e6) while at "
                    "h = 0.00625 the path takes another branch (0.026 at -1e5): the margin to tol is not robust")
 
 
-@lru_cache(maxsize=2)
-def recognize_case():
-    """(model, theta0, (X, y)): ``teacher_student(3, 6, seed=1)`` and a TwoLayerReLU(3, 3) (both layers trained,
-    L = 2, P = 12) from ``model.init(0.5, seed 1)``."""
-    c = RECOGNIZE_CASE
+@lru_cache(maxsize=4)
+def recognize_case(kind="tiny"):
+    """(model, theta0, (X, y)). "tiny": ``teacher_student(3, 6, seed=1)`` and a TwoLayerReLU(3, 3) (both layers
+    trained, L = 2, P = 12) from ``model.init(0.5, seed 1)``. "bench": the late-phase benchmark's net,
+    ``teacher_student(50, 64, k_star=3, active=3, seed=0)`` and a TwoLayerReLU(50, 100) (P = 5100) from
+    ``model.init(0.1, seed 0)``."""
+    if kind not in RECOGNIZE_CASES:
+        raise ValueError(f"recognize_case: unknown kind {kind!r}; use one of {sorted(RECOGNIZE_CASES)}")
+    c = RECOGNIZE_CASES[kind]
     model = TwoLayerReLU(c["d"], c["width"])
-    data = teacher_student(c["d"], c["n"], seed=c["seed"]).train
+    data = teacher_student(c["d"], c["n"], k_star=3, active=3, seed=c["seed"]).train
     return model, model.init(c["init"], torch.Generator().manual_seed(c["seed"])), data
 
 
-def run_snapshots(model, theta0, data, norm, *, h, log10_target, max_seconds):
-    """One ``integrate`` run with ``RidgeStep(h)`` keeping every accepted step. Returns dict(depth = log10(1/L) per
-    snapshot, params = list of parameter blocks per snapshot, status, seconds, steps)."""
-    t0 = time.perf_counter()
-    tr = integrate(model, theta0, data, norm=norm, step=RidgeStep(h), target_log_loss=log10_target * math.log(10),
-                   max_seconds=max_seconds, snapshot_every=1, margin_norms=())
-    return dict(depth=-np.asarray([tr.log10_loss[i] for i, _ in tr.snapshots]),
-                params=[p for _, p in tr.snapshots], status=tr.status, seconds=time.perf_counter() - t0,
-                steps=int(tr.info["steps"]))
+def run_snapshots(model, theta0, data, norm, *, stages, max_seconds):
+    """``integrate`` runs with ``RidgeStep(h)`` for each stage (h, log10 L target) of ``stages`` in turn, each
+    starting from the previous stage's final parameters (an h schedule shrinking with depth), keeping every
+    accepted step. Returns dict(depth = log10(1/L) per snapshot, params = list of parameter blocks per snapshot,
+    status of the last stage, seconds, steps)."""
+    t0, depth, params, steps, theta, status = time.perf_counter(), [], [], 0, theta0, "success"
+    for h, log10_target in stages:
+        tr = integrate(model, theta, data, norm=norm, step=RidgeStep(h), target_log_loss=log10_target * math.log(10),
+                       max_seconds=max_seconds, snapshot_every=1, margin_norms=())
+        depth += [-float(tr.log10_loss[i]) for i, _ in tr.snapshots]
+        params += [p for _, p in tr.snapshots]
+        steps, theta, status = steps + int(tr.info["steps"]), tr.params, tr.status
+        if status != "success":
+            break
+    return dict(depth=np.asarray(depth), params=params, status=status, seconds=time.perf_counter() - t0,
+                steps=steps)
 
 
 def feasible_average(params_list, data, model):
@@ -88,54 +104,52 @@ def measures(theta, data, model, norms=NORMS, *, time_limit=60.0) -> dict:
             for nm in norms}
 
 
-@lru_cache(maxsize=8)
-def recognized_measures(norm, h, log10_target, window, max_seconds):
-    """The run of ``norm`` on ``RECOGNIZE_CASE`` and M in l2, linf, l1 at its final iterate ("final") and at the
-    average of its last ``window`` feasible rescalings ("averaged")."""
-    model, th0, data = recognize_case()
-    run = run_snapshots(model, th0, data, norm, h=h, log10_target=log10_target, max_seconds=max_seconds)
+@lru_cache(maxsize=16)
+def recognized_measures(kind, norm, stages, window, max_seconds):
+    """The run of ``norm`` on ``recognize_case(kind)`` through ``stages`` and M in l2, linf, l1 at its final
+    iterate ("final") and at the average of its last ``window`` feasible rescalings ("averaged")."""
+    model, th0, data = recognize_case(kind)
+    run = run_snapshots(model, th0, data, norm, stages=stages, max_seconds=max_seconds)
     return dict(final=measures(run["params"][-1], data, model),
                 averaged=measures(feasible_average(run["params"][-window:], data, model), data, model),
                 depth=float(run["depth"][-1]), status=run["status"], seconds=run["seconds"], steps=run["steps"])
 
 
-def check_kkt_recognized(norm="l2", *, claimed=None, shallow=False, averaged=False, h=RECOGNIZE_RUN["h"],
-                         log10_target=RECOGNIZE_RUN["log10_target"], window=RECOGNIZE_RUN["window"],
-                         max_seconds=RECOGNIZE_RUN["max_seconds"], not_asserted="") -> CheckResult:
+def check_kkt_recognized(norm="l2", *, kind="tiny", claimed=None, shallow=False, averaged=False, stages=None,
+                         window=WINDOW, max_seconds=MAX_SECONDS, not_asserted="") -> CheckResult:
     """Approximately KKT in the claimed norm (default: the run's own) and not KKT in the others, at tol =
-    TARGET[run's norm] (see the module docstring). ``claimed`` != norm and ``shallow`` are the negative controls."""
-    log10_target = SHALLOW if shallow else log10_target
-    own = kc.norm(norm).name
-    claim_nm = kc.norm(claimed or norm).name
-    tol = TARGET[own]
-    got = recognized_measures(own, float(h), float(log10_target), int(window), float(max_seconds))
+    TARGET[run's norm], on ``recognize_case(kind)`` run through ``stages`` (default ``STAGES[kind]``; see the
+    module docstring). ``claimed`` != norm and ``shallow`` are the negative controls."""
+    stages = tuple(tuple(map(float, st)) for st in (stages or STAGES[kind]))
+    if shallow:
+        stages = ((stages[0][0], SHALLOW),)
+    own, claim_nm = kc.norm(norm).name, kc.norm(claimed or norm).name
+    tol, algo = TARGET[own], ALGO[own]
+    got = recognized_measures(kind, own, stages, int(window), float(max_seconds))
     m = got["averaged" if averaged else "final"]
     others = {nm: v for nm, v in m.items() if nm != claim_nm}
-    reached = got["status"] == "success"
     ok = m[claim_nm] <= tol and all(v > tol for v in others.values())
-    control = claim_nm != own or shallow
-    algo = ALGO[own]
     point = f"the average of the last {window} feasible iterates" if averaged else "the final iterate"
-    name = f"thm3.4-kkt-recognized-{algo}-{own}" + ("-averaged" if averaged else "") + \
-        (f"-claimed-{claim_nm}" if claim_nm != own else "") + ("-shallow" if shallow else "")
-    text = (f"{algo} ({own} steepest flow, RidgeStep({h:g})) on a two-layer teacher-student ReLU net (d = "
-            f"{RECOGNIZE_CASE['d']}, n = {RECOGNIZE_CASE['n']}, width {RECOGNIZE_CASE['width']}) at log10 L = "
-            f"{-got['depth']:.3g}: kc.residual at {point} says approximately KKT in {claim_nm} (M <= {tol:g}) and not "
-            f"KKT in {', '.join(others)} (M > {tol:g})")
-    if not_asserted:
-        text += "; " + not_asserted
-    return CheckResult(name, text, m[claim_nm], tol, ok, comparison="<=", negative_control=control,
-                       informational=bool(not_asserted) and not control,
-                       evidence=reached and all(math.isfinite(v) for v in m.values()),
+    name = (f"thm3.4-kkt-recognized-{kind}-{algo}-{own}" + ("-averaged" if averaged else "")
+            + (f"-claimed-{claim_nm}" if claim_nm != own else "") + ("-shallow" if shallow else ""))
+    c = RECOGNIZE_CASES[kind]
+    sched = ", then ".join(f"RidgeStep({h:g}) to log10 L = {t:g}" for h, t in stages)
+    text = (f"{algo} ({own} steepest flow; {sched}) on a two-layer teacher-student ReLU net (d = {c['d']}, n = "
+            f"{c['n']}, width {c['width']}): kc.residual at {point} says approximately KKT in {claim_nm} "
+            f"(M <= {tol:g}) and not KKT in {', '.join(others)} (M > {tol:g})")
+    return CheckResult(name, text + ("; " + not_asserted if not_asserted else ""), m[claim_nm], tol, ok,
+                       comparison="<=", negative_control=claim_nm != own or shallow,
+                       informational=bool(not_asserted) and claim_nm == own and not shallow,
+                       evidence=got["status"] == "success" and all(math.isfinite(v) for v in m.values()),
                        definition=f"M_{claim_nm} = kc.residual(...).measure at {point}; also needs M > {tol:g} in "
                                   f"{', '.join(others)}",
                        changed=(f"claimed KKT in {claim_nm}, not the algorithm's {own}" if claim_nm != own else
                                 f"the run stopped at log10 L = {SHALLOW:g}, far from the limit" if shallow else ""),
                        detail={"measures": m, "final": got["final"], "averaged": got["averaged"], "window": window,
-                               "h": h, "final_log10_loss": -got["depth"], "run_status": got["status"],
+                               "stages": stages, "final_log10_loss": -got["depth"], "run_status": got["status"],
                                "run_seconds": got["seconds"], "run_steps": got["steps"], "algorithm_norm": own,
                                "claimed_norm": claim_nm})
 
 
-__all__ = ["NORMS", "RECOGNIZE_CASE", "RECOGNIZE_RUN", "SD_NOT_ASSERTED", "SHALLOW", "recognize_case", "run_snapshots",
+__all__ = ["NORMS", "RECOGNIZE_CASES", "STAGES", "WINDOW", "SD_NOT_ASSERTED", "SHALLOW", "recognize_case", "run_snapshots",
            "feasible_average", "measures", "recognized_measures", "check_kkt_recognized"]

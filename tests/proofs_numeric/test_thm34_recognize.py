@@ -37,7 +37,7 @@ def test_the_same_check_fails_on_a_shallow_iterate(norm):
 
 def test_feasible_average_is_scale_free_and_lands_on_the_feasible_boundary():
     model, theta0, data = recognize_case()
-    w, a = run_snapshots(model, theta0, data, "l2", h=0.05, log10_target=-2.0, max_seconds=30.0)["params"][-1]
+    w, a = run_snapshots(model, theta0, data, "l2", stages=((0.05, -2.0),), max_seconds=30.0)["params"][-1]
     avg = feasible_average([[w, a], [3.0 * w, 3.0 * a], [0.01 * w, 0.01 * a]], data, model)
     q = kc.sample_margins(avg, data, model=model)
     assert float(q.min()) == pytest.approx(1.0, rel=1e-12)        # on the boundary of (MM)'s feasible set
