@@ -1,5 +1,6 @@
 """KKT measure at depth on networks: kc.residual's M along the default late-phase integrator's runs, in the run's
-own norm and in the other norms, against the depth log10(1/L) and the step h (or an h schedule: h = 0.05 to log10 L = -1e5, then a smaller h from there).
+own norm and in the other norms, against the depth log10(1/L) and the step h (or an h schedule: h = 0.05 to
+log10 L = -1e5, then a smaller h from there).
 
 M = kc.residual(theta, data, norm=...).measure (docs/kkt.md: 0 exactly at KKT points of min 1/2||theta||^2 s.t.
 y_i f(x_i; theta) >= 1, scale-free, 1/2 at lambda = 0). Theorem 3.4: along the steepest flow in a norm, M in that

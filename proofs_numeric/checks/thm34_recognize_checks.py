@@ -9,10 +9,10 @@ scale-free. Theorem 3.4 says every limit direction of the flow in the norm ||.||
 so M in that norm tends to 0 along the flow; in another norm the limit is KKT only by accident.
 
 ``check_kkt_recognized(norm, kind=...)`` runs the default late-phase integrator (``RidgeStep(h)``) on a seeded
-two-layer teacher-student ReLU net (``recognize_case``: "tiny", small enough to reach its limit in seconds; "bench",
-the late-phase benchmark's net) through the stages (h, log10 L target) of ``STAGES[kind]`` (an h schedule shrinking
-with depth: Theorem 3.4 is about the flow, the h -> 0 limit of the path, and the path's measure floor is O(h^1.1) on
-"bench", docs/kkt.md) and reads M at the final iterate in l2, linf and l1. It passes when M in the claimed norm (the run's own) is
+two-layer teacher-student ReLU net (``recognize_case``: "tiny", small enough to reach its limit in seconds;
+"bench", the late-phase benchmark's net) through the stages (h, log10 L target) of ``STAGES[kind, norm]`` (an h
+schedule shrinking with depth: Theorem 3.4 is about the flow, the h -> 0 limit of the path, and the path's
+measure floor is O(h^1.1) for GD on "bench", docs/kkt.md) and reads M at the final iterate in l2, linf and l1. It passes when M in the claimed norm (the run's own) is
 <= tol and M in each other norm is > tol: the verdict "approximately KKT" in the own norm only. tol is the
 issue's target per norm (``thm34_net_checks.TARGET``: 1e-3 for l2 and linf, 1e-2 for l1; docs/kkt.md, "Choosing
 tol at depth"). Negative controls, which must fail: the same check claiming another norm (``claimed=``), and the
@@ -44,8 +44,10 @@ from .thm34_net_checks import ALGO, TARGET
 NORMS = ("l2", "linf", "l1")
 RECOGNIZE_CASES = {"tiny": dict(d=3, n=6, width=3, seed=1, init=0.5),
                    "bench": dict(d=50, n=64, width=100, seed=0, init=0.1)}
-# (h, log10 L target) stages: "tiny" one stage; "bench" (GD) h = 0.05 to -1e5, then h = 0.0015625 to -1.5e5.
-STAGES = {"tiny": ((0.0125, -1e5),), "bench": ((0.05, -1e5), (0.0015625, -1.5e5))}
+# (h, log10 L target) stages per (kind, norm): "tiny" one stage; "bench" GD h = 0.05 to -1e5, then h = 0.0015625 to
+# -1.5e5; "bench" CD h = 0.05 to -1e8, then h = 0.003125 to -1.5e8 (its measure still falls with depth at h = 0.05).
+STAGES = {("tiny", "l2"): ((0.0125, -1e5),), ("tiny", "l1"): ((0.0125, -1e5),), ("tiny", "linf"): ((0.0125, -1e5),),
+          ("bench", "l2"): ((0.05, -1e5), (0.0015625, -1.5e5)), ("bench", "l1"): ((0.05, -1e8), (0.003125, -1.5e8))}
 WINDOW, MAX_SECONDS = 24, 120.0
 SHALLOW = -10.0
 SD_NOT_ASSERTED = ("not asserted: the per-iterate linf measure chatters (1e-3 to 0.17 from step to step) and the "
@@ -118,12 +120,12 @@ def recognized_measures(kind, norm, stages, window, max_seconds):
 def check_kkt_recognized(norm="l2", *, kind="tiny", claimed=None, shallow=False, averaged=False, stages=None,
                          window=WINDOW, max_seconds=MAX_SECONDS, not_asserted="") -> CheckResult:
     """Approximately KKT in the claimed norm (default: the run's own) and not KKT in the others, at tol =
-    TARGET[run's norm], on ``recognize_case(kind)`` run through ``stages`` (default ``STAGES[kind]``; see the
+    TARGET[run's norm], on ``recognize_case(kind)`` run through ``stages`` (default ``STAGES[kind, norm]``; see the
     module docstring). ``claimed`` != norm and ``shallow`` are the negative controls."""
-    stages = tuple(tuple(map(float, st)) for st in (stages or STAGES[kind]))
+    own, claim_nm = kc.norm(norm).name, kc.norm(claimed or norm).name
+    stages = tuple(tuple(map(float, st)) for st in (stages or STAGES[kind, own]))
     if shallow:
         stages = ((stages[0][0], SHALLOW),)
-    own, claim_nm = kc.norm(norm).name, kc.norm(claimed or norm).name
     tol, algo = TARGET[own], ALGO[own]
     got = recognized_measures(kind, own, stages, int(window), float(max_seconds))
     m = got["averaged" if averaged else "final"]
@@ -151,5 +153,5 @@ def check_kkt_recognized(norm="l2", *, kind="tiny", claimed=None, shallow=False,
                                "claimed_norm": claim_nm})
 
 
-__all__ = ["NORMS", "RECOGNIZE_CASES", "STAGES", "WINDOW", "SD_NOT_ASSERTED", "SHALLOW", "recognize_case", "run_snapshots",
-           "feasible_average", "measures", "recognized_measures", "check_kkt_recognized"]
+__all__ = ["NORMS", "RECOGNIZE_CASES", "STAGES", "WINDOW", "SD_NOT_ASSERTED", "SHALLOW", "recognize_case",
+           "run_snapshots", "feasible_average", "measures", "recognized_measures", "check_kkt_recognized"]
