@@ -46,3 +46,10 @@ def test_feasible_average_is_scale_free_and_lands_on_the_feasible_boundary():
         assert torch.allclose(got, want, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="at least one"):
         feasible_average([], data, model)
+
+
+def test_bad_case_or_missing_schedule_is_a_value_error():
+    with pytest.raises(ValueError, match="unknown kind"):
+        recognize_case("huge")
+    with pytest.raises(ValueError, match="no default stages"):
+        check_kkt_recognized("linf", kind="bench")
