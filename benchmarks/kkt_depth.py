@@ -76,6 +76,7 @@ def one_row(case, norm, stages, seconds):
         if D <= 1.01 * depth[-1]:
             j = int(np.argmin(np.abs(np.log(np.maximum(depth, 1e-300)) - math.log(D))))
             row["at"][D] = (float(depth[j]), measures(run["params"][j], data, model))
+    row["end"] = measures(run["params"][-1], data, model)
     row["averaged"] = measures(feasible_average(run["params"][-WINDOW:], data, model), data, model)
     row["measure_seconds"] = time.perf_counter() - t0
     print(row, flush=True)
@@ -87,25 +88,25 @@ def ratio(m, own):
     return m[own] / min(v for k, v in m.items() if k != own)
 
 
+def cell(m, own):
+    return " / ".join((f"**{v:.3g}**" if k == own else f"{v:.3g}") for k, v in m.items()) if m else "-"
+
+
 def write(path, case, rows, load):
     lines = [f"`python kkt_depth.py --cases {case}` on {time.strftime('%Y-%m-%d %H:%M')} UTC, 1 thread, 2 shared "
              f"cores, load average {load} at the start. M in l2 / linf / l1 (own norm in bold) at the snapshot "
-             "nearest to each depth; 'avg' = M of the average of the last 24 feasible iterates.", "",
+             "nearest to each depth and at the final iterate ('end'); 'avg' = M of the average of the last 24 feasible "
+             "iterates.", "",
              "| algorithm | h | run (status, steps, s) | " + " | ".join(f"log10(1/L) ~ {D:g}" for D in DEPTHS)
-             + " | avg at the end | own / smallest other (end, avg) |", "|---|---|---|" + "---|" * (len(DEPTHS) + 2)]
+             + " | end | avg at the end | own / smallest other (end, avg) |",
+             "|---|---|---|" + "---|" * (len(DEPTHS) + 3)]
     for r in rows:
-        cells = []
-        for D in DEPTHS:
-            if D in r["at"]:
-                cells.append(" / ".join((f"**{v:.3g}**" if k == r["norm"] else f"{v:.3g}")
-                                        for k, v in r["at"][D][1].items()))
-            else:
-                cells.append("-")
-        last = r["at"][max(r["at"])][1] if r["at"] else None
-        avg = " / ".join((f"**{v:.3g}**" if k == r["norm"] else f"{v:.3g}") for k, v in r["averaged"].items())
-        rat = f"{ratio(last, r['norm']):.3g}, {ratio(r['averaged'], r['norm']):.3g}" if last else "-"
+        end = r.get("end") or (r["at"][max(r["at"])][1] if r["at"] else None)
+        cells = [cell(r["at"][D][1], r["norm"]) if D in r["at"] else "-" for D in DEPTHS]
+        rat = f"{ratio(end, r['norm']):.3g}, {ratio(r['averaged'], r['norm']):.3g}" if end else "-"
         lines.append(f"| {ALGO[r['norm']]} ({r['norm']}) | {r['h']} | {r['status']}, {r['steps']}, "
-                     f"{r['seconds']:.0f} (to {-r['final']:.3g}) | " + " | ".join(cells) + f" | {avg} | {rat} |")
+                     f"{r['seconds']:.0f} (to {-r['final']:.3g}) | " + " | ".join(cells)
+                     + f" | {cell(r.get('end'), r['norm'])} | {cell(r['averaged'], r['norm'])} | {rat} |")
     replace_section(path, f"kkt measure at depth: {case}", lines + [""])
 
 
