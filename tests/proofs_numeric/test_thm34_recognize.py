@@ -19,8 +19,9 @@ def test_deep_run_is_kkt_in_its_own_norm_and_not_in_the_others(norm, tol, others
     own = check_kkt_recognized(norm)
     assert own.detail["run_status"] == "success" and own.detail["final_log10_loss"] <= -1e5
     assert own.passed and not own.negative_control and own.tolerance == tol, own.detail
-    m = own.detail["final"]
+    m, verdicts = own.detail["final"], own.detail["verdicts"]
     assert m[norm] <= tol and all(m[o] > tol for o in others)
+    assert verdicts == {norm: "approximately KKT", **{o: "not KKT" for o in others}}
     for o in others:      # the negative control: the same measure, claimed in another norm
         ctl = check_kkt_recognized(norm, claimed=o)
         assert ctl.negative_control and not ctl.passed and ctl.as_expected, ctl.detail
