@@ -32,9 +32,18 @@ class Combination:
 
     def rows(self, S) -> np.ndarray:
         """Rows S of G (dense, len(S) x (n + k))."""
+        return np.hstack([self.J0[:, S].T, self._band_rows(S).toarray()])
+
+    def rows_sparse(self, S):
+        """Rows S of G as a scipy CSR matrix (len(S) x (n + k)): the J0 part dense-stored, the band part sparse
+        (a band column has d non-zeros, so a row of block W_j meets only neuron j's band columns)."""
+        from scipy import sparse
+        return sparse.hstack([sparse.csr_matrix(self.J0[:, S].T), self._band_rows(S)], format="csr")
+
+    def _band_rows(self, S):
         if self._cols_csr is None:
             self._cols_csr = self.cols.tocsr()
-        return np.hstack([self.J0[:, S].T, self._cols_csr[S].toarray()])
+        return self._cols_csr[S]
 
     def column(self, c: int) -> np.ndarray:
         """Band column c as a dense P-vector."""
