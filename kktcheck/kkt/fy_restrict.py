@@ -53,3 +53,15 @@ def expand(zr: np.ndarray, n: int, owner, width, side, W) -> np.ndarray:
     if len(W):
         mu[W] = zr[n:]
     return np.concatenate([lam, mu])
+
+
+def fold_vector(w: np.ndarray, n: int, owner, width, side, W) -> np.ndarray:
+    """A linear functional w on the full (lambda, mu) as seen by the restricted program: lambda entries
+    w_i + sum over the top columns c of i outside W of width_c w_c, then w on the W columns. With w = G^T x this
+    is G_r^T x of ``restrict`` without a pass over J0."""
+    k = len(owner)
+    lam = np.array(w[:n], dtype=np.float64)
+    if k:
+        top = np.flatnonzero((side > 0) & ~np.isin(np.arange(k), W))
+        lam += np.bincount(owner[top], weights=width[top] * w[n + top], minlength=n)
+    return np.concatenate([lam, w[n + np.asarray(W, dtype=int)]])

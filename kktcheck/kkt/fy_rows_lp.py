@@ -34,6 +34,8 @@ from .combination import Combination
 
 CUT_TOL = 1e-13  # model error 1/2 (s - s_k)^2 at the solution below which no cut is added
 MAX_CUTS = 60
+FEAS_TOL = 1e-10  # HiGHS's primal / dual feasibility tolerances (default 1e-7: the l1 benchmark round then stalled
+# with a certified gap of 2.4e-7, above the working set's 1e-8)
 FIRST_CUTS = (0.0, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0, 2.0)
 # Tangents of s^2 / 2 at a and b meet at (a + b) / 2, so one cut per solve would only bisect; cuts at s (1 + f) for
 # f in SPREAD, with f divided by SHRINK after every solve, narrow the bracket about a hundredfold per solve.
@@ -76,14 +78,13 @@ def _add_rows(hs, M, lo, hi):
                M.data.astype(np.float64))
 
 
-def rows_program(fam: str, Gr: Combination, owner_w, scale, x, L, q, kc, S, sigma, s_hint=None) -> dict:
-    """The restricted program of the module docstring by HiGHS. s_hint: the previous round's s, where the first
+def rows_program(fam: str, Gr: Combination, owner_w, scale, c_r, q, kc, S, sigma, s_hint=None) -> dict:
+    """The restricted program of the module docstring by HiGHS (c_r = G_r^T theta~ / L). s_hint: the previous round's s, where the first
     cuts are put (HINT_SPREAD around it). Returns dict(z (scaled, restricted), hint (the weight 1 - alpha),
     v (P,), s, status, message, value)."""
     import highspy
     silence_highs_banner()
     n, nz = Gr.n, Gr.n + Gr.k
-    c_r = Gr.rmatvec(x) / L
     A = scale * Gr.rows_sparse(S)
     out = None
     agg = np.zeros(nz)
@@ -96,6 +97,8 @@ def rows_program(fam: str, Gr: Combination, owner_w, scale, x, L, q, kc, S, sigm
     M, lo, hi, s_col, t_col = _rows(fam, A, nz, kc_full, gt_full, np.asarray(owner_w, dtype=int), Gr.width, n, agg)
     hs = highspy.Highs()
     hs.setOptionValue("output_flag", False)
+    for key in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
+        hs.setOptionValue(key, FEAS_TOL)
     inf = highspy.kHighsInf
     ncol = M.shape[1]
     lower = np.zeros(ncol)
@@ -120,7 +123,8 @@ def rows_program(fam: str, Gr: Combination, owner_w, scale, x, L, q, kc, S, sigm
         return {"status": status, "message": msg}
     sol = hs.getSolution()
     col, dual = np.asarray(sol.col_value), np.asarray(sol.row_dual)
-    res = _result(fam, col, dual, nbase, len(S), len(owner_w), nz, x, S, out, hs.getInfo().objective_function_value)
+    res = _result(fam, col, dual, nbase, len(S), len(owner_w), nz, Gr.J0.shape[1], S, out,
+                  hs.getInfo().objective_function_value)
     res["s"] = float(col[s_col])
     return res
 
@@ -151,13 +155,13 @@ def _run_cuts(hs, add_cut, cuts, s_col):
     return "optimal_inaccurate", f"tangent cuts of 1/2 s^2 did not settle in {MAX_CUTS} solves"
 
 
-def _result(fam, col, dual, nbase, m, k, nz, x, S, out, value):
+def _result(fam, col, dual, nbase, m, k, nz, P, S, out, value):
     """The dict of ``rows_program`` from HiGHS's primal values and row duals (a >= row at its bound has dual >= 0)."""
     z = np.maximum(col[:nz], 0.0)
     alpha = float(np.maximum(dual[nbase:], 0.0).sum())
     first = 2 + k  # rows: g, kappa, band (k), then +- A rows
     pi_p, pi_m = dual[first:first + m], dual[first + m:first + 2 * m]
-    v = np.zeros(len(x))
+    v = np.zeros(P)
     if alpha > 1e-12:
         v[S] = (pi_p - pi_m) / alpha
         if fam == "linf":

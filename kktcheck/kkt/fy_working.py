@@ -183,7 +183,8 @@ def _l2_newton(pb, lam0, gap):
 
 def _rows_round(pb, Gr, ow, side, Wa, S, sigma, kc, solver):
     """One l1 / linf round: the restricted row program (kkt/fy_rows_lp.py, a HiGHS LP) and its multipliers' bound."""
-    out = fy_rows_lp.rows_program(pb.fam, Gr, ow, pb.scale, pb.x, pb.L, pb.q, kc, S, sigma, pb.s_hint)
+    c_r = fy_restrict.fold_vector(pb.c, pb.n, pb.owner, pb.G.width, side, Wa)  # = G_r^T theta~ / L
+    out = fy_rows_lp.rows_program(pb.fam, Gr, ow, pb.scale, c_r, pb.q, kc, S, sigma, pb.s_hint)
     if "z" in out:
         pb.s_hint = out["s"]
         z = fy_restrict.expand(out["z"], pb.n, pb.owner, pb.G.width, side, Wa)
