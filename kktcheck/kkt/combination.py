@@ -50,6 +50,11 @@ class Combination:
         return self.cols[:, c].toarray().reshape(-1)
 
     def rmatvec(self, x) -> np.ndarray:
+        """G^T x; when x has few non-zeros (the l1 working set's dual vector lives on its row set) only those
+        columns of J0 are read (a full pass over the n x P Jacobian was a sizeable part of a round)."""
+        nz = np.flatnonzero(x)
+        if nz.size < x.size // 4:
+            return np.concatenate([self.J0[:, nz] @ x[nz], self.cols.T @ x])
         return np.concatenate([self.J0 @ x, self.cols.T @ x])
 
     def rank_one_factor(self, check: bool = True):

@@ -10,10 +10,12 @@ c = G_r^T theta~ / L, gt = q - 1 on lambda):
                        relaxation |r_j| >= sigma_j r_j outside S).
 
 The only non-linear term, 1/2 s^2, is replaced by its tangent cuts t >= 1/2 + s_k s - s_k^2 / 2 - c . zeta (a
-lower model, exact at the cut points s_k): after each solve a cut is added at the solution's s until the model
-error 1/2 (s - s_k)^2 at the solution is below CUT_TOL, HiGHS's dual simplex continuing from its basis. The cut
-model is below the program at every point, so its optimum is a lower bound of the restricted optimum, and the
-error at the solution bounds the difference: the returned zeta is optimal for the restricted program to CUT_TOL.
+lower model, exact at the cut points s_k; the first ones on a coarse grid and around the previous round's s).
+After each solve, while the solution violates the true constraint t >= 1/2 + 1/2 s^2 - c . zeta by more than
+CUT_TOL (the violation is at most 1/2 (s - s_k)^2 for the nearest cut), cuts are added at s and s +- |s - s_k| / 100
+and HiGHS's dual simplex continues from its basis. The cut model is below the program at every point, so the LP
+optimum is a lower bound of the restricted optimum, and a solution that satisfies the true constraint to CUT_TOL
+is optimal for the restricted program to CUT_TOL.
 
 The working set certifies every round against the FULL program anyway (kkt/fy_working.py: the value of the
 expanded certificate, and LB(t, v) of kkt/fy_dual.py with the multipliers below), so the LP's accuracy decides
@@ -32,14 +34,14 @@ from .._quiet import silence_highs_banner
 from . import solve
 from .combination import Combination
 
-CUT_TOL = 1e-13  # model error 1/2 (s - s_k)^2 at the solution below which no cut is added
+CUT_TOL = 1e-10  # violation of t >= 1/2 + 1/2 s^2 - c . zeta accepted at the solution (= FEAS_TOL: HiGHS keeps rows only to that)
 MAX_CUTS = 60
 FEAS_TOL = 1e-10  # HiGHS's primal / dual feasibility tolerances (default 1e-7: the l1 benchmark round then stalled
 # with a certified gap of 2.4e-7, above the working set's 1e-8)
 FIRST_CUTS = (0.0, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0, 2.0)
-# Tangents of s^2 / 2 at a and b meet at (a + b) / 2, so one cut per solve would only bisect; cuts at s (1 + f) for
-# f in SPREAD, with f divided by SHRINK after every solve, narrow the bracket about a hundredfold per solve.
-SPREAD, SHRINK = (-1e-2, 0.0, 1e-2), 100.0
+# Tangents of s^2 / 2 at a and b meet at (a + b) / 2, so one cut per solve would only bisect; cuts at s and at
+# s +- SPREAD |s - s_k| (s_k the nearest cut) narrow the bracket about a hundredfold per solve.
+SPREAD = 1e-2
 HINT_SPREAD = (-1e-2, -1e-4, -1e-6, 0.0, 1e-6, 1e-4, 1e-2)  # around the previous round's s
 
 
@@ -118,7 +120,7 @@ def rows_program(fam: str, Gr: Combination, owner_w, scale, c_r, q, kc, S, sigma
     near = () if s_hint is None else tuple(s_hint * (1.0 + f) for f in HINT_SPREAD)
     for sk in FIRST_CUTS + near:
         add_cut(sk)
-    status, msg = _run_cuts(hs, add_cut, cuts, s_col)
+    status, msg = _run_cuts(hs, add_cut, cuts, c_r, s_col)
     if status != "optimal":
         return {"status": status, "message": msg}
     sol = hs.getSolution()
@@ -129,10 +131,11 @@ def rows_program(fam: str, Gr: Combination, owner_w, scale, c_r, q, kc, S, sigma
     return res
 
 
-def _run_cuts(hs, add_cut, cuts, s_col):
-    """Solve, add a tangent cut at the solution's s while the model error there exceeds CUT_TOL."""
+def _run_cuts(hs, add_cut, cuts, c_r, s_col):
+    """Solve, and add tangent cuts near the solution's s while the solution violates the true constraint
+    t >= 1/2 + 1/2 s^2 - c . zeta by more than CUT_TOL (columns: zeta first, then s, then t). The violation is at most 1/2 (s - s_k)^2 for the nearest cut s_k, and 0 when the F term is
+    not the binding one."""
     import highspy
-    scale = 1.0
     for _ in range(MAX_CUTS):
         left = solve.remaining()
         if left <= 0:
@@ -145,13 +148,13 @@ def _run_cuts(hs, add_cut, cuts, s_col):
             return solve.TIME_LIMIT, "time limit reached during the solve"
         if ms != highspy.HighsModelStatus.kOptimal:
             return "solver_error", f"HiGHS: {hs.modelStatusToString(ms)}"
-        s = float(hs.getSolution().col_value[s_col])
-        err = min(0.5 * (s - sk) ** 2 for sk in cuts)
-        if err <= CUT_TOL:
+        col = np.asarray(hs.getSolution().col_value)
+        s, t = float(col[s_col]), float(col[s_col + 1])
+        if 0.5 + 0.5 * s * s - float(c_r @ col[:c_r.size]) - t <= CUT_TOL:
             return "optimal", ""
-        for f in SPREAD:
-            add_cut(max(s * (1.0 + f * scale), 0.0))
-        scale /= SHRINK
+        dist = min(abs(s - sk) for sk in cuts)
+        for sk in (s - SPREAD * dist, s, s + SPREAD * dist):
+            add_cut(max(sk, 0.0))
     return "optimal_inaccurate", f"tangent cuts of 1/2 s^2 did not settle in {MAX_CUTS} solves"
 
 

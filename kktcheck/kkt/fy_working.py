@@ -224,7 +224,11 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
     steps = _l2_newton(pb, lam0, gap) if pb.fam == "l2" and newton else None
     if steps is not None:
         return _pack(pb, "optimal", f"active-set Newton on the n x n Schur complement: {steps} face steps", 1)
-    S, sigma = _initial_rows(pb.fam, pb.x, G @ np.concatenate([lam0, np.zeros(k)]), n)
+    u0 = G @ np.concatenate([lam0, np.zeros(k)])
+    S, sigma = _initial_rows(pb.fam, pb.x, u0, n)
+    if pb.fam != "l2" and lam0.any():  # the start's best multiple: a certificate, and where the first cuts go
+        pb.upper(np.concatenate([lam0, np.zeros(k)]) / pb.sig)
+        pb.s_hint = DUAL[pb.fam](pb.best["u"]) / pb.rho
     status, msg, rnd, last = "optimal", "", 0, None
     for rnd in range(1, max_rounds + 1):
         size = (n + len(W), len(S))

@@ -6,7 +6,8 @@
 * its multipliers give the weak-duality bound LB(t, v) of kkt/fy_dual.py at the optimum (a wrong dual sign
   leaves a gap);
 * ``fold_vector`` of c = G^T x / L equals the restricted Combination's G_r^T x / L, and the incremental fold kept
-  between rounds equals a fresh one after sides change (a dropped term or a stale column fails).
+  between rounds equals a fresh one after sides change (a dropped term or a stale column fails);
+* G^T v read on the support of a sparse v (the l1 dual vector) equals the dense product.
 """
 import numpy as np
 import pytest
@@ -83,3 +84,12 @@ def test_fold_vector_and_incremental_fold_match_a_fresh_restriction(seed):
         c_r = fy_restrict.fold_vector(G.rmatvec(x), G.n, owner, G.width, side, W)
         assert np.allclose(c_r, fresh.rmatvec(x), rtol=1e-12, atol=1e-12)
     assert side.any() and not np.allclose(fresh.J0, G.J0)  # some column was folded: the check can fail
+
+
+def test_rmatvec_reads_only_the_support_of_a_sparse_vector_and_agrees():
+    G, _, x, _ = _data(5)
+    v = np.zeros_like(x)
+    v[[3, 17, 30]] = x[[3, 17, 30]]  # fewer than a quarter non-zero: the support path
+    dense = np.concatenate([G.J0 @ v, G.cols.T @ v])
+    assert np.allclose(G.rmatvec(v), dense, rtol=1e-14, atol=1e-14)
+    assert np.allclose(G.rmatvec(x), np.concatenate([G.J0 @ x, G.cols.T @ x]), rtol=1e-14, atol=1e-14)
