@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import solve
 from .combination import Combination
 
 
@@ -65,3 +66,48 @@ def fold_vector(w: np.ndarray, n: int, owner, width, side, W) -> np.ndarray:
         top = np.flatnonzero((side > 0) & ~np.isin(np.arange(k), W))
         lam += np.bincount(owner[top], weights=width[top] * w[n + top], minlength=n)
     return np.concatenate([lam, w[n + np.asarray(W, dtype=int)]])
+
+
+def _base(n, owner_w, width_w, c_r, q, kc):
+    import cvxpy as cp
+    lam, mu, z, cons = solve._variables(n, owner_w, width_w)
+    s, t = cp.Variable(nonneg=True), cp.Variable()
+    f_con = 0.5 + 0.5 * cp.square(s) - c_r @ z <= t
+    g_con = (q - 1.0) @ lam <= t
+    cons += [f_con, g_con, kc @ lam <= 2.0]
+    return lam, mu, z, s, t, cons, f_con, g_con
+
+
+def rows_program(fam: str, Gr: Combination, owner_w, scale, x, L, q, kc, S, sigma, solver=None) -> dict:
+    """Restricted l1 (fam "l1", dual linf) or linf (fam "linf", dual l1) program on rows S (module docstring).
+
+    sigma: the fixed signs (P,) outside S (linf only). Returns dict(z (scaled, restricted), hint t, v (P,),
+    status, message, value)."""
+    import cvxpy as cp
+    n = Gr.n
+    c_r = Gr.rmatvec(x) / L
+    lam, mu, z, s, t, cons, f_con, g_con = _base(n, owner_w, Gr.width, c_r, q, kc)
+    A = scale * Gr.rows(S)
+    if fam == "l1":
+        p_con, m_con = A @ z <= s, -(A @ z) <= s
+        cons += [p_con, m_con]
+    else:
+        e = cp.Variable(len(S))
+        p_con, m_con = A @ z <= e, -(A @ z) <= e
+        out = sigma.copy()
+        out[S] = 0.0
+        agg = scale * Gr.rmatvec(out)
+        sum_con = cp.sum(e) + agg @ z <= s
+        cons += [p_con, m_con, sum_con]
+    prob = cp.Problem(cp.Minimize(t), cons)
+    status, msg = solve._solve(prob, solver)
+    if lam.value is None:
+        return {"status": status, "message": msg or f"cvxpy status {status}"}
+    zr = np.concatenate(solve._pack(lam, mu))
+    alpha = float(f_con.dual_value or 0.0)
+    v = np.zeros(len(x))
+    if alpha > 1e-12:
+        v[S] = (np.asarray(p_con.dual_value) - np.asarray(m_con.dual_value)).reshape(-1) / alpha
+        if fam == "linf":
+            v += float(sum_con.dual_value or 0.0) / alpha * out
+    return {"z": zr, "hint": 1.0 - alpha, "v": v, "status": status, "message": msg, "value": float(prob.value)}

@@ -73,9 +73,9 @@ def _price_columns(s, kap_s, n, owner, width, side, flipped, W) -> bool:
     return True
 
 
-def _price_rows(fam, r, S, sigma, m):
+def _price_rows(fam, r, S, sigma, m, cap):
     """r = M zeta (P,). l1: rows outside S above max_S |r|; linf: rows outside S with sigma_j r_j <= 0.
-    Returns the rows to add (at most 2 m + 10)."""
+    Returns the rows to add (at most cap m + 10)."""
     out = np.setdiff1d(np.arange(len(r)), S)
     if not out.size:
         return out
@@ -83,7 +83,7 @@ def _price_rows(fam, r, S, sigma, m):
         viol = np.abs(r[out]) - np.abs(r[S]).max()
     else:
         viol = -sigma[out] * r[out] + 1e-12 * np.abs(r).max()
-    order = np.argsort(-viol)[:ROW_CAP[fam] * m + 10]
+    order = np.argsort(-viol)[:cap * m + 10]
     return out[order[viol[order] > 0]]
 
 
@@ -183,10 +183,13 @@ def _l2_newton(pb, lam0, gap):
 
 def _rows_round(pb, Gr, ow, side, Wa, S, sigma, kc, solver):
     """One l1 / linf round: the restricted row program (kkt/fy_rows_lp.py, a HiGHS LP) and its multipliers' bound."""
-    c_r = fy_restrict.fold_vector(pb.c, pb.n, pb.owner, pb.G.width, side, Wa)  # = G_r^T theta~ / L
-    out = fy_rows_lp.rows_program(pb.fam, Gr, ow, pb.scale, c_r, pb.q, kc, S, sigma, pb.s_hint)
+    if len(Wa) > pb.n * CLARABEL_FROM:  # many band columns: the interior-point program is faster (see there)
+        out = fy_restrict.rows_program(pb.fam, Gr, ow, pb.scale, pb.x, pb.L, pb.q, kc, S, sigma, solver)
+    else:
+        c_r = fy_restrict.fold_vector(pb.c, pb.n, pb.owner, pb.G.width, side, Wa)  # = G_r^T theta~ / L
+        out = fy_rows_lp.rows_program(pb.fam, Gr, ow, pb.scale, c_r, pb.q, kc, S, sigma, pb.s_hint)
     if "z" in out:
-        pb.s_hint = out["s"]
+        pb.s_hint = out.get("s", pb.s_hint)
         z = fy_restrict.expand(out["z"], pb.n, pb.owner, pb.G.width, side, Wa)
         out["r"] = pb.upper(z)
         pb.bound(out["v"], z, out["hint"])
@@ -200,6 +203,11 @@ def program(nrm, theta, q, L, G: Combination, owner, solver=None, start=None, ga
     return _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
 
 
+# Rounds with more than CLARABEL_FROM n band columns in W go to the cvxpy/Clarabel program (fy_restrict.rows_program),
+# the others to the HiGHS LP (fy_rows_lp). Measured: a teacher-student net (P = 3100, 661 band columns) whose W grew
+# to 628 took 4-8 s per HiGHS round (the simplex re-solves after each cut) and 0.7 s per Clarabel round; the
+# n = 256, P = 50,100 benchmark (W <= 10) took 16 s per Clarabel round and 0.7 s per HiGHS round.
+CLARABEL_FROM = 0.5
 CUBIC_FROM = 500   # columns below which a round's time is fixed overhead (cvxpy set-up), not factorization
 
 
@@ -248,7 +256,8 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
             return _pack(pb, "optimal", msg, rnd)
         changed = _price_columns(pb.s, fy_dual.kappa(pb.s, n, owner, G.width), n, owner, G.width, side, flipped, W)
         if pb.fam != "l2" and "r" in out:
-            add = _price_rows(pb.fam, out["r"], S, sigma, n + len(W))
+            cap = ROW_CAP["l1"] if len(W) > n * CLARABEL_FROM else ROW_CAP[pb.fam]  # the Clarabel rounds: 16
+            add = _price_rows(pb.fam, out["r"], S, sigma, n + len(W), cap)
             changed |= bool(add.size)
             S = np.union1d(S, add)
         if not changed:

@@ -86,7 +86,8 @@ def residual(theta, data, *, norm="l2", model=None, tol: float = DEFAULT_TOL, cl
     (eps, delta) program; active_tol: q_i <= 1 + active_tol puts sample i in ``active_set``; max_sdp: refuse
     spectral/nuclear programs whose PSD cones exceed this many entries; max_size: refuse (status
     "too_large", before forming the n x P Jacobian) when n * P exceeds it; time_limit: seconds for all
-    solves together (status "time_limit" on expiry); pair=False skips the (eps, delta) program.
+    solves together (status "time_limit" on expiry); pair=False skips the (eps, delta) program (skipped anyway,
+    pair_status "too_large" with the reason, when it would hold more than 1e7 dense entries, solve.pair_entries).
     In every refused or failed case the closed-form A.13 upper bound of the measure is still reported.
     """
     nrm = validate(norm, method, clarke, tol, active_tol, max_sdp, clarke_radius, time_limit, max_size)
