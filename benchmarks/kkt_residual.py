@@ -1,7 +1,8 @@
 """Benchmark kc.residual at n = 256 samples, P ~ 50,000 parameters (two-layer ReLU, d = 500, width 100).
 
 Run by hand:  python benchmarks/kkt_residual.py [--n 256] [--d 500] [--width 100] [--timeout 300] [--section NAME]
-(memory case: --n 1000 --d 100 --width 100 --section "kkt residual memory"; peak RSS of each child is reported)
+(memory case: --n 1000 --d 100 --width 100 --pair --section "kkt residual memory"; peak RSS of each child is
+reported; --pair times the default call, with the (eps, delta) pair, instead of the measure alone)
 Each norm runs in a subprocess with a time limit. Writes the table to docs/benchmarks.md, section
 "kkt residual" (other sections of that file are left as they are). Two timings per norm: the KKT measure
 alone (``pair=False``: min over multipliers of max(FY / rho^2, L (q - 1).lambda / rho^2), the headline of
@@ -53,18 +54,18 @@ def one(args):
     out = {"norm": args.one, "P": int(sum(p.numel() for p in net.parameters()))}
     for tag, kw in (("", {}), ("_r0", {"clarke_radius": 0.0})):
         t = time.perf_counter()
-        m = kc.residual(net, (X, y), norm=args.one, pair=False, time_limit=args.time_limit, **kw)
+        m = kc.residual(net, (X, y), norm=args.one, pair=args.pair, time_limit=args.time_limit, **kw)
         out.update({f"total{tag}": time.perf_counter() - t, f"measure_solve{tag}": m.measure_time,
                     f"status{tag}": m.status, f"measure{tag}": m.measure, f"source{tag}": m.measure_source,
                     f"lower{tag}": m.measure_lower, f"method{tag}": m.method, f"message{tag}": m.message[:120],
-                    f"load{tag}": os.getloadavg()[0],
+                    f"pair_status{tag}": m.pair_status, f"load{tag}": os.getloadavg()[0],
                     f"rss{tag}": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2})  # GB (ru_maxrss in kB)
         print(json.dumps(out), flush=True)
 
 
 def run_norm(name, args):
     cmd = [sys.executable, __file__, "--one", name, "--n", str(args.n), "--d", str(args.d), "--width", str(args.width),
-           "--time-limit", str(args.time_limit)]
+           "--time-limit", str(args.time_limit)] + (["--pair"] if args.pair else [])
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired as exc:
@@ -96,7 +97,7 @@ def write_section(rows, args):
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Two-layer ReLU, n = {args.n}, d = {args.d}, "
              f"width {args.width}; the machine (2 cores) was shared with other jobs, so times are noisy upper bounds: "
              f"1-min load average {args.load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.",
-             "measure solve = the KKT measure's program (`res.measure_time`, `pair=False`, `time_limit` "
+             f"measure solve = the KKT measure's program (`res.measure_time`, `pair={args.pair}`, `time_limit` "
              f"{args.time_limit:g} s); total = that kc.residual call end to end (Jacobian by autodiff, Clarke band, "
              "certificate), after a warm-up call. Two rows per norm: the default Clarke band (radius 1e-3) and the "
              "exact Clarke set (r = 0).", "",
@@ -112,10 +113,10 @@ def write_section(rows, args):
                          f"| {f('measure_solve' + tag)} | {f('total' + tag)} | {TARGET[r['norm']]} | {_met(r, tag)} "
                          f"| {f('rss' + tag)} | {f('load' + tag)} |")
     lines += ["", "Notes: the net is trained by GD (logistic loss, 200 steps), so in the l1/linf geometry it is far from "
-              "KKT (the measure near its lambda = 0 value 1/2): the programs still run at full size. Spectral: at n >= "
-              "layer width nothing compresses and the SDP size estimated from the shapes exceeds `max_sdp`, so "
-              "kc.residual returns status too_large before forming the Jacobian. A child killed by `--timeout` "
-              "reports no row for that norm (time and peak RSS unknown)."]
+              "KKT (the measure near its lambda = 0 value 1/2): the programs still run at full size. Spectral: the "
+              "first-order method without an SDP (its own section, `--norms spectral`). With `--pair` the (eps, "
+              "delta) pair's status per row: " + ", ".join(f"{r['norm']} {r.get('pair_status', '-')}" for r in rows)
+              + ". A child killed by `--timeout` reports no row for that norm (time and peak RSS unknown)."]
     print(replace_section(ROOT / "docs" / "benchmarks.md", args.section, lines))
 
 
@@ -147,6 +148,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--time-limit", type=float, default=60.0, help="kc.residual time_limit per call (s)")
     ap.add_argument("--norms", default="l2,l1,linf,spectral")
+    ap.add_argument("--pair", action="store_true", help="the default call with the (eps, delta) pair (memory case)")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.load = os.getloadavg()

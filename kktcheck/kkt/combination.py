@@ -32,15 +32,29 @@ class Combination:
 
     def rows(self, S) -> np.ndarray:
         """Rows S of G (dense, len(S) x (n + k))."""
+        return np.hstack([self.J0[:, S].T, self._band_rows(S).toarray()])
+
+    def rows_sparse(self, S):
+        """Rows S of G as a scipy CSR matrix (len(S) x (n + k)): the J0 part dense-stored, the band part sparse
+        (a band column has d non-zeros, so a row of block W_j meets only neuron j's band columns)."""
+        from scipy import sparse
+        return sparse.hstack([sparse.csr_matrix(self.J0[:, S].T), self._band_rows(S)], format="csr")
+
+    def _band_rows(self, S):
         if self._cols_csr is None:
             self._cols_csr = self.cols.tocsr()
-        return np.hstack([self.J0[:, S].T, self._cols_csr[S].toarray()])
+        return self._cols_csr[S]
 
     def column(self, c: int) -> np.ndarray:
         """Band column c as a dense P-vector."""
         return self.cols[:, c].toarray().reshape(-1)
 
     def rmatvec(self, x) -> np.ndarray:
+        """G^T x; when x has few non-zeros (the l1 working set's dual vector lives on its row set) only those
+        columns of J0 are read (a full pass over the n x P Jacobian was a sizeable part of a round)."""
+        nz = np.flatnonzero(x)
+        if nz.size < x.size // 4:
+            return np.concatenate([self.J0[:, nz] @ x[nz], self.cols.T @ x])
         return np.concatenate([self.J0 @ x, self.cols.T @ x])
 
     def rank_one_factor(self, check: bool = True):

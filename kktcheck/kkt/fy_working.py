@@ -1,7 +1,7 @@
 """Working-set method for the Fenchel-Young measure with the l2, l1 and linf norms, with a certified gap.
 
 The measure (kkt/fy.py) in scaled variables zeta in Z (kkt/fy_dual.py) is min_Z max(F(zeta), gt . zeta). Each
-round solves a small restricted program (kkt/fy_restrict.py): band variables outside the working set W fixed at
+round solves a small restricted program (kkt/fy_restrict.py; l1 / linf rows by HiGHS, kkt/fy_rows_lp.py): band variables outside the working set W fixed at
 a side of their interval, and (l1, linf) the dual norm kept exact only on a row set S. Then
 
 * UPPER bound: the restricted solution mapped back to the full (lambda, mu), and its best multiple a z
@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from ..threads import single_threaded
-from . import fy, fy_dual, fy_polish, fy_restrict, solve
+from . import fy, fy_dual, fy_polish, fy_restrict, fy_rows_lp, solve
 from .checks import family
 from .combination import Combination
 from .fy_l2_newton import FaceNewton
@@ -35,7 +35,9 @@ from .two_layer_gram import TwoLayerGram
 
 PRICE_TOL = 1e-11  # reduced costs below this (in kappa units) count as zero
 FLIP_SHARE = 0.25  # when more than this share of the band columns is on the wrong side, they join W at once
-ROW_CAP = 16  # rows added per round: at most ROW_CAP (n + |W|) + 10
+ROW_CAP = {"l1": 16, "linf": 1}  # rows added per round: at most ROW_CAP (n + |W|) + 10. linf: one batch of n + |W|
+# (with 16 the second HiGHS round of the n = 256, P = 50,100 benchmark had 4630 rows and took 45 s; with 1 the rounds
+# stay under 2 s until about 1300 rows)
 # the dual norm of u / rho and the primal norm of v for the three families (flat numpy vectors)
 DUAL = {"l2": lambda r: float(np.linalg.norm(r)), "l1": lambda r: float(np.abs(r).max()),
         "linf": lambda r: float(np.abs(r).sum())}
@@ -71,9 +73,9 @@ def _price_columns(s, kap_s, n, owner, width, side, flipped, W) -> bool:
     return True
 
 
-def _price_rows(fam, r, S, sigma, m):
+def _price_rows(fam, r, S, sigma, m, cap):
     """r = M zeta (P,). l1: rows outside S above max_S |r|; linf: rows outside S with sigma_j r_j <= 0.
-    Returns the rows to add (at most 2 m + 10)."""
+    Returns the rows to add (at most cap m + 10)."""
     out = np.setdiff1d(np.arange(len(r)), S)
     if not out.size:
         return out
@@ -81,7 +83,7 @@ def _price_rows(fam, r, S, sigma, m):
         viol = np.abs(r[out]) - np.abs(r[S]).max()
     else:
         viol = -sigma[out] * r[out] + 1e-12 * np.abs(r).max()
-    order = np.argsort(-viol)[:ROW_CAP * m + 10]
+    order = np.argsort(-viol)[:cap * m + 10]
     return out[order[viol[order] > 0]]
 
 
@@ -96,7 +98,7 @@ class _Problem:
         self.scale, self.sig = self.rho / L, self.rho ** 2 / L
         self.c = G.rmatvec(self.x) / L
         self.gt = np.concatenate([q - 1.0, np.zeros(self.k)])
-        self.best, self.lower, self.s = None, -math.inf, None
+        self.best, self.lower, self.s, self.s_hint = None, -math.inf, None, None
 
     def upper(self, z) -> np.ndarray:
         """Record the certificate z (scaled, full), or its best multiple a z (a >= 0), if it beats the best one;
@@ -180,9 +182,14 @@ def _l2_newton(pb, lam0, gap):
 
 
 def _rows_round(pb, Gr, ow, side, Wa, S, sigma, kc, solver):
-    """One l1 / linf round: the restricted row program (fy_restrict.rows_program) and its multipliers' bound."""
-    out = fy_restrict.rows_program(pb.fam, Gr, ow, pb.scale, pb.x, pb.L, pb.q, kc, S, sigma, solver)
+    """One l1 / linf round: the restricted row program (kkt/fy_rows_lp.py, a HiGHS LP) and its multipliers' bound."""
+    if len(Wa) > pb.n * CLARABEL_FROM:  # many band columns: the interior-point program is faster (see there)
+        out = fy_restrict.rows_program(pb.fam, Gr, ow, pb.scale, pb.x, pb.L, pb.q, kc, S, sigma, solver)
+    else:
+        c_r = fy_restrict.fold_vector(pb.c, pb.n, pb.owner, pb.G.width, side, Wa)  # = G_r^T theta~ / L
+        out = fy_rows_lp.rows_program(pb.fam, Gr, ow, pb.scale, c_r, pb.q, kc, S, sigma, pb.s_hint)
     if "z" in out:
+        pb.s_hint = out.get("s", pb.s_hint)
         z = fy_restrict.expand(out["z"], pb.n, pb.owner, pb.G.width, side, Wa)
         out["r"] = pb.upper(z)
         pb.bound(out["v"], z, out["hint"])
@@ -196,6 +203,11 @@ def program(nrm, theta, q, L, G: Combination, owner, solver=None, start=None, ga
     return _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
 
 
+# Rounds with more than CLARABEL_FROM n band columns in W go to the cvxpy/Clarabel program (fy_restrict.rows_program),
+# the others to the HiGHS LP (fy_rows_lp). Measured: a teacher-student net (P = 3100, 661 band columns) whose W grew
+# to 628 took 4-8 s per HiGHS round (the simplex re-solves after each cut) and 0.7 s per Clarabel round; the
+# n = 256, P = 50,100 benchmark (W <= 10) took 16 s per Clarabel round and 0.7 s per HiGHS round.
+CLARABEL_FROM = 0.5
 CUBIC_FROM = 500   # columns below which a round's time is fixed overhead (cvxpy set-up), not factorization
 
 
@@ -215,12 +227,16 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
     pb = _Problem(nrm, theta, q, L, G, owner)
     n, k = pb.n, pb.k
     kc = fy_dual.kappa(pb.c, n, owner, G.width)
-    side, flipped, W = np.zeros(k), np.zeros(k, dtype=bool), []
+    side, flipped, W, fold = np.zeros(k), np.zeros(k, dtype=bool), [], {}
     lam0 = np.zeros(n) if start is None else np.asarray(start, dtype=np.float64)
     steps = _l2_newton(pb, lam0, gap) if pb.fam == "l2" and newton else None
     if steps is not None:
         return _pack(pb, "optimal", f"active-set Newton on the n x n Schur complement: {steps} face steps", 1)
-    S, sigma = _initial_rows(pb.fam, pb.x, G @ np.concatenate([lam0, np.zeros(k)]), n)
+    u0 = G @ np.concatenate([lam0, np.zeros(k)])
+    S, sigma = _initial_rows(pb.fam, pb.x, u0, n)
+    if pb.fam != "l2" and lam0.any():  # the start's best multiple: a certificate, and where the first cuts go
+        pb.upper(np.concatenate([lam0, np.zeros(k)]) / pb.sig)
+        pb.s_hint = DUAL[pb.fam](pb.best["u"]) / pb.rho
     status, msg, rnd, last = "optimal", "", 0, None
     for rnd in range(1, max_rounds + 1):
         size = (n + len(W), len(S))
@@ -229,7 +245,7 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
             break
         last, t0 = size, time.perf_counter()
         Wa = np.asarray(W, dtype=int)
-        Gr, ow = fy_restrict.restrict(G, owner, side, Wa)
+        Gr, ow = fy_restrict.restrict(G, owner, side, Wa, fold)
         out = _l2_round(pb, Gr, ow, side, Wa, solver, gap) if pb.fam == "l2" else \
             _rows_round(pb, Gr, ow, side, Wa, S, sigma, kc, solver)
         status, msg = out["status"], out.get("message", "")
@@ -240,7 +256,8 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
             return _pack(pb, "optimal", msg, rnd)
         changed = _price_columns(pb.s, fy_dual.kappa(pb.s, n, owner, G.width), n, owner, G.width, side, flipped, W)
         if pb.fam != "l2" and "r" in out:
-            add = _price_rows(pb.fam, out["r"], S, sigma, n + len(W))
+            cap = ROW_CAP["l1"] if len(W) > n * CLARABEL_FROM else ROW_CAP[pb.fam]  # the Clarabel rounds: 16
+            add = _price_rows(pb.fam, out["r"], S, sigma, n + len(W), cap)
             changed |= bool(add.size)
             S = np.union1d(S, add)
         if not changed:

@@ -86,7 +86,8 @@ def residual(theta, data, *, norm="l2", model=None, tol: float = DEFAULT_TOL, cl
     (eps, delta) program; active_tol: q_i <= 1 + active_tol puts sample i in ``active_set``; max_sdp: refuse
     spectral/nuclear programs whose PSD cones exceed this many entries; max_size: refuse (status
     "too_large", before forming the n x P Jacobian) when n * P exceeds it; time_limit: seconds for all
-    solves together (status "time_limit" on expiry); pair=False skips the (eps, delta) program.
+    solves together (status "time_limit" on expiry); pair=False skips the (eps, delta) program (skipped anyway,
+    pair_status "too_large" with the reason, when it would hold more than 1e7 dense entries, solve.pair_entries).
     In every refused or failed case the closed-form A.13 upper bound of the measure is still reported.
     """
     nrm = validate(norm, method, clarke, tol, active_tol, max_sdp, clarke_radius, time_limit, max_size)
@@ -180,11 +181,27 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
     else:
         out = fy.program(nrm, theta_np, q, L, G, owner, solver, info if meth == "compressed" else None)
     res.set_measure(out, time.perf_counter() - t0)
-    if pair:
+    if pair and not _pair_refused(res, meth, G):
         t0 = time.perf_counter()
         out = _pair(nrm, meth, theta_np, q, L, G, owner, tol, solver, info)
         _fill_pair(res, out, G, owner, theta_np, time.perf_counter() - t0)
     return res
+
+
+def _pair_refused(res, meth, G) -> bool:
+    """Skip the (eps, delta) program when its dense matrices would exceed ``solve.PAIR_MAX_ENTRIES`` entries
+    (``solve.pair_entries``, from the sizes alone, before any of its work): pair_status "too_large" and a message
+    saying why. The measure is not affected."""
+    P = G.J0.shape[1]
+    entries, what = solve.pair_entries(meth, G.n, G.k, P, G.cols.nnz)
+    if entries <= solve.PAIR_MAX_ENTRIES:
+        return False
+    res.pair_status = "too_large"
+    res.pair_message = (f"the (eps, delta) program was skipped before any of its work: it would hold {what} "
+                        f"({entries:.3g} entries > {solve.PAIR_MAX_ENTRIES:.0e}; cvxpy and Clarabel keep about a "
+                        "dozen copies, which took the call over 2 GB at n = 1000). The KKT measure above is "
+                        "unaffected; pass pair=False to skip the pair explicitly")
+    return True
 
 
 def _first_order(res, nrm, theta_np, q, L, G, owner, warm_lam, pair, too_big, tol, solver):
@@ -199,7 +216,7 @@ def _first_order(res, nrm, theta_np, q, L, G, owner, warm_lam, pair, too_big, to
     if pair and too_big:
         res.pair_status = "too_large"
         res.pair_message = f"the (eps, delta) SDP would have about {too_big} PSD-cone entries (> max_sdp)"
-    elif pair:
+    elif pair and not _pair_refused(res, "generic", G):
         _fill_pair(res, _pair(nrm, "generic", theta_np, q, L, G, owner, tol, solver, None), G, owner, theta_np,
                    math.nan)
     return res

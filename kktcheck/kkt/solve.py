@@ -39,6 +39,28 @@ DEADLINE: contextvars.ContextVar = contextvars.ContextVar("kkt_deadline", defaul
 TIME_LIMIT = "time_limit"
 
 
+# Dense entries the (eps, delta) program may hold (its largest matrices; ``pair_entries``). Measured: the l2 pair at
+# n = 1000, k = 2742 band columns holds a 3742 x 3742 Gram factor (1.4e7 entries) and took the default call from
+# 1.0 GB (measure only) to 2.28 GB peak RSS: about 90 bytes per entry, a dozen float64 copies in cvxpy/Clarabel.
+PAIR_MAX_ENTRIES = 10_000_000
+
+
+def pair_entries(meth: str, n: int, k: int, P: int, band_nnz: int = 0) -> tuple[int, str]:
+    """(entries, description) of the largest matrices the (eps, delta) program of ``meth`` builds, from the sizes
+    alone: l2-reduced the (n + k) x (n + k) Gram factor; active-set that factor (its l2 warm start) plus the
+    first row set, min(P, 3 (n + k) + 10) x (n + k) dense; generic the P x (n + k) constraint matrix (n P dense
+    Jacobian entries plus the band's non-zeros); compressed 0 (its SDP is bounded by max_sdp)."""
+    m = n + k
+    if meth == "l2-reduced":
+        return m * m, f"a dense {m} x {m} Gram factor"
+    if meth == "active-set":
+        rows = min(P, 3 * m + 10)
+        return m * m + rows * m, f"a dense {m} x {m} Gram factor and a {rows} x {m} row block"
+    if meth == "generic":
+        return n * P + band_nnz, f"the {P} x {m} constraint matrix ({n * P + band_nnz} non-zeros)"
+    return 0, "no dense matrix"
+
+
 def remaining() -> float:
     """Seconds left before the current deadline (inf when none is set)."""
     d = DEADLINE.get()

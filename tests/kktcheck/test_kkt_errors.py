@@ -56,3 +56,33 @@ def test_oversized_sdp_is_refused_with_a_status():
     assert kc.residual(p.model, p.data, norm="nuclear").status.startswith("optimal")
     fo = kc.residual(p.model, p.data, norm="spectral", max_sdp=4)  # spectral: first-order, no SDP, no refusal
     assert fo.method == "first-order" and fo.status == "optimal" and fo.pair_status == "too_large"
+
+
+def test_pair_entries_follow_the_programs_matrices():
+    from kktcheck.kkt import solve
+    assert solve.pair_entries("l2-reduced", 1000, 2742, 10_100)[0] == 3742 ** 2  # the 2.28 GB case
+    assert solve.pair_entries("l2-reduced", 1000, 2742, 10_100)[0] > solve.PAIR_MAX_ENTRIES
+    m = 256 + 2758
+    assert solve.pair_entries("l2-reduced", 256, 2758, 50_100)[0] == m * m <= solve.PAIR_MAX_ENTRIES
+    assert solve.pair_entries("active-set", 10, 5, 40)[0] == 15 * 15 + 40 * 15  # rows capped at P
+    assert solve.pair_entries("generic", 10, 0, 40, 0)[0] == 400
+    assert solve.pair_entries("compressed", 10, 5, 40)[0] == 0
+
+
+@pytest.mark.parametrize("norm", ["l2", "l1"])
+def test_oversized_pair_is_skipped_before_its_work(monkeypatch, norm):
+    """Above PAIR_MAX_ENTRIES the (eps, delta) program is not run (its solver is never called): pair_status
+    too_large with the reason, the measure identical to pair=False."""
+    import sys
+    from kktcheck.kkt import solve
+    rmod = sys.modules["kktcheck.kkt.residual"]
+    p = R.two_layer_clarke_needed()
+    alone = kc.residual(p.model, p.data, norm=norm, pair=False)
+    full = kc.residual(p.model, p.data, norm=norm)
+    assert full.pair_status == "optimal"  # the pair runs at the default limit
+    monkeypatch.setattr(solve, "PAIR_MAX_ENTRIES", 3)
+    monkeypatch.setattr(rmod, "_pair", lambda *a: pytest.fail("the pair program ran"))
+    res = kc.residual(p.model, p.data, norm=norm)
+    assert res.pair_status == "too_large" and "skipped before any of its work" in res.pair_message
+    assert res.measure == alone.measure and res.status == alone.status and res.multipliers is None
+    assert "too_large" in str(res)
