@@ -35,8 +35,7 @@ import math
 import numpy as np
 import torch
 
-from .norms import BlockNorm, LpNorm, norm as make_norm
-from .norms.matrix import NuclearMatrix, SpectralMatrix
+from .norms import norm as make_norm
 
 DEFAULT_TOL = 1e-6
 
@@ -72,7 +71,7 @@ def _mat_expr(e, shape2):
     return e if tuple(e.shape) == tuple(shape2) else cp.reshape(e, shape2, order="C")
 
 
-def _lp_constraints(nrm: LpNorm, theta, h, t, tol):
+def _lp_constraints(nrm, theta, h, t, tol):
     import cvxpy as cp
     x = _flat(theta)
     hv = cp.hstack([_vec(e) for e in h]) if len(h) > 1 else _vec(h[0])
@@ -132,43 +131,58 @@ def _ball_constraints(nrm, h_l, t):
 
 
 def scaled_constraints(nrm, theta, h, t, tol: float = DEFAULT_TOL) -> list:
-    """Constraints for h in t * d||theta|| (tolerance-enlarged as in the module docstring); theta != 0."""
+    """Constraints for h in t * d||theta|| (tolerance-enlarged as in the module docstring); theta != 0. The norm
+    builds them (``Norm.subdifferential_cvxpy``: one method per operation, no dispatch on the norm's type here)."""
+    return nrm.subdifferential_cvxpy([_np(b) for b in theta], h, t, tol)
+
+
+def lp_constraints(nrm, theta, h, t, tol) -> list:
+    """l1 / linf / lp: the sets Z_tau, A_tau of the module docstring (theta: numpy blocks)."""
+    return _lp_constraints(nrm, theta, h, t, tol)
+
+
+def spectral_constraints(theta, h, t, tol) -> list:
+    """Spectral norm of one matrix block: h = U_r M V_r^T, M PSD, tr M = t (r near-top singular values)."""
+    return _spectral_constraints(theta[0], h[0], t, tol)
+
+
+def nuclear_constraints(theta, h, t, tol) -> list:
+    """Nuclear norm of one matrix block: h = t U_r V_r^T + U_perp M V_perp^T, ||M||_2 <= t."""
+    return _nuclear_constraints(theta[0], h[0], t, tol)
+
+
+def block_constraints(nrm, theta, h, t, tol) -> list:
+    """BlockNorm "max": near-maximal blocks share t through weights w (sum 1), the others are 0; "sum": every block
+    in (t c_l) d||theta_l||, near-zero blocks in the dual ball of radius t c_l."""
     import cvxpy as cp
-    theta = [_np(b) for b in theta]
-    if isinstance(nrm, LpNorm):
-        return _lp_constraints(nrm, theta, h, t, tol)
-    if isinstance(nrm, SpectralMatrix):
-        return _spectral_constraints(theta[0], h[0], t, tol)
-    if isinstance(nrm, NuclearMatrix):
-        return _nuclear_constraints(theta[0], h[0], t, tol)
-    if isinstance(nrm, BlockNorm):
-        norms, c = nrm._layout([torch.from_numpy(b) for b in theta])
-        vals = np.array([float(n([torch.from_numpy(b)])) for n, b in zip(norms, theta)])
-        cons = []
-        if nrm.combine == "max":
-            rho = (vals / np.array(c)).max()
-            act = [l for l in range(len(theta)) if vals[l] / c[l] >= (1.0 - tol) * rho]
-            if len(act) == 1:
-                w = {act[0]: 1.0}
-            else:
-                wv = cp.Variable(len(act), nonneg=True)
-                cons.append(cp.sum(wv) == 1)
-                w = {l: wv[k] for k, l in enumerate(act)}
-            for l in range(len(theta)):
-                if l in w:
-                    cons += scaled_constraints(norms[l], [theta[l]], [h[l]], t * w[l] / c[l], tol)
-                else:
-                    cons.append(h[l] == 0)
-            return cons
-        big = vals.max()
+    norms, c = nrm._layout([torch.from_numpy(b) for b in theta])
+    vals = np.array([float(n([torch.from_numpy(b)])) for n, b in zip(norms, theta)])
+    cons = []
+    if nrm.combine == "max":
+        rho = (vals / np.array(c)).max()
+        act = [l for l in range(len(theta)) if vals[l] / c[l] >= (1.0 - tol) * rho]
+        if len(act) == 1:
+            w = {act[0]: 1.0}
+        else:
+            wv = cp.Variable(len(act), nonneg=True)
+            cons.append(cp.sum(wv) == 1)
+            w = {l: wv[k] for k, l in enumerate(act)}
         for l in range(len(theta)):
-            if vals[l] <= tol * big:
-                cons += _ball_constraints(norms[l], h[l], t * c[l])
-            else:
-                cons += scaled_constraints(norms[l], [theta[l]], [h[l]], t * c[l], tol)
+            cons += scaled_constraints(norms[l], [theta[l]], [h[l]], t * w[l] / c[l], tol) if l in w else [h[l] == 0]
         return cons
-    tb = [torch.from_numpy(b) for b in theta]
-    val = float(nrm(tb))
+    big = vals.max()
+    for l in range(len(theta)):
+        if vals[l] <= tol * big:
+            cons += _ball_constraints(norms[l], h[l], t * c[l])
+        else:
+            cons += scaled_constraints(norms[l], [theta[l]], [h[l]], t * c[l], tol)
+    return cons
+
+
+def exact_constraints(nrm, theta, h, t) -> list:
+    """Any norm, no tolerance: {||h||_* <= t, <h, theta> = t ||theta||}."""
+    import cvxpy as cp
+    val = float(nrm([torch.from_numpy(b) for b in theta]))
     inner = sum(cp.sum(cp.multiply(b, e)) for b, e in zip(theta, h))
     return [nrm.dual_cvxpy(list(h)) <= t, inner == t * val]
 

@@ -143,6 +143,14 @@ class Norm(ABC):
         """cvxpy expression of the dual norm."""
         return self.dual_norm.cvxpy(gs)
 
+    def subdifferential_cvxpy(self, theta: Sequence, h: Sequence, t, tol: float) -> list:
+        """cvxpy constraints for h in t * d||theta|| (theta: nonzero numpy blocks; h: cvxpy expressions shaped by
+        ``kktcheck.subdiff.block_shape``; t >= 0 a number or affine expression; ``tol`` the relative near-tie
+        enlargement). Here the exact set {||h||_* <= t, <h, theta> = t ||theta||} (no tolerance); norms with ties
+        (lp, matrix, block) override it with the enlarged sets of ``kktcheck.subdiff``."""
+        from ..subdiff import exact_constraints
+        return exact_constraints(self, theta, h, t)
+
     @property
     def smooth(self) -> bool:
         """True when the duality map is continuous away from 0 (l_p with 1 < p < inf): higher-order ODE schemes apply."""

@@ -68,6 +68,12 @@ class BlockNorm(Norm):
             out[best] = norms[best]._dualize([gs[best]])[0] / c[best]
         return out
 
+    def subdifferential_cvxpy(self, theta, h, t, tol):
+        """"max": near-maximal blocks share t (weights summing to 1), the others 0; "sum": every block in
+        (t c_l) d||theta_l||, near-zero blocks in the dual ball of radius t c_l."""
+        from ..subdiff import block_constraints
+        return block_constraints(self, theta, h, t, tol)
+
     def cvxpy(self, xs):
         import cvxpy as cp
         norms, c = self._layout(xs)

@@ -115,6 +115,12 @@ class LpNorm(Norm):
             u = torch.sign(g) * w / _lp(a, self.q) ** (self.q - 1.0)
         return unflatten(u, gs)
 
+    def subdifferential_cvxpy(self, theta, h, t, tol):
+        """l1: h_j = t sign(theta_j) off Z = {|theta_j| <= tol ||theta||_inf}, |h_j| <= t on Z; linf: the convex
+        hull of the near-maximal signed coordinates; 1 < p < inf: the unique t * subgradient."""
+        from ..subdiff import lp_constraints
+        return lp_constraints(self, theta, h, t, tol)
+
     def cvxpy(self, xs):
         import cvxpy as cp
         v = cp.hstack([cp.vec(x, order="C") for x in xs]) if len(xs) > 1 else cp.vec(xs[0], order="C")

@@ -72,6 +72,11 @@ class SpectralMatrix(Norm):
         r = int((s > self.rank_tol * s[0]).sum())
         return [(u[:, :r] @ vh[:r]).reshape(g.shape)]
 
+    def subdifferential_cvxpy(self, theta, h, t, tol):
+        """h = U_r M V_r^T with M PSD, tr M = t, r = #{sigma_i >= (1 - tol) sigma_1}."""
+        from ..subdiff import spectral_constraints
+        return spectral_constraints(theta, h, t, tol)
+
     def cvxpy(self, xs):
         import cvxpy as cp
         x = xs[0]
@@ -104,6 +109,11 @@ class NuclearMatrix(Norm):
         if s.numel() == 0 or s[0] == 0:
             return [torch.zeros_like(g)]
         return [torch.outer(u[:, 0], vh[0]).reshape(g.shape)]
+
+    def subdifferential_cvxpy(self, theta, h, t, tol):
+        """h = t U_r V_r^T + U_perp M V_perp^T, ||M||_2 <= t, r = #{sigma_i > tol sigma_1}."""
+        from ..subdiff import nuclear_constraints
+        return nuclear_constraints(theta, h, t, tol)
 
     def cvxpy(self, xs):
         import cvxpy as cp

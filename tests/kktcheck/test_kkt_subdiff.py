@@ -84,3 +84,25 @@ def test_zero_theta_gives_zero_set():
 def test_bad_tol():
     with pytest.raises(ValueError, match="tol"):
         norm_subdifferential_constraints("l2", _theta(0), [None, None], tol=1.5)
+
+
+def test_each_norm_builds_its_own_subdifferential_constraints():
+    """The constraints come from ``Norm.subdifferential_cvxpy`` (no dispatch on the norm's type): a norm that
+    overrides it is asked, and the base Norm's exact set is what a norm without ties gets."""
+    import cvxpy as cp
+    from kktcheck.norms.lp import LpNorm
+    from kktcheck.subdiff import block_shape
+
+    calls = []
+
+    class Recording(LpNorm):
+        def subdifferential_cvxpy(self, theta, h, t, tol):
+            calls.append((len(theta), float(t), tol))
+            return super().subdifferential_cvxpy(theta, h, t, tol)
+
+    theta = _theta(3)
+    h = [cp.Variable(block_shape(b)) for b in theta]
+    cons = norm_subdifferential_constraints(Recording(float("inf")), theta, h, tol=1e-6)
+    assert calls == [(2, pytest.approx(float(kc.norm("linf")(theta))), 1e-6)] and cons
+    generic = kc.norms.base.Norm.subdifferential_cvxpy(kc.norm("l2"), [b.numpy() for b in theta], h, 1.0, 1e-6)
+    assert len(generic) == 2                                   # {||h||_* <= t, <h, theta> = t ||theta||}
