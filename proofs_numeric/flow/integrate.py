@@ -32,7 +32,7 @@ from ..device import resolve_device
 from ..losses import check_loss, separation_threshold
 from .field import SteepestField
 from .recorder import Recorder, step_selection
-from .scaled import renormalize
+from . import scaled
 from .solvers import make_solver
 from .late_phase import RidgeStep, ridge_stats
 from .steps import RelativeStep, StepContext, make_step
@@ -96,9 +96,13 @@ def _run(rule, slv, field, params, rec, degree, budget_args, progress) -> Trajec
     bar = _Progress(progress, max_steps)
     ev = _first_eval(field, params)
     rule.reset()
-    exponent, rescale = 0, rule.frame_ok and field.scalable      # theta = 2^exponent params (flow.scaled)
+    exponent = 0                                                 # theta = 2^exponent params (flow.scaled)
+    rescale = rule.frame_ok and rule.needs_theta_norm and field.scalable
     while True:
         theta_norm = _size(nrm, params) if (rule.needs_theta_norm or rec.due(k)) else math.nan
+        if rescale and theta_norm > scaled.RENORMALIZE_ABOVE:       # the size just measured decides: no extra norm
+            params, ev, exponent = _rescaled(field, params, exponent, theta_norm)
+            theta_norm = _size(nrm, params)
         if theta_norm == math.inf:      # plain float64 state past ||theta|| = 1.8e308 (a rule without the frame)
             status, message = "stalled", (f"step {k}: ||theta|| left float64's range (log ||theta|| = "
                                           f"{nrm.log_value(params):.6g}); the late-phase RidgeStep keeps a log-scale "
@@ -118,8 +122,6 @@ def _run(rule, slv, field, params, rec, degree, budget_args, progress) -> Trajec
             break
         clock.advance(out.h, ev.log_L, out.ev.log_L, out.log_h)
         params, ev, k = out.params, out.ev, k + 1
-        if rescale:
-            params, ev, exponent = _rescaled(field, params, ev, exponent)
         bar.update(ev)
     bar.close()
     rec.record(k, params, ev, clock, _size(nrm, params))
@@ -138,12 +140,10 @@ def _size(nrm, params) -> float:
         return math.inf
 
 
-def _rescaled(field, params, ev, exponent):
-    """Move ||params|| into the exponent once it passes 2^64 (``flow.scaled.renormalize``: theta = 2^exponent
-    params unchanged, exactly) and evaluate the field in the new frame; unchanged below."""
-    params, k = renormalize(params, field.norm)
-    if not k:
-        return params, ev, exponent
+def _rescaled(field, params, exponent, size):
+    """Move ||params|| = size (> 2^64) into the exponent (``flow.scaled.renormalize``: theta = 2^exponent params
+    unchanged, exactly) and evaluate the field in the new frame."""
+    params, k = scaled.renormalize(params, size)
     exponent += k
     with torch.no_grad():
         return params, field(params, exponent * math.log(2.0)), exponent

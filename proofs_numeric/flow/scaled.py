@@ -71,12 +71,10 @@ def eval_scaled(fm, params, X, y, log_scale: float, degree: int):
     return lL, depth, [torch.zeros_like(p) if g is None else g for g, p in zip(G, ps)], q
 
 
-def renormalize(params, norm):
-    """(P', k): P' = P 2^-k with k = floor(log2 ||P||) (||P'|| in [1, 2)), so 2^e P = 2^(e+k) P' exactly (a power
-    of two rounds nothing but entries below 2^-1074 ||P'||); ``(params, 0)`` when ||P|| <= RENORMALIZE_ABOVE."""
-    size = float(norm(params))
-    if not size > RENORMALIZE_ABOVE:
-        return params, 0
+def renormalize(params, size: float):
+    """(P', k): P' = P 2^-k with k = floor(log2 size), size = ||P|| > 0 (so ||P'|| in [1, 2)): 2^e P = 2^(e+k) P'
+    exactly (a power of two rounds nothing but entries below 2^-1074 ||P'||). The caller decides when (the loop: once
+    ||P|| passes RENORMALIZE_ABOVE, with the norm it has just measured)."""
     k = math.floor(math.log2(size))
     return [torch.ldexp(p, torch.tensor(-k, dtype=p.dtype)) for p in params], k
 

@@ -65,10 +65,10 @@ class _AutogradOnly(torch.nn.Module):
 def test_renormalize_is_exact_and_unscaled_round_trips():
     P = [torch.tensor([[3.0e30, -1.25e-7, 7.0]], dtype=torch.float64)]
     nrm = kc.norm("l2")
-    P2, k = scaled.renormalize(P, nrm)
+    P2, k = scaled.renormalize(P, float(nrm(P)))
     assert k == math.floor(math.log2(float(nrm(P)))) and 1.0 <= float(nrm(P2)) < 2.0
     assert torch.equal(scaled.unscaled(P2, k)[0], P[0])              # a power of two: nothing rounded
-    assert scaled.renormalize(P2, nrm)[1] == 0
+    assert scaled.renormalize(P2, float(nrm(P2)))[1] == 0               # ||P'|| in [1, 2): nothing to move
     assert scaled.unscaled(P2, 2000) is None                           # beyond float64: no parameters, no infs
 
 
