@@ -15,9 +15,13 @@ Band: the normalized pre-activation of unit k of hidden layer l at sample i is
 
 and every (sample, unit) with |zeta| <= r is in the band, its slope ranging over I_r(zeta) = [lo, hi] =
 [clip(zeta / r, 0, 1), clip(1 + zeta / r, 0, 1)] exactly as in the two-layer band (r = 0: exact zeros z = 0, [0, 1]).
-Units outside the band keep 1[z > 0]. J0_i = G_i(s^lo) (every band unit at lo) and the column of band pair c =
-(i, l, k) is g_c = G_i(s^lo with s_c = 1) - G_i(s^lo with s_c = 0), the gradient's derivative in s_c; width_c =
-hi - lo. In the program
+Units outside the band keep 1[z > 0]. J0_i = G_i(s^lo) (every band slope at its lower end lo). The column of a band
+pair c = (i, l, k) is the derivative of G_i in s_c along a staircase through the box: band slopes of the layers
+above l at their upper ends hi, of the layers below l (and the rest of layer l) at lo,
+
+    g_c = G_i(s_c = 1; above at hi, below at lo) - G_i(s_c = 0; above at hi, below at lo),   width_c = hi - lo,
+
+and in the program
 
     k_i = J0_i + sum_{c owned by i} t_c g_c,  t_c in [0, width_c]  (mu_c = lambda_i t_c, 0 <= mu_c <= width_c lambda_i).
 
@@ -25,19 +29,22 @@ What this affine set A_i covers. G_i is affine in the slope vector of any ONE la
 s_l, the blocks above do not depend on it) and multilinear across layers. Hence:
 * if the band units of sample i all lie in one hidden layer (in particular one unit: the convex hull of that
   unit's two slopes, i.e. of the gradients of the pieces on its two sides), A_i = {G_i(s): s_c in I_c} exactly;
-* otherwise A_i contains G_i(s) at every s that moves band units of a single layer away from lo, but not the
-  corners that move units of two layers: G_i(s^lo + sum t_c e_c) - (J0_i + sum t_c g_c) = sum over pairs c, c' in
-  different layers of t_c t_c' d^2 G_i / ds_c ds_c' (+ higher products for D >= 4), non-zero in the blocks below
-  both layers. A_i is then the first-order (multi-affine) expansion of the band set at its lower corner, neither a
-  subset nor a superset of it; the true gradient (s = 1[z > 0]) lies in A_i when the band units of sample i with
-  z > 0 share one layer. ``DeepBand.multi_layer_samples`` counts the samples where this matters.
-Continuity (r > 0, for theta where every ||W_l[k, :]|| and ||h_(l-1)(x_i)|| is positive): zeta, the lower slopes
-(clip(zeta / r, 0, 1) in the band, 1[z > 0] outside, equal at |zeta| = r), J0, the columns and the widths are
+* otherwise A_i contains G_i(s) on every staircase face of the slope box: for some layer m, the band slopes of the
+  layers below m at lo, of the layers above m at hi, and those of layer m anywhere in their intervals (raise the
+  layers from the top down: t = width for the layers above m, then t_c for layer m). It misses the other corners,
+  e.g. a unit of a lower layer at hi with one of a higher layer at lo (their difference is the cross term
+  t_c t_c' d^2 G_i / ds_c ds_c'). The true gradient (s = 1[z > 0]: lo where z <= 0, hi where z > 0) lies in A_i when
+  the band units of sample i with z > 0 sit in layers above (or in the same single layer as) those with z <= 0.
+  The staircase covers the chain case where a unit on its kink is the main input of a unit of the next layer,
+  which is then on its kink too: the KKT needs the product of their slopes, reached with the upper unit at hi.
+  ``DeepBand.multi_layer_samples`` counts the samples with band units in two or more layers.
+Continuity (r > 0, for theta where every ||W_l[k, :]|| and ||h_(l-1)(x_i)|| is positive): zeta, the slopes lo and hi
+(clip(.) in the band, 1[z > 0] outside; lo = hi = 1[z > 0] at |zeta| = r), J0, the columns and the widths are
 continuous in theta; a pair enters or leaves the band with width 0, and when another unit of the sample enters the
-band its lower slope equals its old slope, so the columns do not jump. The feasible sets move continuously and the
-measure is continuous (docs/kkt.md, Berge's theorem as for two layers). Elements of A_i on single-layer moves are
-convex combinations of slopes 0 / 1 realized by moving one row W_l[k, :] by at most r ||W_l[k, :]|| (forward
-values within O(r) of theta's): a Goldstein-type enlargement of relative radius r.
+band its lo and hi equal its old slope, so the columns do not jump. The feasible sets move continuously and the
+measure is continuous (docs/kkt.md, Berge's theorem as for two layers). Elements of A_i are convex combinations of
+slopes 0 / 1 realized by moving rows W_l[k, :] by at most r ||W_l[k, :]|| (forward values within O(r) of theta's):
+a Goldstein-type enlargement of relative radius r.
 
 Detection by duck typing (kktcheck never imports proofs_numeric): a model with attributes ``layers`` and ``degree``
 whose parameters are D = degree matrices chaining d -> ... -> 1 (proofs_numeric.models.ReLUNet), or an
@@ -62,11 +69,13 @@ class DeepReLU:
 @dataclass
 class DeepBand:
     """The band pairs of one net at X: per hidden layer l (0-based) the arrays (i, k, lo, hi) of its band pairs, the
-    forward values hs (inputs of each weight matrix) and the lower slopes (n, width_l) per hidden layer."""
+    forward values hs (inputs of each weight matrix), and per hidden layer the (n, width_l) slopes with every band
+    unit at lo (``slopes``) or at hi (``upper``), the others at 1[z > 0]."""
 
     pairs: list
     hs: list
     slopes: list
+    upper: list
     multi_layer_samples: int
 
     @property
@@ -121,9 +130,9 @@ def detect_deep_relu(fm, params, X) -> DeepReLU | None:
 
 
 def deep_band_pairs(net: DeepReLU, X: np.ndarray, radius: float) -> DeepBand:
-    """The band pairs (|zeta| <= radius; radius = 0: z = 0 exactly) of every hidden layer and the lower slopes."""
+    """The band pairs (|zeta| <= radius; radius = 0: z = 0 exactly) of every hidden layer, the slopes lo and hi."""
     hs, _ = _relu_forward(net.weights, X.reshape(X.shape[0], -1))
-    pairs, slopes = [], []
+    pairs, slopes, upper = [], [], []
     for l, W in enumerate(net.weights[:-1]):
         Z = hs[l] @ W.T
         scale = np.linalg.norm(hs[l], axis=1)[:, None] * np.linalg.norm(W, axis=1)[None, :]
@@ -132,12 +141,13 @@ def deep_band_pairs(net: DeepReLU, X: np.ndarray, radius: float) -> DeepBand:
         i_, k_ = amb[:, 0], amb[:, 1]
         zr = zeta[i_, k_] / radius if radius > 0 else np.zeros(len(amb))
         lo, hi = np.clip(zr, 0.0, 1.0), np.clip(1.0 + zr, 0.0, 1.0)
-        S = (Z > 0).astype(np.float64)
-        S[i_, k_] = lo
+        S, U = (Z > 0).astype(np.float64), (Z > 0).astype(np.float64)
+        S[i_, k_], U[i_, k_] = lo, hi
         pairs.append((i_, k_, lo, hi))
         slopes.append(S)
+        upper.append(U)
     layers_per_sample = sum(np.bincount(p[0], minlength=X.shape[0]) > 0 for p in pairs)
-    return DeepBand(pairs, hs, slopes, int(np.sum(layers_per_sample >= 2)))
+    return DeepBand(pairs, hs, slopes, upper, int(np.sum(layers_per_sample >= 2)))
 
 
 def _backprop(weights, hs, slopes, y):
@@ -153,8 +163,9 @@ def _backprop(weights, hs, slopes, y):
 
 
 def _layer_columns(weights, band, coefs, l):
-    """Hidden layer l's band columns: (top, below). top (k_l, width_(l-1)): row k of W_(l+1)'s block, g_ilk h_l(x_i);
-    below (k_l, P_1 + ... + P_l): the backward pass seeded with g_ilk e_k at delta_l, lower slopes below."""
+    """Hidden layer l's band columns: (top, below). ``coefs[l]`` = dq_i/dh_l with the slopes above at hi; top (k_l,
+    input width of W_(l+1)): row k of W_(l+1)'s block, g_ilk h_l(x_i); below (k_l, P_1 + ... + P_l): the backward
+    pass seeded with g_ilk e_k at delta_l through the lower slopes (module docstring, the staircase)."""
     i_, k_ = band.pairs[l][0], band.pairs[l][1]
     g = coefs[l][i_, k_]
     top = g[:, None] * band.hs[l][i_]
@@ -172,7 +183,8 @@ def deep_clarke_band(net: DeepReLU, band: DeepBand, y: np.ndarray):
     columns ordered by hidden layer, then sample, then unit; owner (k,) the samples; width (k,) = hi - lo."""
     from scipy import sparse
     weights = net.weights
-    J0, coefs = _backprop(weights, band.hs, band.slopes, np.asarray(y, dtype=np.float64))
+    J0 = _backprop(weights, band.hs, band.slopes, np.asarray(y, dtype=np.float64))[0]
+    coefs = _backprop(weights, band.hs, band.upper, np.asarray(y, dtype=np.float64))[1]   # g_l: slopes above at hi
     offsets = np.concatenate([[0], np.cumsum([W.size for W in weights])])
     rows, cidx, vals, start = [], [], [], 0
     for l in range(len(weights) - 1):

@@ -36,12 +36,14 @@ def _grad_with_slopes(theta, X, y, slopes, i):
 
 
 def column_error(theta, X, y, band, J0, cols):
-    """max |J0_i - G_i(s^lo)| and |g_c - (G_i(s_c = 1) - G_i(s_c = 0))| over rows and band columns (autograd)."""
+    """max |J0_i - G_i(s^lo)| and |g_c - (G_i(s_c = 1) - G_i(s_c = 0))| over rows and band columns (autograd), the
+    column of a pair in hidden layer l taken with the slopes of the layers above l at hi and the others at lo."""
     err = max(np.abs(_grad_with_slopes(theta, X, y, band.slopes, i) - J0[i]).max() for i in range(len(y)))
     c = 0
     for l, (i_, k_, _, _) in enumerate(band.pairs):
+        stair = [band.slopes[m] if m <= l else band.upper[m] for m in range(len(band.slopes))]
         for i, k in zip(i_, k_):
-            up, down = [s.copy() for s in band.slopes], [s.copy() for s in band.slopes]
+            up, down = [s.copy() for s in stair], [s.copy() for s in stair]
             up[l][i, k], down[l][i, k] = 1.0, 0.0
             want = _grad_with_slopes(theta, X, y, up, i) - _grad_with_slopes(theta, X, y, down, i)
             err = max(err, np.abs(want - cols[:, c].toarray().ravel()).max())
@@ -114,6 +116,41 @@ def test_measure_continuous_at_a_three_layer_kink():
     assert all(r.clarke == "deep-relu-band" and r.status == "optimal" for r in band)
     assert all(r.measure <= 0.5 * e for r, e in zip(band, eps)), [r.measure for r in band]   # 2.5e-6, -7, -8
     assert min(exact) > 1e-2, exact                                                            # 0.0189
+
+
+def _chain_reference(eps):
+    """The two-layer Clarke reference lifted to three layers through a diagonal second layer: f(x) = sum_j c_j^3
+    relu(w^_j . x), each unit of layer 1 the only input of one unit of layer 2 (c = (2^(-1/6), 2^(1/6)), x_A = (1, -1),
+    x_B = (0, 1), y = (1, 1); KKT in l2 with lambda_A = 1 / (sqrt2 c_1), lambda_B = sqrt2 / c_2). Unit 2 of layer 1 is
+    on its kink at x_A, so unit 2 of layer 2 is too; the KKT needs the product of their slopes 2^(-1/3)."""
+    c1, c2, ang = 2 ** (-1 / 6), 2 ** (1 / 6), np.pi / 4 + eps
+    W = torch.tensor([[c1 / np.sqrt(2), -c1 / np.sqrt(2)], [c2 * np.cos(ang), c2 * np.sin(ang)]])
+    return [W, torch.diag(torch.tensor([c1, c2])), torch.tensor([[c1, c2]])]
+
+
+def test_a_kink_feeding_a_kink_needs_the_upper_slope_above():
+    """Columns with the layers above at their upper slope reach the product of the two slopes; with every other
+    slope at its lower end (a planted 'wrong layer' choice) the column of the layer-1 unit vanishes and M stays."""
+    net, data = ReLUNet([2, 2, 2, 1]), (torch.tensor([[1.0, -1.0], [0.0, 1.0]]), torch.ones(2, dtype=torch.float64))
+    for eps in (1e-5, 1e-6, -1e-6):       # eps < 0: the active side, both units in the band with z > 0
+        r = kc.residual(_chain_reference(eps), data, model=net)
+        assert r.clarke == "deep-relu-band" and r.measure <= 20 * abs(eps), (eps, r.measure)   # 6e-6, 6e-7, 1e-6
+    exact = kc.residual(_chain_reference(1e-6), data, model=net, clarke_radius=0.0).measure
+    assert exact > 1e-2, exact                                                                   # 0.077
+
+
+def test_lower_slopes_above_lose_the_chain_kink(monkeypatch):
+    band_module = importlib.import_module("kktcheck.clarke_deep")
+    real = band_module.deep_band_pairs
+
+    def lower_everywhere(net, X, radius):
+        band = real(net, X, radius)
+        band.upper = band.slopes
+        return band
+    monkeypatch.setattr(importlib.import_module("kktcheck.kkt.residual"), "deep_band_pairs", lower_everywhere)
+    r = kc.residual(_chain_reference(1e-6), (torch.tensor([[1.0, -1.0], [0.0, 1.0]]), torch.ones(2)),
+                    model=ReLUNet([2, 2, 2, 1]))
+    assert r.measure > 1e-2, r.measure
 
 
 def test_sign_flipped_columns_lose_the_continuity(monkeypatch):
