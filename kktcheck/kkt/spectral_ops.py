@@ -12,7 +12,9 @@ layer l lies in span(Qc_l) x span(Qr_l); then ||U_l||_nuc = ||Qc_l^T U_l Qr_l||_
 (Combination.rank_one) the W-block of G_c is b_c x_i^T, so Qr = an orthonormal basis of the rows of X and
 Qc = I; otherwise (no band) Qc, Qr are orthonormal bases of the columns / rows of all blocks (SVD) when that is
 smaller, else the identity. ``Compressed.dense`` (lambda part) and ``Compressed.band`` (sparse, mu part) form
-the matrix of zeta -> vec(Qc_l^T U_l(zeta) Qr_l) over the layers.
+the matrix of zeta -> vec(Qc_l^T U_l(zeta) Qr_l) over the layers; the two-layer W-layer (first) is instead kept in
+factored form, U_W = M(zeta) X Qr (kkt/spectral_factor.py, ``Compressed.factor``), when its band columns have
+the one-neuron layout.
 
 Smoothed dual norm (for the solver only; every reported number uses the exact one):
 N_s(U) = sum_l sum_i (sqrt(sigma_i^2 + s^2) - s), with N - s rank <= N_s <= N and gradient
@@ -47,8 +49,9 @@ def _mat_shape(b) -> tuple:
 @dataclass
 class Compressed:
     """Compressed spectral data. shapes: (a_l, b_l) per layer; [dense | band]: the (sum a_l b_l) x (n + k) matrix
-    of zeta -> vec of the compressed blocks of U(zeta) (already times rho / L); c, qv: (n + k,) vectors;
-    owner, width: the band's owners and widths; n: number of samples."""
+    of zeta -> vec of the compressed blocks of U(zeta) (already times rho / L) after the factored layer, if any;
+    c, qv: (n + k,) vectors; owner, width: the band's owners and widths; n: number of samples; factor: the
+    first layer in factored form (kkt/spectral_factor.py) or None."""
 
     shapes: list
     dense: np.ndarray
@@ -127,8 +130,8 @@ def compress(theta: list, q: np.ndarray, L: int, G, rho: float, owner) -> Compre
         dens.append(dense)
         bands.append(band if band.shape[1] == G.k else sparse.csr_matrix((dense.shape[1], G.k)))
         s0 += b.size
-    dense = scale * np.hstack(dens).T
-    band = (scale * sparse.vstack(bands)).tocsr() if G.k else sparse.csr_matrix((dense.shape[0], 0))
+    dense = scale * np.hstack(dens).T if dens else np.zeros((0, G.n))  # no layer left after a factored one
+    band = (scale * sparse.vstack(bands)).tocsr() if G.k and bands else sparse.csr_matrix((dense.shape[0], G.k))
     c = G.rmatvec(x) / L
     qv = np.concatenate([q - 1.0, np.zeros(G.k)])
     return Compressed(shapes, np.ascontiguousarray(dense), band, c, qv, np.asarray(owner, dtype=int), G.width, G.n,
