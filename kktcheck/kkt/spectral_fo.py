@@ -9,11 +9,13 @@ Lower bound: D(alpha, W) = alpha / 2 (1 - ||W||^2) + B min(0, min_i e_i(g)) <= m
 [0, 1] and W (weak duality; kkt/spectral_dual.py, proof in docs/kkt.md, "Spectral norm without an SDP").
 
 The solver (L-BFGS-B on the smoothed objective of spectral_ops.smoothed, smoothing s = 1e-2 ... 1e-9,
-warm-started from the A.13 multipliers) supplies both: zeta for the upper bound, and W = t grad N_s(U(zeta)),
-alpha for the lower bound; from s = POLISH_BELOW on, polish rounds (spectral_dual.restricted_primal / polished)
-when the gap is still open. The band constraint 0 <= mu_c <= width_c lambda_i is kept by the box
-parametrization of kkt/spectral_param.py (the certificate does not rely on it). Status "optimal" when upper - lower <= gap_tol, "approximate"
-when the certified gap is larger, "time_limit" when the deadline stopped it (the interval is in the message).
+warm-started from the A.13 multipliers; the coarse stages s >= TIGHT_BELOW stop at ftol QUICK_FTOL s, the fine
+ones run to convergence) supplies both: zeta for the upper bound, and W = t grad N_s(U(zeta)), alpha for the
+lower bound; from s = POLISH_BELOW on, polish rounds (spectral_dual.restricted_primal / polished) when the gap
+is still open. The band constraint 0 <= mu_c <= width_c lambda_i is kept by the reference-slope box
+parametrization of kkt/spectral_param.py, reset at every stage (the certificate does not rely on it).
+Status "optimal" when upper - lower <= gap_tol, "approximate" when the certified gap is larger, "time_limit" when
+the deadline stopped it (the interval is in the message).
 """
 from __future__ import annotations
 
