@@ -14,7 +14,8 @@ Band: the normalized pre-activation of unit k of hidden layer l at sample i is
     zeta_ilk = z_ilk / (||W_l[k, :]||_2 ||h_(l-1)(x_i)||_2)          (0 when the denominator is 0)
 
 and every (sample, unit) with |zeta| <= r is in the band, its slope ranging over I_r(zeta) = [lo, hi] =
-[clip(zeta / r, 0, 1), clip(1 + zeta / r, 0, 1)] exactly as in the two-layer band (r = 0: exact zeros z = 0, [0, 1]).
+[clip(2 zeta / r - 1, 0, 1), clip(2 zeta / r + 2, 0, 1)] (``clarke.band_slope_interval``: [0, 1] for |zeta| <= r / 2)
+exactly as in the two-layer band (r = 0: exact zeros z = 0, [0, 1]).
 Units outside the band keep 1[z > 0]. J0_i = G_i(s^lo) (every band slope at its lower end lo). The column of a band
 pair c = (i, l, k) is the derivative of G_i in s_c along a staircase through the box: band slopes of the layers
 above l at their upper ends hi, of the layers below l (and the rest of layer l) at lo,
@@ -57,6 +58,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from .clarke import band_slope_interval
 
 
 @dataclass
@@ -140,7 +143,7 @@ def deep_band_pairs(net: DeepReLU, X: np.ndarray, radius: float) -> DeepBand:
         amb = np.argwhere(np.abs(zeta) <= radius) if radius > 0 else np.argwhere(Z == 0)
         i_, k_ = amb[:, 0], amb[:, 1]
         zr = zeta[i_, k_] / radius if radius > 0 else np.zeros(len(amb))
-        lo, hi = np.clip(zr, 0.0, 1.0), np.clip(1.0 + zr, 0.0, 1.0)
+        lo, hi = band_slope_interval(zr)
         S, U = (Z > 0).astype(np.float64), (Z > 0).astype(np.float64)
         S[i_, k_], U[i_, k_] = lo, hi
         pairs.append((i_, k_, lo, hi))
