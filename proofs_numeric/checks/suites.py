@@ -237,7 +237,7 @@ def _thm34_step_floor(m, quick, figdir):
 
 
 @register_suite("thm34-recognized", "Theorem 3.4 recognized: kc.residual says KKT in the algorithm's own norm only",
-                module="thm34_recognize_checks", needs=["check_kkt_recognized", "SD_NOT_ASSERTED"])
+                module="thm34_recognize_checks", needs=["check_kkt_recognized", "SD_NOT_ASSERTED", "plot_recognized"])
 def _thm34_recognized(m, quick, figdir):
     """GD (l2), CD (l1) and sign descent (linf) on a tiny two-layer teacher-student net run deep (``STAGES``; SD ends
     with a small-h stretch): approximately KKT in their own norm, not KKT in the others (controls: another norm
@@ -256,6 +256,8 @@ def _thm34_recognized(m, quick, figdir):
                 m.check_kkt_recognized("l2", kind="three-layer"),
                 m.check_kkt_recognized("l2", kind="three-layer", claimed="linf"),
                 m.check_kkt_recognized("l2", kind="three-layer", shallow=True, window=1)]
+    own = [r for r in out if not r.negative_control]
+    out[0].figures.append(m.plot_recognized(own, figdir / "thm34_recognized.png"))
     return out
 
 

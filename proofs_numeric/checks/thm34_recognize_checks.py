@@ -44,6 +44,7 @@ import kktcheck as kc
 from ..datasets.teacher_student import teacher_student
 from ..flow import RidgeStep, integrate
 from ..models import ReLUNet, TwoLayerReLU
+from ..plotting import save
 from .result import CheckResult
 from .thm34_net_checks import ALGO, TARGET
 
@@ -196,6 +197,34 @@ def check_kkt_recognized(norm="l2", *, kind="tiny", claimed=None, shallow=False,
                                "claimed_norm": claim_nm})
 
 
+
+def plot_recognized(rows, path) -> str:
+    """Grouped bars, log scale: for each own-norm row (a ``check_kkt_recognized`` result), the measure M at its final
+    iterate in l2, linf and l1 (the own norm hatched) and the row's tol as a black tick; "approximately KKT" needs
+    the own bar under the tick and the other two above it."""
+    import matplotlib.pyplot as plt   # the Agg backend: set by proofs_numeric.plotting
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(rows) + 2), 4.2))
+    for i, r in enumerate(rows):
+        own = r.detail["algorithm_norm"]
+        for j, nm in enumerate(NORMS):
+            m = max(float(r.detail["final"][nm]), 1e-12)
+            ax.bar(i + 0.27 * (j - 1), m, width=0.25, color=f"C{j}", hatch="//" if nm == own else "",
+                   edgecolor="black")
+        ax.hlines(r.tolerance, i - 0.42, i + 0.42, colors="black", linewidth=2)
+    ax.set_xticks(range(len(rows)), [r.name.replace("thm3.4-kkt-recognized-", "") for r in rows], rotation=20,
+                  fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("KKT measure M at the final iterate")
+    ax.set_title("Theorem 3.4 recognized: kc.residual in each norm (own norm hatched)", fontsize=9)
+    ax.grid(True, which="both", axis="y", alpha=0.3)
+    ax.set_ylim(top=30.0)
+    handles = [Patch(facecolor=f"C{j}", edgecolor="black", label=f"M in {nm}") for j, nm in enumerate(NORMS)]
+    ax.legend(handles=handles + [Line2D([], [], color="black", linewidth=2, label="tol")], fontsize=7,
+              loc="upper center", ncol=4)
+    return str(save(fig, path))
+
 __all__ = ["NORMS", "RECOGNIZE_CASES", "STAGES", "WINDOW", "SD_NOT_ASSERTED", "SHALLOW", "recognize_case",
            "run_snapshots", "feasible_average", "residuals", "measures", "verdict_word", "recognized_measures",
-           "check_kkt_recognized"]
+           "check_kkt_recognized", "plot_recognized"]

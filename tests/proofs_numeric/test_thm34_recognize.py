@@ -56,3 +56,10 @@ def test_bad_case_or_missing_schedule_is_a_value_error():
         recognize_case("huge")
     with pytest.raises(ValueError, match="no default stages"):
         check_kkt_recognized("linf", kind="three-layer")
+
+
+def test_plot_recognized_writes_one_png_with_a_bar_group_per_row(tmp_path):
+    from proofs_numeric.checks.thm34_recognize_checks import plot_recognized
+    rows = [check_kkt_recognized("l2"), check_kkt_recognized("l1")]
+    path = plot_recognized(rows, tmp_path / "recognized.png")
+    assert path.endswith("recognized.png") and (tmp_path / "recognized.png").stat().st_size > 10_000
