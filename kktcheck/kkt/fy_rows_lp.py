@@ -135,19 +135,10 @@ def _run_cuts(hs, add_cut, cuts, c_r, s_col):
     """Solve, and add tangent cuts near the solution's s while the solution violates the true constraint
     t >= 1/2 + 1/2 s^2 - c . zeta by more than CUT_TOL (columns: zeta first, then s, then t). The violation is at most 1/2 (s - s_k)^2 for the nearest cut s_k, and 0 when the F term is
     not the binding one."""
-    import highspy
     for _ in range(MAX_CUTS):
-        left = solve.remaining()
-        if left <= 0:
-            return solve.TIME_LIMIT, "time limit reached before this solve"
-        if math.isfinite(left):
-            hs.setOptionValue("time_limit", float(left))
-        hs.run()
-        ms = hs.getModelStatus()
-        if ms == highspy.HighsModelStatus.kTimeLimit:
-            return solve.TIME_LIMIT, "time limit reached during the solve"
-        if ms != highspy.HighsModelStatus.kOptimal:
-            return "solver_error", f"HiGHS: {hs.modelStatusToString(ms)}"
+        status, msg = solve_once(hs)
+        if status != "optimal":
+            return status, msg
         col = np.asarray(hs.getSolution().col_value)
         s, t = float(col[s_col]), float(col[s_col + 1])
         if 0.5 + 0.5 * s * s - float(c_r @ col[:c_r.size]) - t <= CUT_TOL:
@@ -156,6 +147,25 @@ def _run_cuts(hs, add_cut, cuts, c_r, s_col):
         for sk in (s - SPREAD * dist, s, s + SPREAD * dist):
             add_cut(max(sk, 0.0))
     return "optimal_inaccurate", f"tangent cuts of 1/2 s^2 did not settle in {MAX_CUTS} solves"
+
+
+def solve_once(hs) -> tuple[str, str]:
+    """One HiGHS run within the time left: ("optimal", ""), (time_limit, why) or ("solver_error", HiGHS's status).
+    HiGHS compares its time_limit with the instance's total run time (hs.getRunTime(), which a model kept between
+    rounds accumulates), so the limit is that plus the time left."""
+    import highspy
+    left = solve.remaining()
+    if left <= 0:
+        return solve.TIME_LIMIT, "time limit reached before this solve"
+    if math.isfinite(left):
+        hs.setOptionValue("time_limit", float(hs.getRunTime() + left))
+    hs.run()
+    ms = hs.getModelStatus()
+    if ms == highspy.HighsModelStatus.kTimeLimit:
+        return solve.TIME_LIMIT, "time limit reached during the solve"
+    if ms != highspy.HighsModelStatus.kOptimal:
+        return "solver_error", f"HiGHS: {hs.modelStatusToString(ms)}"
+    return "optimal", ""
 
 
 def _result(fam, col, dual, nbase, m, k, nz, P, S, out, value):

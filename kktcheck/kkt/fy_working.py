@@ -237,6 +237,13 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
     if pb.fam != "l2" and lam0.any():  # the start's best multiple: a certificate, and where the first cuts go
         pb.upper(np.concatenate([lam0, np.zeros(k)]) / pb.sig)
         pb.s_hint = DUAL[pb.fam](pb.best["u"]) / pb.rho
+    if pb.fam == "linf":  # sign cuts and kink rows in one warm-started LP (kkt/fy_linf_cuts.py)
+        from . import fy_linf_cuts
+        status, msg, rnd = fy_linf_cuts.run(pb, pb.best["z"] / pb.sig if pb.best else np.concatenate([lam0, np.zeros(k)]) / pb.sig, gap)
+        if pb.best is None:
+            return {"status": status, "message": msg}
+        return _pack(pb, status, msg if status == "optimal" else
+                     f"{msg}; certified gap {pb.gap():.2e} (lower bound {pb.lower:.6g})", rnd)
     status, msg, rnd, last = "optimal", "", 0, None
     for rnd in range(1, max_rounds + 1):
         size = (n + len(W), len(S))
