@@ -202,7 +202,8 @@ def _model(pb, direction: bool, z, r, rows, sigma) -> SignCutLP:
             lp.add_tangent(max(sk, 0.0))
     lp.add_kink_rows(rows)
     lp.add_sign_cut(sigma)
-    lp.crash(z, r)
+    if not lp.crash(z, r):  # no basis to start from: the interior-point method (crossover gives the next rounds
+        lp.hs.setOptionValue("solver", "ipm")  # a basis; kkt/fy_linf_cuts.run switches back to the simplex)
     return lp
 
 
@@ -232,6 +233,7 @@ def _rounds(pb, z0, gap):
     lp = _model(pb, not _g_binds(pb, z, r), z, r, np.argsort(np.abs(r))[:min(r.size, start)], sigma)
     for rnd in range(1, MAX_ROUNDS + 1):
         out = lp.solve()
+        lp.hs.setOptionValue("solver", "simplex")
         if out["status"] != "optimal":
             return out["status"], out["message"], rnd
         z, r = out["z"], pb.upper(out["z"])
@@ -239,10 +241,14 @@ def _rounds(pb, z0, gap):
         if pb.gap() <= gap:
             return "optimal", f"linf sign cuts: {rnd} rounds, {len(lp.S)} kink rows", rnd
         add = new_kink_rows(r, sigma, lp.S, int(KINK_ROWS * pb.n) + 10)
-        sigma = np.where(r != 0, np.sign(r), sigma)
+        new_sigma = np.where(r != 0, np.sign(r), sigma)
         if lp.direction and _g_binds(pb, z, r):  # the complementarity term matters: the tangent form from here on
+            sigma = new_sigma
             lp = _model(pb, False, z, r, np.concatenate([lp.S, add]).astype(int), sigma)
             continue
+        if not add.size and np.array_equal(new_sigma, sigma):  # the same program again: solver accuracy
+            return "optimal_inaccurate", f"linf sign cuts stalled after {rnd} rounds (solver accuracy)", rnd
+        sigma = new_sigma
         lp.add_kink_rows(add)
         lp.add_sign_cut(sigma)
     return "optimal_inaccurate", f"linf sign cuts did not close the gap in {MAX_ROUNDS} rounds", MAX_ROUNDS
