@@ -197,9 +197,8 @@ def _model(pb, direction: bool, z, r, rows, sigma) -> SignCutLP:
     """A new model in the given form with kink rows ``rows``, the sign cut of sigma and the crash basis of (z, r)."""
     lp = SignCutLP(pb, direction)
     if not direction:
-        s0 = float(np.abs(r).sum())
-        for sk in fy_rows_lp.FIRST_CUTS + tuple(s0 * (1.0 + f) for f in fy_rows_lp.HINT_SPREAD):
-            lp.add_tangent(max(sk, 0.0))
+        for sk in fy_rows_lp.first_cuts(float(np.abs(r).sum())):
+            lp.add_tangent(sk)
     lp.add_kink_rows(rows)
     lp.add_sign_cut(sigma)
     if not lp.crash(z, r):  # no basis to start from: the interior-point method (crossover gives the next rounds

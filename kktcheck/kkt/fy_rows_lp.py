@@ -65,6 +65,13 @@ def _rows(A, nz, kc_full, gt_full, owner_w, width_w, n):
     return sparse.vstack(blocks, format="csr"), np.array(lo), np.array(hi), s_col, t_col
 
 
+def first_cuts(s_hint=None) -> tuple:
+    """Where the first tangent cuts of 1/2 s^2 go: the coarse grid FIRST_CUTS and, given a guess of s, HINT_SPREAD
+    around it (clipped at 0)."""
+    near = () if s_hint is None else tuple(max(s_hint * (1.0 + f), 0.0) for f in HINT_SPREAD)
+    return FIRST_CUTS + near
+
+
 def _add_rows(hs, M, lo, hi):
     M = M.tocsr()
     hs.addRows(M.shape[0], lo, hi, M.nnz, M.indptr[:-1].astype(np.int32), M.indices.astype(np.int32),
@@ -102,8 +109,7 @@ def rows_program(Gr: Combination, owner_w, scale, c_r, q, kc, S, s_hint=None) ->
         row[s_col] = -sk
         _add_rows(hs, sparse.csr_matrix(row[None, :]), np.array([0.5 - 0.5 * sk * sk]), np.array([inf]))
         cuts.append(sk)
-    near = () if s_hint is None else tuple(s_hint * (1.0 + f) for f in HINT_SPREAD)
-    for sk in FIRST_CUTS + near:
+    for sk in first_cuts(s_hint):
         add_cut(sk)
     status, msg = _run_cuts(hs, add_cut, cuts, c_r, s_col)
     if status != "optimal":
