@@ -107,9 +107,13 @@ def test_few_rows_and_one_sign_cut_is_a_relaxation(monkeypatch):
     assert out["status"] == "optimal" and value <= ref.measure + 1e-9
 
 
+@pytest.mark.parametrize("small", [True, False], ids=["all-rows", "smoothed-start"])
 @pytest.mark.parametrize("radius", [0.0, 1e-3, 0.05])
 @pytest.mark.parametrize("seed", [3, 4])
-def test_trained_nets_agree_with_the_generic_program(seed, radius):
+def test_trained_nets_agree_with_the_generic_program(seed, radius, small, monkeypatch):
+    """Both paths: all rows in the first program (small P n), and the smoothed start with its crash basis and
+    kink rows (forced here by SMALL = 0; the path of the benchmark net)."""
+    monkeypatch.setattr(fy_linf_cuts, "SMALL", 2e5 if small else 0.0)
     net, data = _trained(seed)
     fast = kc.residual(net, data, norm="linf", pair=False, clarke_radius=radius)
     full = kc.residual(net, data, norm="linf", pair=False, clarke_radius=radius, method="generic")
@@ -119,7 +123,8 @@ def test_trained_nets_agree_with_the_generic_program(seed, radius):
     assert full.measure <= fast.measure + 1e-8
 
 
-def test_time_limit_gives_an_honest_interval():
+def test_time_limit_gives_an_honest_interval(monkeypatch):
+    monkeypatch.setattr(fy_linf_cuts, "SMALL", 0.0)
     net, data = _trained(5, n=60, d=40, m=30)
     full = kc.residual(net, data, norm="linf", pair=False, clarke_radius=0.0, method="generic")
     cut = kc.residual(net, data, norm="linf", pair=False, clarke_radius=0.0, time_limit=0.05)
