@@ -7,7 +7,8 @@
   the upper bound to 1e-8 (a wrong sign in v leaves a gap: checked by flipping it);
 * with few kink rows and one sign cut the program is a relaxation: its value lies below the measure;
 * GD-trained nets far from KKT (the benchmark's regime, small): kc.residual(norm="linf") equals the generic
-  program to 1e-6 with certified gap <= 1e-8, with the exact Clarke set and with the band;
+  program to 1e-6 with certified gap <= 1e-8, with the exact Clarke set and with the band, on both paths (all
+  rows at once; the smoothed start with crash basis and kink rows, forced by SMALL = 0);
 * a time limit gives status time_limit and an honest interval (lower bound <= generic optimum <= reported value).
 """
 import numpy as np
