@@ -31,7 +31,7 @@ from scipy import sparse
 
 from .._quiet import silence_highs_banner
 from ..threads import single_threaded
-from . import fy_dual, fy_linf_smooth, fy_rows_lp, solve
+from . import fy_dual, fy_linf_smooth, fy_rows_lp
 
 START_ROWS = 1.5  # kink rows at the start: START_ROWS x (variables a vertex would hold basic) + 10, at most
 START_CAP = 4.0   # START_CAP n + 10; smallest |r_j| first

@@ -17,7 +17,6 @@ import torch
 
 import kktcheck as kc
 from kktcheck.kkt import fy_linf_cuts, fy_linf_smooth, fy_working
-from kktcheck.kkt.combination import Combination
 
 
 def _trained(seed, n=40, d=30, m=20, steps=150):
