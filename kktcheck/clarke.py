@@ -16,12 +16,20 @@ Two treatments, reported in ``KKTResidual.clarke``:
 
 Continuous band (``two_layer_clarke_band``, used by kc.residual): with the normalized pre-activation
 zeta_ij = z_ij / (||w_j||_2 ||x_i||_2) and a relative radius r > 0, the slope s_ij of relu at the pair ranges
-over the interval I_r(zeta) = [clip(zeta / r, 0, 1), clip(1 + zeta / r, 0, 1)]:
-I = [0, 1] at zeta = 0, {1} for zeta >= r, {0} for zeta <= -r, and I moves continuously (in the Hausdorff
-distance) with zeta in between. It always contains the true one-sided slope (1 if zeta > 0, 0 if zeta < 0),
-and every element is a convex combination of the slopes 0 and 1 realized at points theta' obtained by moving
-w_j by at most r ||w_j|| (w_j -> w_j - t x_i with |t| ||x_i|| <= r ||w_j|| flips the sign of z_ij): a
-Goldstein-type enlargement of relative radius r. r = 0 gives the exact Clarke set (discontinuous at kinks).
+over the trapezoid interval (``band_slope_interval``)
+
+    I_r(zeta) = [clip(2 zeta / r - 1, 0, 1), clip(2 zeta / r + 2, 0, 1)]:
+
+I = [0, 1] for |zeta| <= r / 2, {1} for zeta >= r, {0} for zeta <= -r, and I moves continuously (Lipschitz 2 / r in
+the Hausdorff distance) for r / 2 <= |zeta| <= r. It always contains the true one-sided slope (1 if zeta > 0, 0 if
+zeta < 0), and every element is a convex combination of the slopes 0 and 1 realized at points theta' obtained by
+moving w_j by less than r ||w_j|| (w_j -> w_j - t x_i with |t| ||x_i|| < r ||w_j|| flips the sign of z_ij when
+|zeta_ij| < r): a Goldstein-type enlargement of relative radius r. The flat top matters on paths that cross a kink
+back and forth (a discrete path chattering around the flow's sliding mode on z_ij = 0): while the crossings stay
+within r / 2, both sides see the whole Clarke interval [0, 1], whatever slope the limit's multipliers need (a
+ramp [clip(zeta / r, 0, 1), clip(1 + zeta / r, 0, 1)] would exclude the slopes below zeta / r on the active side,
+and a KKT limit whose slope there is 0 would read M ~ zeta / r on every other iterate). r = 0 gives the exact
+Clarke set (discontinuous at kinks).
 
 Two-layer structure is detected by duck typing (attributes ``W`` and ``a`` / ``a_frozen`` /
 ``train_output``, as in proofs_numeric.models.TwoLayerReLU, never imported here) or for a wrapped
@@ -66,6 +74,13 @@ def detect_two_layer(fm, params) -> TwoLayer | None:
     return None
 
 
+def band_slope_interval(zr):
+    """(lo, hi) of the band's slope interval I_r(zeta) at zr = zeta / r (module docstring): the trapezoid
+    [clip(2 zr - 1, 0, 1), clip(2 zr + 2, 0, 1)], [0, 1] for |zr| <= 1/2 and the one-sided slope at |zr| = 1."""
+    zr = np.asarray(zr, dtype=np.float64)
+    return np.clip(2.0 * zr - 1.0, 0.0, 1.0), np.clip(2.0 * zr + 2.0, 0.0, 1.0)
+
+
 def two_layer_clarke(tl: TwoLayer, X: np.ndarray, y: np.ndarray, J: np.ndarray, tol: float):
     """Split the autodiff Jacobian J (n, P) into J0 plus free Clarke columns.
 
@@ -107,7 +122,7 @@ def two_layer_clarke_band(tl: TwoLayer, X: np.ndarray, y: np.ndarray, J: np.ndar
     amb = np.argwhere(np.abs(zeta) <= radius) if radius > 0 else np.argwhere(Z == 0)
     i_, j_ = amb[:, 0], amb[:, 1]
     zr = zeta[i_, j_] / radius if radius > 0 else np.zeros(len(amb))
-    lo, hi = np.clip(zr, 0.0, 1.0), np.clip(1.0 + zr, 0.0, 1.0)
+    lo, hi = band_slope_interval(zr)
     auto = (Z[i_, j_] > 0).astype(np.float64)  # autodiff used relu'(z) = 1 for z > 0, relu'(0) = 0 otherwise
     g = (y[i_] * tl.a[j_])[:, None] * Xf[i_]  # (k, d): g_ij = y_i a_j x_i, the W_j block of column c
     J0 = J.copy() if len(amb) else J

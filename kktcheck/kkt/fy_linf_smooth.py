@@ -9,7 +9,8 @@ L-BFGS-B minimizes the smoothed objective
     max_s(a, b) = (a + b + sqrt((a - b)^2 + (P s)^2)) / 2,
 
 (N_s <= ||r||_1 <= N_s + P s) for s = SMOOTHING x mean |r_j| at the start, each stage warm-started from the last,
-in the box variables of kkt/spectral_param.py (the band 0 <= mu_c <= width_c lambda_i holds at every point).
+in the reference-slope box variables of kkt/spectral_param.py (mu_c = lambda_i v_c / ref_i, the reference reset
+from lambda at each stage; the band 0 <= mu_c <= width_c lambda_i holds at every point).
 Nothing here is certified: the caller evaluates every point with the exact l1 norm (upper bound) and uses the
 last point's small rows and signs to seed the linear program whose multipliers give the lower bound.
 
@@ -24,7 +25,7 @@ from scipy.optimize import minimize
 
 from ..threads import single_threaded
 from . import solve
-from .spectral_param import BoxParam
+from .spectral_param import SlopeParam
 from .two_layer_gram import TwoLayerGram
 
 SMOOTHING = (1e-2, 1e-3, 1e-4)  # s / mean |r_j| of the stages (with 1e-4 the benchmark LP needs 73-117 simplex
@@ -83,25 +84,25 @@ def smoothed_start(pb, z0) -> np.ndarray:
 
 def _stages(pb, z0) -> np.ndarray:
     op = ProductMap(pb.G, pb.owner)
-    par = BoxParam(pb.n, pb.owner, pb.G.width)
     mean = float(np.abs(pb.scale * (op @ z0)).mean()) or 1.0
-    z, zmean = z0, float(z0[:pb.n].mean()) or 1.0 / pb.n
+    z = z0
     for rel in SMOOTHING:
-        s, tau = rel * mean, rel * zmean  # tau: the band's smooth max, in units of the multipliers
-        last = {"x": par.x_of(z, tau)}
+        s = rel * mean
+        par = SlopeParam(pb.n, pb.owner, pb.G.width, z[:pb.n])  # reference slopes reset from the current lambda
+        last = {"x": par.x_of(z)}
 
         def fun(x):
             if solve.remaining() <= 0:
                 raise _OutOfTime
             last["x"] = x
-            val, g = _objective(op, pb, par.zeta(x, tau), s)
-            return val, par.grad(x, g, tau)
+            val, g = _objective(op, pb, par.zeta(x), s)
+            return val, par.grad(x, g)
         try:
             out = minimize(fun, last["x"], jac=True, method="L-BFGS-B", bounds=par.bounds(),
                            options={"maxiter": MAXITER, "maxcor": 30, "ftol": 1e-16, "gtol": 1e-14})
-            z = par.zeta(out.x, tau)
+            z = par.zeta(out.x)
         except _OutOfTime:
-            z = par.zeta(last["x"], tau)
+            z = par.zeta(last["x"])
             pb.upper(z)
             break
         pb.upper(z)

@@ -9,7 +9,8 @@ Fenchel-Young measure, continuous in theta and zero exactly at KKT points,
     FY(theta~, u) = 1/2||theta~||^2 + 1/2||u||_*^2 - <theta~, u>,  rho = ||theta~||,
 
 with k_i in the Clarke set of q_i enlarged by the continuous band of relative radius ``clarke_radius``
-(clarke.py), and its closed-form upper bound along lambda ~ e^{-q_i} (Prop. A.13 of the paper). Beside it,
+(clarke.py for two-layer ReLU nets, clarke_deep.py for deeper bias-free ReLU MLPs), and its closed-form upper
+bound along lambda ~ e^{-q_i} (Prop. A.13 of the paper). Beside it,
 the (eps, delta) pair of a second program (kkt/solve.py: h in d(1/2||theta~||^2) with near-tie tolerance
 ``tol``, minimizing max(eps_rel, delta_rel)):
 
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 from ..clarke import detect_two_layer, two_layer_clarke_band
+from ..clarke_deep import deep_band_pairs, deep_clarke_band, detect_deep_relu
 from ..jacobian import margins_and_jacobian
 from ..margins import _prepare, sample_margins_from_outputs
 from ..params import blocks, feasible_rescaling
@@ -81,7 +83,7 @@ def residual(theta, data, *, norm="l2", model=None, tol: float = DEFAULT_TOL, cl
     data: (X, y), y in {-1, +1} (or integer classes for multi-output models).
     norm: the algorithm norm (its dual measures u and eps); tol: relative near-tie tolerance of the norm's
     subdifferential in the (eps, delta) program only (the measure needs none); clarke: "auto" (two-layer
-    Clarke band when detected) or "autodiff"; clarke_radius: relative radius r of the band (pairs with
+    or deep ReLU Clarke band when detected) or "autodiff"; clarke_radius: relative radius r of the band (pairs with
     |<w_j, x_i>| <= r ||w_j|| ||x_i|| get both activation slopes, continuously); method: formulation of the
     (eps, delta) program; active_tol: q_i <= 1 + active_tol puts sample i in ``active_set``; max_sdp: refuse
     spectral/nuclear programs whose PSD cones exceed this many entries; max_size: refuse (status
@@ -156,12 +158,10 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
         return res
     q_t, J_t = margins_and_jacobian(fm, tt, X, y)
     J = np.asarray(J_t.numpy(), dtype=np.float64)
-    owner, cols, J0, width, how, rank_one = np.zeros(0, dtype=int), np.zeros((P, 0)), J, np.zeros(0), "autodiff", None
-    tl = detect_two_layer(fm, tt) if clarke == "auto" else None
-    if tl is not None and (y.dim() == 1 and y.dtype == torch.float64):
-        J0, cols, owner, width = two_layer_clarke_band(tl, X.numpy(), y.numpy(), J, radius)
-        how = "two-layer-exact"
-        rank_one = (X.numpy().reshape(n, -1), tl.W.shape[0])  # W block of k_i: sum_j y_i a_j s_ij e_j (x) x_i
+    J0, cols, owner, width, how, rank_one = _constraint_sets(fm, tt, X, y, J, radius, clarke, max_size)
+    if how == "too_large":
+        res.refuse("too_large", rank_one)
+        return res
     res.clarke = how
     G = combination.Combination(J0, cols, width, rank_one)
     if fo:
@@ -186,6 +186,31 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
         out = _pair(nrm, meth, theta_np, q, L, G, owner, tol, solver, info)
         _fill_pair(res, out, G, owner, theta_np, time.perf_counter() - t0)
     return res
+
+
+def _constraint_sets(fm, tt, X, y, J, radius, clarke, max_size):
+    """(J0, cols, owner, width, how, rank_one) of the constraint sets
+    K_i = {J0_i + sum_c t_c cols_c, 0 <= t_c <= width_c}: the two-layer band (clarke.py, "two-layer-exact"), the
+    deep ReLU band (clarke_deep.py, "deep-relu-band") or the autodiff element alone; how = "too_large" (with the
+    reason in place of rank_one) when the deep band's columns would hold more than ``max_size`` entries."""
+    n, P = J.shape
+    none = (J, np.zeros((P, 0)), np.zeros(0, dtype=int), np.zeros(0), "autodiff", None)
+    if clarke != "auto" or not (y.dim() == 1 and y.dtype == torch.float64):
+        return none
+    tl = detect_two_layer(fm, tt)
+    if tl is not None:
+        J0, cols, owner, width = two_layer_clarke_band(tl, X.numpy(), y.numpy(), J, radius)
+        # W block of k_i: sum_j y_i a_j s_ij e_j (x) x_i
+        return J0, cols, owner, width, "two-layer-exact", (X.numpy().reshape(n, -1), tl.W.shape[0])
+    deep = detect_deep_relu(fm, tt, X)
+    if deep is None:
+        return none
+    band = deep_band_pairs(deep, X.numpy(), radius)
+    entries = band.entries([W.size for W in deep.weights])
+    if entries > max_size:
+        return (*none[:4], "too_large", f"the deep ReLU band has {band.k} pairs whose columns would hold {entries} "
+                f"entries (> max_size = {max_size}); use a smaller clarke_radius or raise max_size")
+    return (*deep_clarke_band(deep, band, y.numpy()), "deep-relu-band", None)
 
 
 def _pair_refused(res, meth, G) -> bool:

@@ -19,14 +19,14 @@ def _net(seed, n=8, d=6, m=7):
 
 def _direct_measure(theta_tilde, X, y, norm):
     """min over lambda >= 0, mu of max(FY(x, u) / rho^2, 2 (q - 1) . lambda / rho^2), u = sum_i lambda_i k_i with
-    k_i in the band of radius RADIUS (slopes in [clip(z / r, 0, 1), clip(1 + z / r, 0, 1)], z the normalized
+    k_i in the band of radius RADIUS (slopes in [clip(2 z / r - 1, 0, 1), clip(2 z / r + 2, 0, 1)], z the normalized
     pre-activation), all P coordinates explicit."""
     W, a = theta_tilde[0], theta_tilde[1][0]
     m, d = W.shape
     Z = X @ W.T
     zeta = Z / np.linalg.norm(X, axis=1)[:, None] / np.linalg.norm(W, axis=1)[None, :]
-    lo = np.where(np.abs(zeta) <= RADIUS, np.clip(zeta / RADIUS, 0, 1), (Z > 0).astype(float))
-    hi = np.where(np.abs(zeta) <= RADIUS, np.clip(1 + zeta / RADIUS, 0, 1), lo)
+    lo = np.where(np.abs(zeta) <= RADIUS, np.clip(2 * zeta / RADIUS - 1, 0, 1), (Z > 0).astype(float))
+    hi = np.where(np.abs(zeta) <= RADIUS, np.clip(2 * zeta / RADIUS + 2, 0, 1), lo)
     x = np.concatenate([W.reshape(-1), a])
     q = y * (np.maximum(Z, 0) @ a)
     lam, mu = cp.Variable(len(y), nonneg=True), cp.Variable((len(y), m), nonneg=True)

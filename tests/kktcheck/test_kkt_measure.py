@@ -7,6 +7,7 @@ import torch
 import kktcheck as kc
 from kktcheck.testing.cases import kinked_two_layer
 from kktcheck import reference as R
+from kktcheck.clarke import band_slope_interval
 
 ZERO = 1e-7  # solver precision (Clarabel gap 1e-9, certificate recomputed in float64)
 
@@ -88,6 +89,30 @@ def test_measure_continuous_through_relu_kink():
              for e in eps]
     assert all(b <= 2 * e for b, e in zip(band, eps)), band
     assert min(exact) > 0.1, exact
+
+
+def test_band_holds_the_whole_slope_interval_within_half_the_radius():
+    """The Clarke reference needs slope 1 at the second neuron's kink. Rotated to the inactive side by zeta = 0.25 r
+    and 0.45 r (r = 1e-3) the band still holds [0, 1], so M is only the rotation's own O(zeta) (a ramp interval
+    [0, 1 + zeta / r] would cap the slope at 0.55-0.75: M ~ 0.03); at 0.9 r the band has narrowed to [0, 0.2] and at
+    1.2 r the pair has left it (M = the exact Clarke set's 0.111): continuous, not flat."""
+    p = R.two_layer_clarke_needed()
+    got = {z: kc.residual(_rotate_second_neuron(p, z * 1e-3), p.data, model=p.model).measure
+           for z in (0.25, 0.45, 0.9, 1.2)}
+    exact = kc.residual(_rotate_second_neuron(p, 1.2e-3), p.data, model=p.model, clarke_radius=0.0).measure
+    assert got[0.25] <= 1e-3 and got[0.45] <= 1e-3, got
+    assert 0.05 < got[0.9] < got[1.2] and got[1.2] == pytest.approx(exact, rel=1e-6), (got, exact)
+
+
+def test_band_slope_interval_is_a_continuous_trapezoid():
+    zr = np.linspace(-1.5, 1.5, 30001)
+    lo, hi = band_slope_interval(zr)
+    inside = np.abs(zr) <= 0.5
+    assert np.all(lo[inside] == 0) and np.all(hi[inside] == 1)                  # the whole Clarke interval
+    assert np.all(lo[zr >= 1] == 1) and np.all(hi[zr <= -1] == 0)                # one-sided slope outside
+    assert np.all((lo <= 1.0 * (zr > 0)) & (1.0 * (zr > 0) <= hi))             # contains the true slope
+    step = zr[1] - zr[0]
+    assert np.abs(np.diff(lo)).max() <= 2 * step + 1e-12 and np.abs(np.diff(hi)).max() <= 2 * step + 1e-12
 
 
 @pytest.mark.parametrize("c", [1e-3, 7.5, 1e3])

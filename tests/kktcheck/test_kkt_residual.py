@@ -146,7 +146,7 @@ def test_proofs_numeric_two_layer_is_detected():
     assert res.clarke == "two-layer-exact" and res.ok(1e-7)
 
 
-def test_deeper_net_uses_autodiff_and_says_so():
+def test_deeper_net_uses_the_deep_band_and_says_so():
     g = torch.Generator().manual_seed(1)
     net = torch.nn.Sequential(torch.nn.Linear(3, 4, bias=False), torch.nn.ReLU(), torch.nn.Linear(4, 4, bias=False),
                               torch.nn.ReLU(), torch.nn.Linear(4, 1, bias=False)).double()
@@ -156,7 +156,8 @@ def test_deeper_net_uses_autodiff_and_says_so():
         X = torch.randn(6, 3, generator=g, dtype=torch.float64)
         y = torch.sign(net(X)[:, 0])
     res = kc.residual(net, (X, y))
-    assert res.clarke == "autodiff" and res.degree == 3 and res.status == "optimal"
+    assert res.clarke == "deep-relu-band" and res.degree == 3 and res.status == "optimal"   # kktcheck/clarke_deep.py
+    assert kc.residual(net, (X, y), clarke="autodiff").clarke == "autodiff"
 
 
 @pytest.mark.parametrize("name", ["l1", "linf"])

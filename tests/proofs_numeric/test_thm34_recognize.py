@@ -1,6 +1,7 @@
-"""Theorem 3.4 recognized (proofs_numeric.checks.thm34_recognize_checks): on a deep GD (l2) and coordinate-descent
-(l1) run of a small two-layer teacher-student ReLU net, kc.residual says approximately KKT in the algorithm's own
-norm and not KKT in the others; claiming another norm, or the same run stopped at log10 L = -10, fails.
+"""Theorem 3.4 recognized (proofs_numeric.checks.thm34_recognize_checks): on a deep GD (l2), coordinate-descent
+(l1) and sign-descent (linf) run of a small two-layer teacher-student ReLU net, kc.residual says approximately KKT
+in the algorithm's own norm and not KKT in the others; claiming another norm, or the same run stopped at
+log10 L = -10, fails.
 
 The runs and measures are cached in the module (functools.lru_cache): each run is integrated once (about 2-3 s)."""
 import pytest
@@ -14,7 +15,8 @@ from proofs_numeric.checks.thm34_recognize_checks import (SHALLOW, check_kkt_rec
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.mark.parametrize("norm,tol,others", [("l2", 1e-3, ("linf", "l1")), ("l1", 1e-2, ("l2", "linf"))])
+@pytest.mark.parametrize("norm,tol,others", [("l2", 1e-3, ("linf", "l1")), ("l1", 1e-2, ("l2", "linf")),
+                                             ("linf", 1e-3, ("l2", "l1"))])
 def test_deep_run_is_kkt_in_its_own_norm_and_not_in_the_others(norm, tol, others):
     own = check_kkt_recognized(norm)
     assert own.detail["run_status"] == "success" and own.detail["final_log10_loss"] <= -1e5
@@ -28,7 +30,7 @@ def test_deep_run_is_kkt_in_its_own_norm_and_not_in_the_others(norm, tol, others
         assert ctl.measured == pytest.approx(m[o], rel=1e-12)
 
 
-@pytest.mark.parametrize("norm", ["l2", "l1"])
+@pytest.mark.parametrize("norm", ["l2", "l1", "linf"])
 def test_the_same_check_fails_on_a_shallow_iterate(norm):
     ctl = check_kkt_recognized(norm, shallow=True)
     assert ctl.detail["final_log10_loss"] == pytest.approx(SHALLOW, abs=1.0)
@@ -53,4 +55,11 @@ def test_bad_case_or_missing_schedule_is_a_value_error():
     with pytest.raises(ValueError, match="unknown kind"):
         recognize_case("huge")
     with pytest.raises(ValueError, match="no default stages"):
-        check_kkt_recognized("linf", kind="bench")
+        check_kkt_recognized("linf", kind="three-layer")
+
+
+def test_plot_recognized_writes_one_png_with_a_bar_group_per_row(tmp_path):
+    from proofs_numeric.checks.thm34_recognize_checks import plot_recognized
+    rows = [check_kkt_recognized("l2"), check_kkt_recognized("l1")]
+    path = plot_recognized(rows, tmp_path / "recognized.png")
+    assert path.endswith("recognized.png") and (tmp_path / "recognized.png").stat().st_size > 10_000
