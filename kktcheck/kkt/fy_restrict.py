@@ -1,16 +1,14 @@
-"""Restricted measure programs for the working-set method (kkt/fy_working.py), l2 / l1 / linf.
+"""Restricted measure programs for the working-set method (kkt/fy_working.py), l2 / l1.
 
 Columns. A band variable mu_c outside the working set W is fixed at a side: 0 or width_c lambda_owner(c) (the
 slope at the bottom or the top of its interval). Folding the top ones into J0 (row owner(c) gets width_c g_c)
 leaves a Combination with n + |W| columns whose feasible set is a subset of Z: its optimum is an UPPER bound.
-Rows (l1 / linf only; the l2 program works on the Gram split, with no rows). The dual norm of u / rho = M zeta is
-kept exact on a row set S and relaxed outside it, which LOWERS the value:
-* l1 algorithm norm (dual linf): rows outside S are dropped (max over S <= max over all rows);
-* linf algorithm norm (dual l1): |u_j| >= sigma_j u_j with fixed signs sigma_j outside S.
-Both are restricted by sum_i kappa_i(c) zeta_i <= 2 (valid for every minimizer, kkt/fy_dual.py), which keeps the
+Rows (l1 only; the l2 program works on the Gram split, with no rows, and linf has its own program,
+kkt/fy_linf_cuts.py). The dual norm of u / rho = M zeta (linf) is kept exact on a row set S and the rows outside
+S are dropped (max over S <= max over all rows), which LOWERS the value. It is restricted by sum_i kappa_i(c) zeta_i <= 2 (valid for every minimizer, kkt/fy_dual.py), which keeps the
 relaxations bounded. The programs return their multipliers as the vector v of the weak-duality bound LB(t, v)
 (kkt/fy_dual.py): with (1 - t) the multiplier of t >= F and pi+, pi- those of +-M_S zeta <= (s or e),
-v = (pi+ - pi-) / (1 - t) on S and (linf) v = (nu / (1 - t)) sigma outside S (nu the multiplier of the sum row).
+v = (pi+ - pi-) / (1 - t) on S.
 Whatever the multipliers are, LB(t, v) is a valid lower bound; they only decide how tight it is.
 """
 from __future__ import annotations
@@ -78,27 +76,16 @@ def _base(n, owner_w, width_w, c_r, q, kc):
     return lam, mu, z, s, t, cons, f_con, g_con
 
 
-def rows_program(fam: str, Gr: Combination, owner_w, scale, x, L, q, kc, S, sigma, solver=None) -> dict:
-    """Restricted l1 (fam "l1", dual linf) or linf (fam "linf", dual l1) program on rows S (module docstring).
-
-    sigma: the fixed signs (P,) outside S (linf only). Returns dict(z (scaled, restricted), hint t, v (P,),
-    status, message, value)."""
+def rows_program(Gr: Combination, owner_w, scale, x, L, q, kc, S, solver=None) -> dict:
+    """Restricted l1 program (dual linf) on rows S (module docstring). Returns dict(z (scaled, restricted),
+    hint t, v (P,), status, message, value)."""
     import cvxpy as cp
     n = Gr.n
     c_r = Gr.rmatvec(x) / L
     lam, mu, z, s, t, cons, f_con, g_con = _base(n, owner_w, Gr.width, c_r, q, kc)
     A = scale * Gr.rows(S)
-    if fam == "l1":
-        p_con, m_con = A @ z <= s, -(A @ z) <= s
-        cons += [p_con, m_con]
-    else:
-        e = cp.Variable(len(S))
-        p_con, m_con = A @ z <= e, -(A @ z) <= e
-        out = sigma.copy()
-        out[S] = 0.0
-        agg = scale * Gr.rmatvec(out)
-        sum_con = cp.sum(e) + agg @ z <= s
-        cons += [p_con, m_con, sum_con]
+    p_con, m_con = A @ z <= s, -(A @ z) <= s
+    cons += [p_con, m_con]
     prob = cp.Problem(cp.Minimize(t), cons)
     status, msg = solve._solve(prob, solver)
     if lam.value is None:
@@ -108,6 +95,4 @@ def rows_program(fam: str, Gr: Combination, owner_w, scale, x, L, q, kc, S, sigm
     v = np.zeros(len(x))
     if alpha > 1e-12:
         v[S] = (np.asarray(p_con.dual_value) - np.asarray(m_con.dual_value)).reshape(-1) / alpha
-        if fam == "linf":
-            v += float(sum_con.dual_value or 0.0) / alpha * out
     return {"z": zr, "hint": 1.0 - alpha, "v": v, "status": status, "message": msg, "value": float(prob.value)}

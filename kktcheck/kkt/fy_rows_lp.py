@@ -1,13 +1,11 @@
-"""The restricted l1 / linf measure program of the working set (kkt/fy_working.py) as a HiGHS linear program.
+"""The restricted l1 measure program of the working set (kkt/fy_working.py) as a HiGHS linear program.
 
 Columns restricted as in kkt/fy_restrict.py, rows as described there (scaled variables zeta = (lambda, mu_W), rows S of A = (rho / L) G_r,
 c = G_r^T theta~ / L, gt = q - 1 on lambda):
 
     min t   s.t.  t >= 1/2 + 1/2 s^2 - c . zeta,   t >= gt . zeta,   kappa(c) . lambda <= 2,
                   0 <= mu_c <= width_c lambda_owner(c),   zeta >= 0,
-    l1 (dual linf):    s >= |A_j zeta|            (j in S),
-    linf (dual l1):    s >= sum_{j in S} e_j + a . zeta,  e_j >= |A_j zeta|   (a = A^T sigma off S: the fixed-sign
-                       relaxation |r_j| >= sigma_j r_j outside S).
+    l1 (dual linf):    s >= |A_j zeta|            (j in S; the rows outside S are dropped, a relaxation).
 
 The only non-linear term, 1/2 s^2, is replaced by its tangent cuts t >= 1/2 + s_k s - s_k^2 / 2 - c . zeta (a
 lower model, exact at the cut points s_k; the first ones on a coarse grid and around the previous round's s).
@@ -20,8 +18,8 @@ is optimal for the restricted program to CUT_TOL.
 The working set certifies every round against the FULL program anyway (kkt/fy_working.py: the value of the
 expanded certificate, and LB(t, v) of kkt/fy_dual.py with the multipliers below), so the LP's accuracy decides
 only how many rounds are needed, never the reported numbers. Multipliers: alpha = sum of the cuts' duals (the
-weight of the F term), hint 1 - alpha; v = (pi+ - pi-) / alpha on S from the rows s (or e_j) >= +-A_j zeta, and
-(linf) (nu / alpha) sigma off S, nu the dual of the sum row.
+weight of the F term), hint 1 - alpha; v = (pi+ - pi-) / alpha on S from the rows s >= +-A_j zeta.
+(The linf measure has its own program, kkt/fy_linf_cuts.py, which reuses the tangent cuts and ``solve_once``.)
 """
 from __future__ import annotations
 
@@ -45,14 +43,13 @@ SPREAD = 1e-2
 HINT_SPREAD = (-1e-2, -1e-4, -1e-6, 0.0, 1e-6, 1e-4, 1e-2)  # around the previous round's s
 
 
-def _rows(fam, A, nz, kc_full, gt_full, owner_w, width_w, n, agg):
-    """(CSR matrix, lower, upper) of every row except the cuts; columns (zeta (nz), s, t, e (linf))."""
+def _rows(A, nz, kc_full, gt_full, owner_w, width_w, n):
+    """(CSR matrix, lower, upper) of every row except the cuts; columns (zeta (nz), s, t)."""
     m = A.shape[0]
-    ne = m if fam == "linf" else 0
-    cols = nz + 2 + ne
+    cols = nz + 2
     s_col, t_col = nz, nz + 1
-    head = sparse.csr_matrix(np.vstack([np.concatenate([-gt_full, [0.0, 1.0], np.zeros(ne)]),
-                                        np.concatenate([kc_full, [0.0, 0.0], np.zeros(ne)])]))
+    head = sparse.csr_matrix(np.vstack([np.concatenate([-gt_full, [0.0, 1.0]]),
+                                        np.concatenate([kc_full, [0.0, 0.0]])]))
     lo, hi = [0.0, -np.inf], [np.inf, 2.0]
     blocks = [head]
     k = len(owner_w)
@@ -62,16 +59,17 @@ def _rows(fam, A, nz, kc_full, gt_full, owner_w, width_w, n, agg):
                                   (np.concatenate([r, r]), np.concatenate([owner_w, n + r]))), shape=(k, cols))
         blocks.append(band)
         lo, hi = lo + [0.0] * k, hi + [np.inf] * k
-    if fam == "l1":  # s - A z >= 0, s + A z >= 0
-        one = sparse.csr_matrix((np.ones(m), (np.arange(m), np.full(m, s_col - nz))), shape=(m, cols - nz))
-        blocks += [sparse.hstack([-A, one]), sparse.hstack([A, one])]
-    else:  # e_j - A_j z >= 0, e_j + A_j z >= 0; s - sum e - agg . z >= 0
-        eye = sparse.csr_matrix((np.ones(m), (np.arange(m), 2 + np.arange(m))), shape=(m, cols - nz))
-        blocks += [sparse.hstack([-A, eye]), sparse.hstack([A, eye])]
-        blocks.append(sparse.csr_matrix(np.concatenate([-agg, [1.0, 0.0], -np.ones(m)])[None, :]))
-    extra = 2 * m + (1 if fam == "linf" else 0)
-    lo, hi = lo + [0.0] * extra, hi + [np.inf] * extra
+    one = sparse.csr_matrix((np.ones(m), (np.arange(m), np.full(m, s_col - nz))), shape=(m, cols - nz))
+    blocks += [sparse.hstack([-A, one]), sparse.hstack([A, one])]  # s - A z >= 0, s + A z >= 0
+    lo, hi = lo + [0.0] * (2 * m), hi + [np.inf] * (2 * m)
     return sparse.vstack(blocks, format="csr"), np.array(lo), np.array(hi), s_col, t_col
+
+
+def first_cuts(s_hint=None) -> tuple:
+    """Where the first tangent cuts of 1/2 s^2 go: the coarse grid FIRST_CUTS and, given a guess of s, HINT_SPREAD
+    around it (clipped at 0)."""
+    near = () if s_hint is None else tuple(max(s_hint * (1.0 + f), 0.0) for f in HINT_SPREAD)
+    return FIRST_CUTS + near
 
 
 def _add_rows(hs, M, lo, hi):
@@ -80,7 +78,7 @@ def _add_rows(hs, M, lo, hi):
                M.data.astype(np.float64))
 
 
-def rows_program(fam: str, Gr: Combination, owner_w, scale, c_r, q, kc, S, sigma, s_hint=None) -> dict:
+def rows_program(Gr: Combination, owner_w, scale, c_r, q, kc, S, s_hint=None) -> dict:
     """The restricted program of the module docstring by HiGHS (c_r = G_r^T theta~ / L). s_hint: the previous round's s, where the first
     cuts are put (HINT_SPREAD around it). Returns dict(z (scaled, restricted), hint (the weight 1 - alpha),
     v (P,), s, status, message, value)."""
@@ -88,15 +86,9 @@ def rows_program(fam: str, Gr: Combination, owner_w, scale, c_r, q, kc, S, sigma
     silence_highs_banner()
     n, nz = Gr.n, Gr.n + Gr.k
     A = scale * Gr.rows_sparse(S)
-    out = None
-    agg = np.zeros(nz)
-    if fam == "linf":
-        out = sigma.copy()
-        out[S] = 0.0
-        agg = scale * Gr.rmatvec(out)
     kc_full = np.concatenate([kc, np.zeros(Gr.k)])
     gt_full = np.concatenate([q - 1.0, np.zeros(Gr.k)])
-    M, lo, hi, s_col, t_col = _rows(fam, A, nz, kc_full, gt_full, np.asarray(owner_w, dtype=int), Gr.width, n, agg)
+    M, lo, hi, s_col, t_col = _rows(A, nz, kc_full, gt_full, np.asarray(owner_w, dtype=int), Gr.width, n)
     hs = highspy.Highs()
     hs.setOptionValue("output_flag", False)
     for key in ("primal_feasibility_tolerance", "dual_feasibility_tolerance"):
@@ -117,15 +109,14 @@ def rows_program(fam: str, Gr: Combination, owner_w, scale, c_r, q, kc, S, sigma
         row[s_col] = -sk
         _add_rows(hs, sparse.csr_matrix(row[None, :]), np.array([0.5 - 0.5 * sk * sk]), np.array([inf]))
         cuts.append(sk)
-    near = () if s_hint is None else tuple(s_hint * (1.0 + f) for f in HINT_SPREAD)
-    for sk in FIRST_CUTS + near:
+    for sk in first_cuts(s_hint):
         add_cut(sk)
     status, msg = _run_cuts(hs, add_cut, cuts, c_r, s_col)
     if status != "optimal":
         return {"status": status, "message": msg}
     sol = hs.getSolution()
     col, dual = np.asarray(sol.col_value), np.asarray(sol.row_dual)
-    res = _result(fam, col, dual, nbase, len(S), len(owner_w), nz, Gr.J0.shape[1], S, out,
+    res = _result(col, dual, nbase, len(S), len(owner_w), nz, Gr.J0.shape[1], S,
                   hs.getInfo().objective_function_value)
     res["s"] = float(col[s_col])
     return res
@@ -135,19 +126,10 @@ def _run_cuts(hs, add_cut, cuts, c_r, s_col):
     """Solve, and add tangent cuts near the solution's s while the solution violates the true constraint
     t >= 1/2 + 1/2 s^2 - c . zeta by more than CUT_TOL (columns: zeta first, then s, then t). The violation is at most 1/2 (s - s_k)^2 for the nearest cut s_k, and 0 when the F term is
     not the binding one."""
-    import highspy
     for _ in range(MAX_CUTS):
-        left = solve.remaining()
-        if left <= 0:
-            return solve.TIME_LIMIT, "time limit reached before this solve"
-        if math.isfinite(left):
-            hs.setOptionValue("time_limit", float(left))
-        hs.run()
-        ms = hs.getModelStatus()
-        if ms == highspy.HighsModelStatus.kTimeLimit:
-            return solve.TIME_LIMIT, "time limit reached during the solve"
-        if ms != highspy.HighsModelStatus.kOptimal:
-            return "solver_error", f"HiGHS: {hs.modelStatusToString(ms)}"
+        status, msg = solve_once(hs)
+        if status != "optimal":
+            return status, msg
         col = np.asarray(hs.getSolution().col_value)
         s, t = float(col[s_col]), float(col[s_col + 1])
         if 0.5 + 0.5 * s * s - float(c_r @ col[:c_r.size]) - t <= CUT_TOL:
@@ -158,7 +140,26 @@ def _run_cuts(hs, add_cut, cuts, c_r, s_col):
     return "optimal_inaccurate", f"tangent cuts of 1/2 s^2 did not settle in {MAX_CUTS} solves"
 
 
-def _result(fam, col, dual, nbase, m, k, nz, P, S, out, value):
+def solve_once(hs) -> tuple[str, str]:
+    """One HiGHS run within the time left: ("optimal", ""), (time_limit, why) or ("solver_error", HiGHS's status).
+    HiGHS compares its time_limit with the instance's total run time (hs.getRunTime(), which a model kept between
+    rounds accumulates), so the limit is that plus the time left."""
+    import highspy
+    left = solve.remaining()
+    if left <= 0:
+        return solve.TIME_LIMIT, "time limit reached before this solve"
+    if math.isfinite(left):
+        hs.setOptionValue("time_limit", float(hs.getRunTime() + left))
+    hs.run()
+    ms = hs.getModelStatus()
+    if ms == highspy.HighsModelStatus.kTimeLimit:
+        return solve.TIME_LIMIT, "time limit reached during the solve"
+    if ms != highspy.HighsModelStatus.kOptimal:
+        return "solver_error", f"HiGHS: {hs.modelStatusToString(ms)}"
+    return "optimal", ""
+
+
+def _result(col, dual, nbase, m, k, nz, P, S, value):
     """The dict of ``rows_program`` from HiGHS's primal values and row duals (a >= row at its bound has dual >= 0)."""
     z = np.maximum(col[:nz], 0.0)
     alpha = float(np.maximum(dual[nbase:], 0.0).sum())
@@ -167,6 +168,4 @@ def _result(fam, col, dual, nbase, m, k, nz, P, S, out, value):
     v = np.zeros(P)
     if alpha > 1e-12:
         v[S] = (pi_p - pi_m) / alpha
-        if fam == "linf":
-            v += float(dual[first + 2 * m]) / alpha * out
     return {"z": z, "hint": 1.0 - alpha, "v": v, "status": "optimal", "message": "", "value": float(value)}

@@ -1,8 +1,10 @@
 """Working-set method for the Fenchel-Young measure with the l2, l1 and linf norms, with a certified gap.
 
 The measure (kkt/fy.py) in scaled variables zeta in Z (kkt/fy_dual.py) is min_Z max(F(zeta), gt . zeta). Each
-round solves a small restricted program (kkt/fy_restrict.py; l1 / linf rows by HiGHS, kkt/fy_rows_lp.py): band variables outside the working set W fixed at
-a side of their interval, and (l1, linf) the dual norm kept exact only on a row set S. Then
+round solves a small restricted program (kkt/fy_restrict.py; l1 rows by HiGHS, kkt/fy_rows_lp.py): band variables
+outside the working set W fixed at a side of their interval, and (l1) the dual norm kept exact only on a row set
+S. linf has its own rounds (kkt/fy_linf_cuts.py: a smoothed start, then sign cuts in one HiGHS model, every
+column kept), certified by the same two bounds. Then
 
 * UPPER bound: the restricted solution mapped back to the full (lambda, mu), and its best multiple a z
   (closed form), evaluated with the full dual norm in numpy -- the value of an explicit certificate (l2: also
@@ -14,8 +16,7 @@ The loop stops when upper - lower <= gap (default 1e-8, ten times the conic solv
 in [0, 1/2]): the reported value is then the measure to within ``gap`` (status "optimal"). Otherwise the reduced
 costs s of the latest certificate price the band columns (a column of a sample with kappa_i(s) < 0 on the wrong
 side of its interval is flipped, or joins W when it was flipped before or when more than FLIP_SHARE of the band
-is wrong) and the rows (l1: rows outside S with |(M zeta)_j| above the restricted max; linf: rows outside S whose
-sign disagrees with sigma). Each column flips at most once, so the loop is finite. When it stalls (solver
+is wrong) and the rows (l1: rows outside S with |(M zeta)_j| above the restricted max). Each column flips at most once, so the loop is finite. When it stalls (solver
 accuracy), runs out of rounds, or the next round is predicted not to fit in the time left, the status is
 "optimal_inaccurate" or "time_limit" and the message states the certified gap: never a silent number.
 """
@@ -27,7 +28,7 @@ import time
 import numpy as np
 
 from ..threads import single_threaded
-from . import fy, fy_dual, fy_polish, fy_restrict, fy_rows_lp, solve
+from . import fy, fy_dual, fy_linf_cuts, fy_polish, fy_restrict, fy_rows_lp, solve
 from .checks import family
 from .combination import Combination
 from .fy_l2_newton import FaceNewton
@@ -35,23 +36,16 @@ from .two_layer_gram import TwoLayerGram
 
 PRICE_TOL = 1e-11  # reduced costs below this (in kappa units) count as zero
 FLIP_SHARE = 0.25  # when more than this share of the band columns is on the wrong side, they join W at once
-ROW_CAP = {"l1": 16, "linf": 1}  # rows added per round: at most ROW_CAP (n + |W|) + 10. linf: one batch of n + |W|
-# (with 16 the second HiGHS round of the n = 256, P = 50,100 benchmark had 4630 rows and took 45 s; with 1 the rounds
-# stay under 2 s until about 1300 rows)
+ROW_CAP = 16  # l1 rows added per round: at most ROW_CAP (n + |W|) + 10
 # the dual norm of u / rho and the primal norm of v for the three families (flat numpy vectors)
 DUAL = {"l2": lambda r: float(np.linalg.norm(r)), "l1": lambda r: float(np.abs(r).max()),
         "linf": lambda r: float(np.abs(r).sum())}
 PRIMAL = {"l2": DUAL["l2"], "l1": DUAL["linf"], "linf": DUAL["l1"]}
 
 
-def _initial_rows(fam, x, u0, m):
-    """l1: the m + 2 largest |theta~_j| (where |u_j| = rho at a KKT point); linf: those plus the m + 10
-    coordinates where u0 is smallest (undecided signs). sigma: signs of u0 (of theta~ where u0 = 0)."""
-    S = np.argsort(-np.abs(x))[:min(len(x), m + 2)]
-    sigma = np.where(u0 != 0, np.sign(u0), np.sign(x))
-    if fam == "linf":
-        S = np.union1d(S, np.argsort(np.abs(u0))[:min(len(x), m + 10)])
-    return np.asarray(S, dtype=int), sigma
+def _initial_rows(x, m):
+    """l1: the m + 2 largest |theta~_j| (where |u_j| = rho at a KKT point)."""
+    return np.asarray(np.argsort(-np.abs(x))[:min(len(x), m + 2)], dtype=int)
 
 
 def _price_columns(s, kap_s, n, owner, width, side, flipped, W) -> bool:
@@ -73,16 +67,12 @@ def _price_columns(s, kap_s, n, owner, width, side, flipped, W) -> bool:
     return True
 
 
-def _price_rows(fam, r, S, sigma, m, cap):
-    """r = M zeta (P,). l1: rows outside S above max_S |r|; linf: rows outside S with sigma_j r_j <= 0.
-    Returns the rows to add (at most cap m + 10)."""
+def _price_rows(r, S, m, cap):
+    """r = M zeta (P,). l1: rows outside S above max_S |r|. Returns the rows to add (at most cap m + 10)."""
     out = np.setdiff1d(np.arange(len(r)), S)
     if not out.size:
         return out
-    if fam == "l1":
-        viol = np.abs(r[out]) - np.abs(r[S]).max()
-    else:
-        viol = -sigma[out] * r[out] + 1e-12 * np.abs(r).max()
+    viol = np.abs(r[out]) - np.abs(r[S]).max()
     order = np.argsort(-viol)[:cap * m + 10]
     return out[order[viol[order] > 0]]
 
@@ -181,13 +171,13 @@ def _l2_newton(pb, lam0, gap):
     return newton.steps if pb.gap() <= gap else None
 
 
-def _rows_round(pb, Gr, ow, side, Wa, S, sigma, kc, solver):
-    """One l1 / linf round: the restricted row program (kkt/fy_rows_lp.py, a HiGHS LP) and its multipliers' bound."""
+def _rows_round(pb, Gr, ow, side, Wa, S, kc, solver):
+    """One l1 round: the restricted row program (kkt/fy_rows_lp.py, a HiGHS LP) and its multipliers' bound."""
     if len(Wa) > pb.n * CLARABEL_FROM:  # many band columns: the interior-point program is faster (see there)
-        out = fy_restrict.rows_program(pb.fam, Gr, ow, pb.scale, pb.x, pb.L, pb.q, kc, S, sigma, solver)
+        out = fy_restrict.rows_program(Gr, ow, pb.scale, pb.x, pb.L, pb.q, kc, S, solver)
     else:
         c_r = fy_restrict.fold_vector(pb.c, pb.n, pb.owner, pb.G.width, side, Wa)  # = G_r^T theta~ / L
-        out = fy_rows_lp.rows_program(pb.fam, Gr, ow, pb.scale, c_r, pb.q, kc, S, sigma, pb.s_hint)
+        out = fy_rows_lp.rows_program(Gr, ow, pb.scale, c_r, pb.q, kc, S, pb.s_hint)
     if "z" in out:
         pb.s_hint = out.get("s", pb.s_hint)
         z = fy_restrict.expand(out["z"], pb.n, pb.owner, pb.G.width, side, Wa)
@@ -232,11 +222,13 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
     steps = _l2_newton(pb, lam0, gap) if pb.fam == "l2" and newton else None
     if steps is not None:
         return _pack(pb, "optimal", f"active-set Newton on the n x n Schur complement: {steps} face steps", 1)
-    u0 = G @ np.concatenate([lam0, np.zeros(k)])
-    S, sigma = _initial_rows(pb.fam, pb.x, u0, n)
+    z0 = np.concatenate([lam0, np.zeros(k)]) / pb.sig
     if pb.fam != "l2" and lam0.any():  # the start's best multiple: a certificate, and where the first cuts go
-        pb.upper(np.concatenate([lam0, np.zeros(k)]) / pb.sig)
+        pb.upper(z0)
         pb.s_hint = DUAL[pb.fam](pb.best["u"]) / pb.rho
+    if pb.fam == "linf":
+        return _linf(pb, pb.best["z"] / pb.sig if pb.best else z0, gap)
+    S = _initial_rows(pb.x, n)
     status, msg, rnd, last = "optimal", "", 0, None
     for rnd in range(1, max_rounds + 1):
         size = (n + len(W), len(S))
@@ -247,7 +239,7 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
         Wa = np.asarray(W, dtype=int)
         Gr, ow = fy_restrict.restrict(G, owner, side, Wa, fold)
         out = _l2_round(pb, Gr, ow, side, Wa, solver, gap) if pb.fam == "l2" else \
-            _rows_round(pb, Gr, ow, side, Wa, S, sigma, kc, solver)
+            _rows_round(pb, Gr, ow, side, Wa, S, kc, solver)
         status, msg = out["status"], out.get("message", "")
         last = (*last, time.perf_counter() - t0)
         if pb.best is None or ("lam" not in out and "z" not in out):
@@ -256,8 +248,7 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
             return _pack(pb, "optimal", msg, rnd)
         changed = _price_columns(pb.s, fy_dual.kappa(pb.s, n, owner, G.width), n, owner, G.width, side, flipped, W)
         if pb.fam != "l2" and "r" in out:
-            cap = ROW_CAP["l1"] if len(W) > n * CLARABEL_FROM else ROW_CAP[pb.fam]  # the Clarabel rounds: 16
-            add = _price_rows(pb.fam, out["r"], S, sigma, n + len(W), cap)
+            add = _price_rows(out["r"], S, n + len(W), ROW_CAP)
             changed |= bool(add.size)
             S = np.union1d(S, add)
         if not changed:
@@ -268,6 +259,15 @@ def _program(nrm, theta, q, L, G, owner, solver, start, gap, max_rounds, newton)
     if status == "optimal":
         msg = f"working set stopped after {rnd} rounds"
     return _pack(pb, status if status == solve.TIME_LIMIT else "optimal_inaccurate",
+                 f"{msg}; certified gap {pb.gap():.2e} (lower bound {pb.lower:.6g})", rnd)
+
+
+def _linf(pb, z0, gap) -> dict:
+    """linf: the smoothed start, then sign cuts and kink rows in one warm-started LP (kkt/fy_linf_cuts.py)."""
+    status, msg, rnd = fy_linf_cuts.run(pb, z0, gap)
+    if pb.best is None:
+        return {"status": status, "message": msg}
+    return _pack(pb, status, msg if status == "optimal" else
                  f"{msg}; certified gap {pb.gap():.2e} (lower bound {pb.lower:.6g})", rnd)
 
 

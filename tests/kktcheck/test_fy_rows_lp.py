@@ -1,4 +1,4 @@
-"""The HiGHS row program of the l1 / linf working set (kkt/fy_rows_lp.py) and the column folding it relies on
+"""The HiGHS row program of the l1 working set (kkt/fy_rows_lp.py) and the column folding it relies on
 (kkt/fy_restrict.py), on synthetic constraint data (random dense J0, sparse band columns with owners and widths).
 
 * with every row in S the LP (tangent cuts for 1/2 s^2) is the restricted program itself: its optimum equals the
@@ -44,7 +44,7 @@ def _cvxpy_value(fam, G, owner, scale, c, q, kc):
     return prob.value
 
 
-@pytest.mark.parametrize("fam", ["l1", "linf"])
+@pytest.mark.parametrize("fam", ["l1"])  # linf: tests/kktcheck/test_fy_linf_cuts.py
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_full_row_lp_equals_the_conic_program(fam, seed):
     G, owner, x, q = _data(seed)
@@ -54,10 +54,11 @@ def test_full_row_lp_equals_the_conic_program(fam, seed):
     kc = fy_dual.kappa(c, G.n, owner, G.width)
     assert kc.min() > 0  # every multiplier capped: the weak-duality bound below is finite
     S = np.arange(G.J0.shape[1])
-    out = fy_rows_lp.rows_program(fam, G, owner, scale, c, q, kc, S, np.sign(x))
+    out = fy_rows_lp.rows_program(G, owner, scale, c, q, kc, S)
     assert out["status"] == "optimal"
     ref = _cvxpy_value(fam, G, owner, scale, c, q, kc)
-    assert 0.25 < ref < 0.45  # neither 0 nor the lambda = 0 value 1/2    assert abs(out["value"] - ref) <= 1e-7
+    assert 0.25 < ref < 0.45  # neither 0 nor the lambda = 0 value 1/2
+    assert abs(out["value"] - ref) <= 1e-7
     z = out["z"]
     r = scale * (G @ z)
     N = np.abs(r).max() if fam == "l1" else np.abs(r).sum()
@@ -96,10 +97,11 @@ def test_rmatvec_reads_only_the_support_of_a_sparse_vector_and_agrees():
     assert np.allclose(G.rmatvec(x), np.concatenate([G.J0 @ x, G.cols.T @ x]), rtol=1e-14, atol=1e-14)
 
 
-@pytest.mark.parametrize("norm", ["l1", "linf"])
+@pytest.mark.parametrize("norm", ["l1"])
 def test_clarabel_rounds_for_large_working_sets_agree_with_the_generic_program(monkeypatch, norm):
     """Rounds with many band columns in W go to the cvxpy/Clarabel row program (fy_working.CLARABEL_FROM); forced
-    for every round here, the measure still equals the generic program's and its lower bound stays below it."""
+    for every round here, the measure still equals the generic program's and its lower bound stays below it.
+    (l1 only: linf has its own program, kkt/fy_linf_cuts.py, with every column in one HiGHS model.)"""
     import sys
 
     import kktcheck as kc
