@@ -140,11 +140,12 @@ class RidgeStep(StepRule):
         start = float(q.min()) / rho_L
         cuts = _Cuts(q, J)
         halvings = 0
+        blocks = {"shapes": [tuple(p.shape) for p in ctx.params]} if ctx.field.ridge_norm == "spectral" else {}
         while True:
             try:
                 sol = ridge_step(cuts.q / rho_L, cuts.J / rho_L1, self.h_cur, ctx.field.ridge_norm,
                                  None if self.w is None else np.r_[self.w, np.zeros(cuts.q.size - q.size)], self.cols,
-                                 shapes=[tuple(p.shape) for p in ctx.params])
+                                 **blocks)
             except RuntimeError as err:          # the LP solver gave up: explicit steps take over for a while
                 return StepOutcome(ctx.params, None, 0.0, f"ridge solver failed ({err})", "stalled")
             D = unflatten(torch.from_numpy(rho * sol.D).to(ctx.field.device), ctx.params)   # LP on the CPU
