@@ -1,8 +1,8 @@
 """Theorem 3.4 recognized for spectral descent (proofs_numeric.checks.thm34_recognize_checks, norm "spectral"): on
-the tiny two-layer teacher-student net run to log10 L = -1e5 with RidgeStep(0.0125) (whose late phase solves the
+the tiny two-layer teacher-student net run to log10 L = -1e5 with RidgeStep(0.05) (whose late phase solves the
 spectral ridge program, flow.ridge_spectral), kc.residual says approximately KKT in the layer-wise spectral norm
-(M <= 1e-3; measured 4.0e-4) and not KKT in l2, linf and l1; claiming l2, or stopping at log10 L = -10, fails.
-The run is cached (functools.lru_cache) and takes about 3 s."""
+(M <= 1e-3; measured 3.9e-4) and not KKT in l2, linf and l1; claiming l2, or stopping at log10 L = -10, fails.
+The run is cached (functools.lru_cache) and takes about 1 s."""
 from types import SimpleNamespace
 
 import pytest
