@@ -21,6 +21,10 @@ an uncertified upper bound above tol does not count). tol is the issue's target 
 Negative controls, which must fail: the same check claiming another norm (``claimed=``), and the same check on
 the same run stopped early (``shallow=True``: at log10 L = ``SHALLOW``, not yet near KKT).
 
+Spectral descent (``norm="spectral"``, the layer-wise spectral norm max_b sigma_max(theta_b); RidgeStep's late phase
+solves its ridge program as a cone program, flow.ridge_spectral) on "tiny" is measured in the spectral norm as well
+as in l2, linf and l1 (tol 1e-3, ``TARGET_OF``); its row is in the full suite only.
+
 Sign descent (linf) on "tiny" is asserted like GD and CD: its path crosses a ReLU kink back and forth around
 the flow's sliding mode, so its last stage uses a small h (crossings within half the band radius, where the band
 holds both slopes; ``STAGES``). On "bench" it is reported, not asserted (``SD_NOT_ASSERTED``: the measure falls
@@ -235,6 +239,7 @@ def plot_recognized(rows, path) -> str:
     return str(save(fig, path))
 
 
-__all__ = ["NORMS", "ALGO_OF", "TARGET_OF", "RECOGNIZE_CASES", "STAGES", "WINDOW", "SD_NOT_ASSERTED", "SHALLOW", "recognize_case",
+__all__ = ["NORMS", "ALGO_OF", "TARGET_OF", "RECOGNIZE_CASES", "STAGES", "WINDOW", "SD_NOT_ASSERTED", "SHALLOW",
+           "recognize_case",
            "run_snapshots", "feasible_average", "residuals", "measures", "verdict_word", "recognized_measures",
            "check_kkt_recognized", "plot_recognized"]
