@@ -13,8 +13,9 @@ optimum D_b = r U_b V_b^T on the top singular space of (J^T w)_b only when that 
 block's (J^T w)_b has full rank; in general D_b is r times any element of the spectral norm's subdifferential at
 (J^T w)_b, so the solver returns the program's own D, not a polar factor.
 
-The program is a second-order/semidefinite cone program (sigma_max(X) <= 1 is [[I, X], [X^T, I]] PSD), built once
-per (n, block shapes) with cvxpy Parameters q (n,) and J_b (n, size_b) (disciplined parametrized programming: the
+The program is a second-order/semidefinite cone program (sigma_max(X) <= 1 is [[I, X], [X^T, I]] PSD) over each
+block compressed to the spans of its rows' matrices (exact; a (100, 50) layer became a 150 x 150 PSD cone that took
+Clarabel about 2 minutes per solve, its compression at most n x n), built once per (n, compressed block shapes) with cvxpy Parameters q (n,) and J_b (n, size_b) (disciplined parametrized programming: the
 canonicalization is cached and a new (q, J) only refills the numbers) and solved by Clarabel. ``flow.ridge`` scales
 the program to entries <= 1 and r = 1 before calling it, as for the other norms.
 """
@@ -83,19 +84,40 @@ def _program(n: int, mats: tuple):
     return cp.Problem(cp.Maximize(t), [margin] + balls), q, Js, ds, margin
 
 
+def _spans(Jb, tol=1e-12):
+    """Orthonormal bases U (m, a) of the column space and V (k, c) of the row space of the n matrices J_ib (Jb: (n, m,
+    k)): singular values above tol times the largest. Every <J_ib, D> depends on D only through U^T D V, and
+    sigma_max(U Z V^T) = sigma_max(Z), so (R) restricted to D_b = U Z V^T has the same optimum."""
+    n, m, k = Jb.shape
+    U, su, _ = np.linalg.svd(Jb.transpose(1, 0, 2).reshape(m, n * k), full_matrices=False)
+    _, sv, Vt = np.linalg.svd(Jb.reshape(n * m, k), full_matrices=False)
+    a = int((su > tol * su[0]).sum()) if su.size and su[0] > 0 else 0
+    c = int((sv > tol * sv[0]).sum()) if sv.size and sv[0] > 0 else 0
+    return U[:, :a], Vt[:c].T
+
+
 def solve_spectral(q, J, r, shapes):
     """(D, w, dual_norm) for (R) with ||.|| = max_b sigma_max(D_b): D (P,) the optimal step (clipped blockwise into
     the ball against solver tolerance), w the margin constraints' dual weights (>= 0, sum 1 at optimality) and
-    dual_norm = sum_b ||(J^T w)_b||_nuc. Solved for r = 1 and scaled (the program is homogeneous in (J, r))."""
+    dual_norm = sum_b ||(J^T w)_b||_nuc. Each block is first compressed to the spans of its rows' matrices (``_spans``:
+    a (100, 50) layer of a two-layer ReLU net whose n rows J_ib are rank one becomes at most n x n, so the semidefinite
+    cone is small); blocks with J_b = 0 get D_b = 0. Solved for r = 1 and scaled (the program is homogeneous)."""
     import cvxpy as cp
     q, J = np.asarray(q, dtype=np.float64), np.asarray(J, dtype=np.float64)
     _check_shapes(J, shapes)
-    blocks = block_slices(shapes)
-    mats = tuple(mk for _, mk in blocks)
-    prob, qp, Js, ds, margin = _program(q.size, mats)
+    n = q.size
+    spans = [(sl, *_spans(J[:, sl].reshape(n, m, k))) for sl, (m, k) in block_slices(shapes)]
+    spans = [(sl, U, V) for sl, U, V in spans if U.shape[1] and V.shape[1]]
+    D = np.zeros(J.shape[1])
+    if not spans:                                   # no block moves any margin: D = 0, the weight on the minimum
+        w = np.zeros(n)
+        w[int(np.argmin(q))] = 1.0
+        return D, w, 0.0
+    prob, qp, Js, ds, margin = _program(n, tuple((U.shape[1], V.shape[1]) for _, U, V in spans))
     qp.value = q
-    for Jb, (sl, _) in zip(Js, blocks):
-        Jb.value = J[:, sl] * float(r)
+    for Jp, (sl, U, V) in zip(Js, spans):
+        Jb = J[:, sl].reshape(n, U.shape[0], V.shape[0])
+        Jp.value = np.einsum("ma,nmk,kc->nac", U, Jb, V).reshape(n, -1) * float(r)
     try:
         with warnings.catch_warnings():      # "may be inaccurate": the caller's duality gap measures it
             warnings.simplefilter("ignore", UserWarning)
@@ -104,11 +126,10 @@ def solve_spectral(q, J, r, shapes):
         raise RuntimeError(f"Clarabel failed on the spectral ridge program: {err}") from err
     if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or ds[0].value is None:
         raise RuntimeError(f"the spectral ridge program ended with status {prob.status!r}")
-    D = np.zeros(J.shape[1])
-    for db, (sl, (m, k)) in zip(ds, blocks):
-        Db = np.asarray(db.value, dtype=np.float64).reshape(m, k)
-        top = float(np.linalg.norm(Db, 2)) if Db.size else 0.0
-        D[sl] = (Db / max(top, 1.0)).ravel() * float(r)     # feasible: sigma_max(D_b) <= r despite tolerances
+    for db, (sl, U, V) in zip(ds, spans):
+        Z = np.asarray(db.value, dtype=np.float64).reshape(U.shape[1], V.shape[1])
+        Z = Z / max(float(np.linalg.norm(Z, 2)), 1.0)       # feasible: sigma_max(D_b) <= r despite tolerances
+        D[sl] = (U @ Z @ V.T).ravel() * float(r)
     w = np.clip(np.asarray(margin.dual_value, dtype=np.float64).ravel(), 0.0, None)
     return D, w, nuclear_dual_norm(J.T @ w, shapes)
 

@@ -17,6 +17,7 @@ import kktcheck as kc
 from proofs_numeric.checks.thm34_recognize_checks import recognize_case
 from proofs_numeric.flow import RidgeStep, integrate
 from proofs_numeric.flow.ridge import ridge_step
+from proofs_numeric.flow import ridge_spectral
 from proofs_numeric.flow.ridge_spectral import block_slices, solve_spectral
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -86,6 +87,25 @@ def test_one_vector_block_is_the_l2_ridge_step(seed):
     assert np.abs(spec.D - l2.D).max() <= 1e-4 * r       # the l2 ball is strictly convex: one optimal step
     two = ridge_step(q, J, r, "spectral", shapes=[(6,), (6,)])   # two vector blocks: max of l2 norms, not l2
     assert two.value > l2.value + 1e-3
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_wide_layers_with_rank_one_rows_are_compressed_without_changing_the_optimum(seed):
+    """A ReLU layer's rows J_ib = u_i v_i^T (rank one): the (30, 20) block is solved on its spans (at most n x n) and
+    its step still matches the full nuclear-norm dual; a block with J_b = 0 gets D_b = 0."""
+    rng = np.random.default_rng(seed)
+    n, shapes = 5, [(30, 20), (1, 30), (4, 4)]
+    rank_one = np.einsum("nm,nk->nmk", rng.standard_normal((n, 30)), rng.standard_normal((n, 20))).reshape(n, -1)
+    J = np.hstack([rank_one, rng.standard_normal((n, 30)), np.zeros((n, 16))])
+    q, r = rng.random(n) * 0.5, 0.2
+    sol = ridge_step(q, J, r, "spectral", shapes=shapes)
+    assert _optimal(q, J, r, shapes, sol.D) and sol.gap <= 1e-6 * (sol.value - q.min())
+    assert np.abs(sol.D[-16:]).max() == 0.0
+    assert np.linalg.matrix_rank(sol.D[:600].reshape(30, 20), tol=1e-9 * r) <= n
+    exact = ridge_spectral._spans
+    with pytest.MonkeyPatch.context() as patch:     # planted bug: the compression drops one direction of each span
+        patch.setattr(ridge_spectral, "_spans", lambda Jb: tuple(B[:, :-1] if B.shape[1] > 1 else B for B in exact(Jb)))
+        assert not _optimal(q, J, r, shapes, ridge_step(q, J, r, "spectral", shapes=shapes).D)
 
 
 def test_spectral_ridge_step_needs_matching_shapes():
