@@ -28,6 +28,13 @@ from functools import lru_cache
 import numpy as np
 
 
+# The largest compressed program solved: n sum_b a_b c_b entries of J (a_b x c_b the compressed block b). cvxpy's
+# parametrized canonicalization grows with it: 0.5 s per solve at 8,000 entries, 2.7 s at 27,000, 7.6 s at 64,000
+# (random full-rank blocks, 2 shared cores), and the late-phase benchmark's net (n = 64, a (100, 50) layer compressed
+# to 64 x 50) asked for 25 GB. Larger programs raise RuntimeError, on which RidgeStep falls back to explicit steps.
+MAX_ENTRIES = 20_000
+
+
 def matrix_shape(shape) -> tuple[int, int]:
     """How the spectral norm reads a parameter block: 0-/1-D as a 1 x m row, 2-D as is, k-D as (out, rest)."""
     shape = tuple(int(s) for s in shape)
@@ -108,6 +115,10 @@ def solve_spectral(q, J, r, shapes):
     n = q.size
     spans = [(sl, *_spans(J[:, sl].reshape(n, m, k))) for sl, (m, k) in block_slices(shapes)]
     spans = [(sl, U, V) for sl, U, V in spans if U.shape[1] and V.shape[1]]
+    entries = n * sum(U.shape[1] * V.shape[1] for _, U, V in spans)
+    if entries > MAX_ENTRIES:
+        raise RuntimeError(f"the spectral ridge program is too large ({entries} entries of the compressed J > "
+                           f"{MAX_ENTRIES}); RidgeStep takes explicit steps instead")
     D = np.zeros(J.shape[1])
     if not spans:                                   # no block moves any margin: D = 0, the weight on the minimum
         w = np.zeros(n)
@@ -134,4 +145,4 @@ def solve_spectral(q, J, r, shapes):
     return D, w, nuclear_dual_norm(J.T @ w, shapes)
 
 
-__all__ = ["matrix_shape", "block_slices", "nuclear_row_norms", "nuclear_dual_norm", "solve_spectral"]
+__all__ = ["MAX_ENTRIES", "matrix_shape", "block_slices", "nuclear_row_norms", "nuclear_dual_norm", "solve_spectral"]

@@ -108,6 +108,14 @@ def test_wide_layers_with_rank_one_rows_are_compressed_without_changing_the_opti
         assert not _optimal(q, J, r, shapes, ridge_step(q, J, r, "spectral", shapes=shapes).D)
 
 
+def test_programs_beyond_the_size_limit_are_refused_before_they_are_built():
+    rng = np.random.default_rng(0)
+    n, shapes = 20, [(40, 40)]                      # 20 * 40 * 40 = 32,000 compressed entries > MAX_ENTRIES
+    assert n * 1600 > ridge_spectral.MAX_ENTRIES
+    with pytest.raises(RuntimeError, match="too large"):
+        ridge_step(rng.random(n), rng.standard_normal((n, 1600)), 0.1, "spectral", shapes=shapes)
+
+
 def test_spectral_ridge_step_needs_matching_shapes():
     q, J, r = _problem(0, SHAPES["net"])
     with pytest.raises(ValueError, match="shapes"):
