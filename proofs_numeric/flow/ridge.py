@@ -27,7 +27,8 @@ to entries <= 1 ((R) is homogeneous: (q, J, r) -> (q / s, J r / s, 1) with s = r
 * l2: D = J^T lam with lam >= 0 the NNLS solution of the minimum-norm step reaching a level t, the level with
   ||D(t)|| = r found by Newton's method over the pieces of ||D(t)|| (``flow.ridge_l2``; exact to rounding).
 * spectral (max over blocks of sigma_max(D_b), ``kc.norm("spectral")``): the cone program of ``flow.ridge_spectral``
-  (cvxpy + Clarabel, compiled once per (n, block shapes)); it needs the block shapes (``shapes=``).
+  over each block compressed to the spans of its rows (cvxpy + Clarabel, compiled once per (n, compressed shapes);
+  programs beyond ``ridge_spectral.MAX_ENTRIES`` raise RuntimeError); it needs the block shapes (``shapes=``).
 Other norms have no ridge solver here; ``RidgeStep`` then falls back to explicit relative steps.
 """
 from __future__ import annotations
