@@ -243,7 +243,8 @@ def _thm34_recognized(m, quick, figdir):
     with a small-h stretch): approximately KKT in their own norm, not KKT in the others (controls: another norm
     claimed; the run stopped at log10 L = -10). Full report only: GD and CD on the late-phase benchmark's net with an
     h schedule (``STAGES``: h = 0.05 into the deep phase, then a smaller h for the last stretch), sign descent there
-    reported, not asserted, and GD on a three-layer ReLUNet to log10 L = -1e8 (deep ReLU band), with the controls."""
+    reported, not asserted, GD on a three-layer ReLUNet to log10 L = -1e8 (deep ReLU band), and spectral descent on
+    the tiny net (the spectral ridge step, to log10 L = -1e5; measured in spectral, l2, linf, l1), with the controls."""
     out = []
     for nm, other in (("l2", "linf"), ("l1", "l2"), ("linf", "l2")):
         out += [m.check_kkt_recognized(nm), m.check_kkt_recognized(nm, claimed=other)]
@@ -255,7 +256,9 @@ def _thm34_recognized(m, quick, figdir):
                 m.check_kkt_recognized("linf", kind="bench", claimed="l2"),
                 m.check_kkt_recognized("l2", kind="three-layer"),
                 m.check_kkt_recognized("l2", kind="three-layer", claimed="linf"),
-                m.check_kkt_recognized("l2", kind="three-layer", shallow=True, window=1)]
+                m.check_kkt_recognized("l2", kind="three-layer", shallow=True, window=1),
+                m.check_kkt_recognized("spectral"), m.check_kkt_recognized("spectral", claimed="l2"),
+                m.check_kkt_recognized("spectral", shallow=True)]
     own = [r for r in out if not r.negative_control]
     out[0].figures.append(m.plot_recognized(own, figdir / "thm34_recognized.png"))
     return out

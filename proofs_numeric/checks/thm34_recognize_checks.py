@@ -21,6 +21,10 @@ an uncertified upper bound above tol does not count). tol is the issue's target 
 Negative controls, which must fail: the same check claiming another norm (``claimed=``), and the same check on
 the same run stopped early (``shallow=True``: at log10 L = ``SHALLOW``, not yet near KKT).
 
+Spectral descent (``norm="spectral"``, the layer-wise spectral norm max_b sigma_max(theta_b); RidgeStep's late phase
+solves its ridge program as a cone program, flow.ridge_spectral) on "tiny" is measured in the spectral norm as well
+as in l2, linf and l1 (tol 1e-3, ``TARGET_OF``); its row is in the full suite only.
+
 Sign descent (linf) on "tiny" is asserted like GD and CD: its path crosses a ReLU kink back and forth around
 the flow's sliding mode, so its last stage uses a small h (crossings within half the band radius, where the band
 holds both slopes; ``STAGES``). On "bench" it is reported, not asserted (``SD_NOT_ASSERTED``: the measure falls
@@ -49,6 +53,9 @@ from .result import CheckResult
 from .thm34_net_checks import ALGO, TARGET
 
 NORMS = ("l2", "linf", "l1")
+# Spectral descent (the layer-wise spectral norm max_b sigma_max(theta_b); RidgeStep's late phase solves its ridge
+# program as a cone program, flow.ridge_spectral): its rows also read M in the spectral norm, the others do not.
+ALGO_OF, TARGET_OF = {**ALGO, "spectral": "SpecD"}, {**TARGET, "spectral": 1e-3}
 RECOGNIZE_CASES = {"tiny": dict(d=3, n=6, width=3, seed=1, init=0.5),
                    "bench": dict(d=50, n=64, width=100, seed=0, init=0.1),
                    "three-layer": dict(d=10, n=20, width=10, seed=0, init=0.5, layers=3)}
@@ -60,10 +67,13 @@ RECOGNIZE_CASES = {"tiny": dict(d=3, n=6, width=3, seed=1, init=0.5),
 # holds the whole slope interval [0, 1], and every late iterate reads M <= 4e-4 (16 schedules: first h 0.05 ...
 # 0.00625, switch at -1e8 ... -1e12; docs/kkt.md). "bench" SD: an h schedule into the deep phase, reported, not asserted.
 STAGES = {("tiny", "l2"): ((0.0125, -1e5),), ("tiny", "l1"): ((0.0125, -1e5),),
-          ("tiny", "linf"): ((0.0125, -1e12), (0.0005, -1.2e12)),
+          ("tiny", "linf"): ((0.0125, -1e12), (0.0005, -1.2e12)), ("tiny", "spectral"): ((0.05, -1e5),),
           ("bench", "l2"): ((0.05, -1e5), (0.0015625, -1.5e5)), ("bench", "l1"): ((0.05, -1e8), (0.003125, -1.5e8)),
           ("bench", "linf"): ((0.05, -1e12), (0.0125, -1e14), (0.003125, -1e16)),
           ("three-layer", "l2"): ((0.05, -1e5), (0.0015625, -1e7), (0.0004, -1e8))}
+# "tiny" spectral descent: M_spectral = 3.8e-3-3.9e-3 at -1e3, 3.9e-4-4.1e-4 at -1e5, 1.2e-5-1.3e-5 at -1e8, 1.3e-7 at
+# -1e12 for every h in 0.05, 0.025, 0.0125, 0.00625 (depth-limited, not h-limited; h = 0.05: 143 steps to -1e5).
+# With explicit relative steps instead of the spectral ridge step it stayed at 0.041-0.043 from -1e3 to -1e5.
 # "three-layer" GD: at h = 0.0015625 the measure chatters from step to step (0.8e-3 to 1.6e-3 near -1e8); the last
 # stretch at h = 0.0004 is smooth (7.9e-4 on every late iterate, the same as h = 0.0004 throughout; docs/kkt.md).
 WINDOW, MAX_SECONDS = 24, 300.0   # seconds per stage: a budget for loaded machines, not a target
@@ -143,15 +153,16 @@ def verdict_word(res, tol) -> str:
 def recognized_measures(kind, norm, stages, window, max_seconds):
     """The run of ``norm`` on ``recognize_case(kind)`` through ``stages``; at its final iterate ("final") and at the
     average of its last ``window`` feasible rescalings ("averaged"): M in l2, linf, l1 and kc.residual's verdict at
-    tol = TARGET[norm] ("final_verdicts", "averaged_verdicts")."""
+    tol = TARGET_OF[norm] ("final_verdicts", "averaged_verdicts"); a spectral run also in the spectral norm."""
     model, th0, data = recognize_case(kind)
+    norms = NORMS if norm in NORMS else (norm,) + NORMS
     run = run_snapshots(model, th0, data, norm, stages=stages, max_seconds=max_seconds)
     out = dict(depth=float(run["depth"][-1]), status=run["status"], seconds=run["seconds"], steps=run["steps"])
     averaged = feasible_average(run["params"][-window:], data, model)
     for key, theta in (("final", run["params"][-1]), ("averaged", averaged)):
-        res = residuals(theta, data, model)
+        res = residuals(theta, data, model, norms)
         out[key] = {nm: float(r.measure) for nm, r in res.items()}
-        out[key + "_verdicts"] = {nm: verdict_word(r, TARGET[norm]) for nm, r in res.items()}
+        out[key + "_verdicts"] = {nm: verdict_word(r, TARGET_OF[norm]) for nm, r in res.items()}
     return out
 
 
@@ -161,13 +172,15 @@ def check_kkt_recognized(norm="l2", *, kind="tiny", claimed=None, shallow=False,
     TARGET[run's norm], on ``recognize_case(kind)`` run through ``stages`` (default ``STAGES[kind, norm]``; see the
     module docstring). ``claimed`` != norm and ``shallow`` are the negative controls."""
     own, claim_nm = kc.norm(norm).name, kc.norm(claimed or norm).name
+    if own not in ALGO_OF:
+        raise ValueError(f"check_kkt_recognized: norm {own!r} has no algorithm here; use one of {sorted(ALGO_OF)}")
     if stages is None and (kind, own) not in STAGES:
         raise ValueError(f"check_kkt_recognized: no default stages for kind {kind!r} and norm {own!r}; pass stages="
                          f"((h, log10 L target), ...) or use one of {sorted(STAGES)}")
     stages = tuple(tuple(map(float, st)) for st in (stages or STAGES[kind, own]))
     if shallow:
         stages = ((stages[0][0], SHALLOW),)
-    tol, algo = TARGET[own], ALGO[own]
+    tol, algo = TARGET_OF[own], ALGO_OF[own]
     got = recognized_measures(kind, own, stages, int(window), float(max_seconds))
     key = "averaged" if averaged else "final"
     m, verdicts = got[key], got[key + "_verdicts"]
@@ -198,18 +211,20 @@ def check_kkt_recognized(norm="l2", *, kind="tiny", claimed=None, shallow=False,
 
 def plot_recognized(rows, path) -> str:
     """Grouped bars, log scale: for each own-norm row (a ``check_kkt_recognized`` result), the measure M at its final
-    iterate in l2, linf and l1 (the own norm hatched) and the row's tol as a black tick; "approximately KKT" needs
-    the own bar under the tick and the other two above it."""
+    iterate in l2, linf, l1 (and spectral when a row has it; the own norm hatched) and the row's tol as a black
+    tick; "approximately KKT" needs the own bar under the tick and the others above it."""
     import matplotlib.pyplot as plt   # the Agg backend: set by proofs_numeric.plotting
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
+    shown = [nm for nm in NORMS + ("spectral",) if any(nm in r.detail["final"] for r in rows)]
+    width = 0.8 / len(shown)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(rows) + 2), 4.2))
     for i, r in enumerate(rows):
         own = r.detail["algorithm_norm"]
-        for j, nm in enumerate(NORMS):
-            m = max(float(r.detail["final"][nm]), 1e-12)
-            ax.bar(i + 0.27 * (j - 1), m, width=0.25, color=f"C{j}", hatch="//" if nm == own else "",
-                   edgecolor="black")
+        for j, nm in enumerate(shown):
+            if nm in r.detail["final"]:
+                ax.bar(i + width * (j - (len(shown) - 1) / 2), max(float(r.detail["final"][nm]), 1e-12),
+                       width=0.92 * width, color=f"C{j}", hatch="//" if nm == own else "", edgecolor="black")
         ax.hlines(r.tolerance, i - 0.42, i + 0.42, colors="black", linewidth=2)
     ax.set_xticks(range(len(rows)), [r.name.replace("thm3.4-kkt-recognized-", "") for r in rows], rotation=20,
                   fontsize=7)
@@ -218,12 +233,13 @@ def plot_recognized(rows, path) -> str:
     ax.set_title("Theorem 3.4 recognized: kc.residual in each norm (own norm hatched)", fontsize=9)
     ax.grid(True, which="both", axis="y", alpha=0.3)
     ax.set_ylim(top=30.0)
-    handles = [Patch(facecolor=f"C{j}", edgecolor="black", label=f"M in {nm}") for j, nm in enumerate(NORMS)]
+    handles = [Patch(facecolor=f"C{j}", edgecolor="black", label=f"M in {nm}") for j, nm in enumerate(shown)]
     ax.legend(handles=handles + [Line2D([], [], color="black", linewidth=2, label="tol")], fontsize=7,
-              loc="upper center", ncol=4)
+              loc="upper center", ncol=len(shown) + 1)
     return str(save(fig, path))
 
 
-__all__ = ["NORMS", "RECOGNIZE_CASES", "STAGES", "WINDOW", "SD_NOT_ASSERTED", "SHALLOW", "recognize_case",
+__all__ = ["NORMS", "ALGO_OF", "TARGET_OF", "RECOGNIZE_CASES", "STAGES", "WINDOW", "SD_NOT_ASSERTED", "SHALLOW",
+           "recognize_case",
            "run_snapshots", "feasible_average", "residuals", "measures", "verdict_word", "recognized_measures",
            "check_kkt_recognized", "plot_recognized"]

@@ -1,5 +1,5 @@
-"""``RidgeStep``: the default step rule for the exponential loss in l1, l2 and linf. It follows the flow into
-the late phase without chattering across the ridge where several margins tie.
+"""``RidgeStep``: the default step rule for the exponential loss in l1, l2, linf and the layer-wise spectral norm. It
+follows the flow into the late phase without chattering across the ridge where several margins tie.
 
 Two regimes, chosen each step from s = L q_min (L the homogeneity degree, q_min = min_i q_i): an explicit
 step of relative size h moves every q_i by about h s, while the loss weights softmax(-q) have temperature 1,
@@ -35,7 +35,8 @@ same run reaches -1.1e5 in 143 steps with no rejected step. ReLUNet's ``kink_row
 whose coefficient dq_i/dh is negative and that change side (a lower bound only for first-layer moves with no unit
 above changing side: docs/flow.md). Models without ``kink_rows`` (autograd models) rely on the trust-region test alone (the achieved gain catches the shortfall; after ``max_rejections``
 halvings the rule takes ``cooldown`` explicit steps and then tries the ridge again). Norms other than l1, l2,
-linf, other losses and multi-class labels use the explicit regime only (a relative step with the safeguard).
+linf and spectral (``flow.ridge_spectral``), other losses and multi-class labels use the explicit regime only (a
+relative step with the safeguard).
 Depth beyond float64 (``frame=True``, the default): the loop keeps theta = 2^e P and moves ||P|| into e by an exact
 power of two once it passes 2^64 (``flow.scaled``); the program's rows are normalized, so they are the same in the
 frame, the regime test uses min_i q_i(theta) = e^(L kappa) min_i q_i(P) and the acceptance compares log log(1/L). A
@@ -86,7 +87,7 @@ class RidgeStep(StepRule):
     # 0.5: its re-solve (a larger LP, ~9 column-generation rounds) made sign descent 6x slower at 0.75 (teacher-student
     # continuation to -1e4: 6-11 s against 1.4-2 s) for a drawdown of 2e-4 instead of 7e-3-1e-2; l1 and l2 need 0.75
     # (coordinate descent's late-phase drawdown on kinked_case: 0 at every h at 0.75, up to 0.016 at 0.5)
-    cut_below = {"l1": 0.75, "l2": 0.75, "linf": 0.5}
+    cut_below = {"l1": 0.75, "l2": 0.75, "linf": 0.5, "spectral": 0.75}
 
     def __init__(self, h: float = 0.05, stiffness: float = 10.0, max_rejections: int = 12, cooldown: int = 50,
                  max_cut_rounds: int = 8, frame: bool = True):
@@ -139,10 +140,12 @@ class RidgeStep(StepRule):
         start = float(q.min()) / rho_L
         cuts = _Cuts(q, J)
         halvings = 0
+        blocks = {"shapes": [tuple(p.shape) for p in ctx.params]} if ctx.field.ridge_norm == "spectral" else {}
         while True:
             try:
                 sol = ridge_step(cuts.q / rho_L, cuts.J / rho_L1, self.h_cur, ctx.field.ridge_norm,
-                                 None if self.w is None else np.r_[self.w, np.zeros(cuts.q.size - q.size)], self.cols)
+                                 None if self.w is None else np.r_[self.w, np.zeros(cuts.q.size - q.size)], self.cols,
+                                 **blocks)
             except RuntimeError as err:          # the LP solver gave up: explicit steps take over for a while
                 return StepOutcome(ctx.params, None, 0.0, f"ridge solver failed ({err})", "stalled")
             D = unflatten(torch.from_numpy(rho * sol.D).to(ctx.field.device), ctx.params)   # LP on the CPU

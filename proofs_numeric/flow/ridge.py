@@ -26,18 +26,23 @@ to entries <= 1 ((R) is homogeneous: (q, J, r) -> (q / s, J r / s, 1) with s = r
   coordinates whose |(J^T w)_j| exceeds the budget's dual price, until none does.
 * l2: D = J^T lam with lam >= 0 the NNLS solution of the minimum-norm step reaching a level t, the level with
   ||D(t)|| = r found by Newton's method over the pieces of ||D(t)|| (``flow.ridge_l2``; exact to rounding).
+* spectral (max over blocks of sigma_max(D_b), ``kc.norm("spectral")``): the cone program of ``flow.ridge_spectral``
+  over each block compressed to the spans of its rows (cvxpy + Clarabel, compiled once per (n, compressed shapes);
+  programs beyond ``ridge_spectral.MAX_ENTRIES`` raise RuntimeError); it needs the block shapes (``shapes=``).
 Other norms have no ridge solver here; ``RidgeStep`` then falls back to explicit relative steps.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from .ridge_l2 import solve_l2
 from .ridge_lp import ColumnLP
+from .ridge_spectral import nuclear_row_norms, solve_spectral
 
-NORMS = ("l1", "l2", "linf")
+NORMS = ("l1", "l2", "linf", "spectral")
 # Working-set sizes of the column generation, in multiples of k (the number of reachable points): the first LP's
 # columns and the most added per round. Measured on the teacher-student benchmark's recorded linf steps (k = 64,
 # P = 5100): starting with 12k columns and adding up to 4k per round takes 3.0 LP rounds and 586 simplex
@@ -144,6 +149,12 @@ def ridge_l2(q, J, r, w0, cols0=None) -> Ridge:
     return _certify(q, J, r, D, w, float(np.sqrt(max(w @ K @ w, 0.0))))
 
 
+def ridge_spectral(q, J, r, w0=None, cols0=None, *, shapes) -> Ridge:
+    """Layer-wise spectral norm: the cone program of ``flow.ridge_spectral`` (one solve; w0, cols0 unused)."""
+    D, w, dual_norm = solve_spectral(q, J, r, shapes)
+    return _certify(q, J, r, D, w, dual_norm, rounds=1)
+
+
 def _certify(q, J, r, D, w, dual_norm, rounds=0, columns=None) -> Ridge:
     """The value min_i(q_i + J_i D) of the returned step and its duality gap <w, q> + r ||J^T w||_* - value, with
     w normalized to the simplex (a dual-feasible point, so the gap bounds the suboptimality)."""
@@ -161,22 +172,25 @@ DUAL_ROW_NORMS = {"l1": lambda J: np.abs(J).max(axis=1), "l2": lambda J: np.sqrt
                   "linf": lambda J: np.abs(J).sum(axis=1)}
 
 
-def reachable(q, J, r, norm_name):
+def reachable(q, J, r, norm_name, shapes=None):
     """Points that can be the minimum after a step ||D|| <= r: q_i - r ||J_i||_* <= q_m + r ||J_m||_* for the
     current argmin m. The others satisfy q_i + J_i D > q_m + J_m D for every such D, so dropping them from
     (R) changes nothing (an exact reduction)."""
-    dn = DUAL_ROW_NORMS[norm_name](J)
+    dn = nuclear_row_norms(J, shapes) if norm_name == "spectral" else DUAL_ROW_NORMS[norm_name](J)
     m = int(np.argmin(q))
     return np.flatnonzero(q - r * dn <= q[m] + r * dn[m])
 
 
-def ridge_step(q, J, r, norm_name, w0=None, cols0=None) -> Ridge:
-    """Solve (R) for norm l1, l2 or linf. q: (n,), J: (n, P), r > 0; w0 (n,) warm-starts the weights, cols0 (indices
-    into the P coordinates, e.g. the previous step's ``columns``) the l1/linf working set; neither changes the
-    optimum, only how fast it is found.
+def ridge_step(q, J, r, norm_name, w0=None, cols0=None, shapes=None) -> Ridge:
+    """Solve (R) for norm l1, l2, linf or spectral. q: (n,), J: (n, P), r > 0; w0 (n,) warm-starts the weights, cols0
+    (indices into the P coordinates, e.g. the previous step's ``columns``) the l1/linf working set; neither changes
+    the optimum, only how fast it is found. shapes: the parameter blocks' shapes (spectral only; J's columns are the
+    blocks flattened row-major in order).
     The returned weights ``w`` have length n (0 for the points that cannot reach the minimum)."""
     q, J = np.asarray(q, dtype=np.float64), np.asarray(J, dtype=np.float64)
-    keep = reachable(q, J, r, norm_name)
+    if norm_name == "spectral" and shapes is None:
+        raise ValueError("ridge_step: the spectral norm needs the parameter blocks' shapes (shapes=[p.shape, ...])")
+    keep = reachable(q, J, r, norm_name, shapes)
     qk, Jk = q[keep] - float(q[keep].min()), (J[keep] if keep.size < q.size else J)
     w0k = None if w0 is None or np.asarray(w0).shape != q.shape else np.asarray(w0, dtype=np.float64)[keep]
     if w0k is None or not w0k.sum() > 0:
@@ -188,7 +202,8 @@ def ridge_step(q, J, r, norm_name, w0=None, cols0=None) -> Ridge:
     # their optimum by up to 4e-9 relative, and by 6.5e-5 when started from a smaller working set).
     jmax = max(float(Jk.max()), -float(Jk.min())) if Jk.size else 0.0
     s = float(r) * jmax if jmax > 0 else 1.0
-    res = SOLVERS[norm_name](qk / s, Jk * (float(r) / s), 1.0, w0k, cols0)    # one scaled copy of J
+    solver = partial(ridge_spectral, shapes=shapes) if norm_name == "spectral" else SOLVERS[norm_name]
+    res = solver(qk / s, Jk * (float(r) / s), 1.0, w0k, cols0)    # one scaled copy of J
     res.D, res.value, res.gap = res.D * float(r), res.value * s + float(q[keep].min()), res.gap * s
     w = np.zeros_like(q)
     w[keep] = res.w
