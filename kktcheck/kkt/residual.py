@@ -176,16 +176,30 @@ def _run(theta, data, model, nrm, meth, tol, clarke, solver, active_tol, max_sdp
                    "(the compressed formulation shrinks layers to n + r dimensions), or raise max_sdp")
         return res
     t0 = time.perf_counter()
-    if meth in ("l2-reduced", "active-set"):  # working set with a certified gap (kkt/fy_working.py)
-        out = fy_working.program(nrm, theta_np, q, L, G, owner, solver, start=res.measure_multipliers)
-    else:
-        out = fy.program(nrm, theta_np, q, L, G, owner, solver, info if meth == "compressed" else None)
+    out = _measure_program(meth, nrm, theta_np, q, L, G, owner, solver, info, res.measure_multipliers)
     res.set_measure(out, time.perf_counter() - t0)
     if pair and not _pair_refused(res, meth, G):
         t0 = time.perf_counter()
         out = _pair(nrm, meth, theta_np, q, L, G, owner, tol, solver, info)
         _fill_pair(res, out, G, owner, theta_np, time.perf_counter() - t0)
     return res
+
+
+def _measure_program(meth, nrm, theta_np, q, L, G, owner, solver, info, start):
+    """The measure's program: the working set (kkt/fy_working.py, certified gap) for "l2-reduced" / "active-set",
+    else the cvxpy program (generic or compressed). When the working set ends in a solver error (HiGHS can stop on
+    a relaxation with few rows: unbounded, or excessive dual values from a crash basis) and the generic program
+    holds at most solve.PAIR_MAX_ENTRIES dense entries, the generic program answers instead (the message says so)."""
+    if meth not in ("l2-reduced", "active-set"):
+        return fy.program(nrm, theta_np, q, L, G, owner, solver, info if meth == "compressed" else None)
+    out = fy_working.program(nrm, theta_np, q, L, G, owner, solver, start=start)
+    n, (P, k) = len(q), (G.J0.shape[1], G.k)
+    if out["status"] != "solver_error" or solve.pair_entries("generic", n, k, P)[0] > solve.PAIR_MAX_ENTRIES:
+        return out
+    fallback = fy.program(nrm, theta_np, q, L, G, owner, solver, None)
+    fallback["message"] = (f"the working set failed ({out.get('message', '')}); answered by the generic program "
+                           f"(status {fallback.get('status')}) {fallback.get('message', '')}").rstrip()
+    return fallback
 
 
 def _constraint_sets(fm, tt, X, y, J, radius, clarke, max_size):

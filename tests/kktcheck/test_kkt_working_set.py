@@ -131,3 +131,16 @@ def test_round_time_prediction_treats_small_rounds_as_overhead():
     assert _predicted((40, 40, 2.0), (400, 40)) == pytest.approx(2.0)
     assert _predicted((256, 256, 1.0), (3014, 256)) > 100.0
     assert _predicted(None, (400, 40)) == 0.0
+
+
+@pytest.mark.parametrize("norm", ["linf", "l1"])
+def test_a_working_set_solver_error_falls_back_to_the_generic_program(norm, monkeypatch):
+    """HiGHS can stop on the working set's relaxation (unbounded, or excessive dual values from a crash basis; seen
+    on a coordinate-descent net at depth): kc.residual then answers with the generic program when it is small."""
+    from kktcheck.kkt import fy_working
+    net, data = kinked_two_layer(3, 20, 5, 12)
+    want = kc.residual(net, data, norm=norm, pair=False, method="generic")
+    monkeypatch.setattr(fy_working, "program", lambda *a, **k: {"status": "solver_error", "message": "HiGHS: planted"})
+    got = kc.residual(net, data, norm=norm, pair=False)
+    assert got.status == "optimal" and "planted" in got.message and "generic program" in got.message
+    assert got.measure == pytest.approx(want.measure, rel=1e-9, abs=1e-12)
