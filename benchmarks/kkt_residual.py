@@ -21,35 +21,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from _docs import replace_section  # benchmarks/_docs.py (scripts run from benchmarks/)
+from kktcheck.testing.cases import gd_trained_two_layer
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = {"l2": 0.5, "l1": 2.0, "linf": 2.0, "spectral": 5.0}
 
 
-def make_case(n, d, width, steps=200, seed=0):
-    """GD-trained (logistic loss) bias-free two-layer ReLU net on Gaussian data with random labels."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(d, width, bias=False), torch.nn.ReLU(),
-                              torch.nn.Linear(width, 1, bias=False)).double()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    opt = torch.optim.SGD(net.parameters(), lr=0.5)
-    for _ in range(steps):
-        opt.zero_grad()
-        torch.nn.functional.softplus(-yt * net(Xt)[:, 0]).mean().backward()
-        opt.step()
-    return net, X, y
-
-
 def one(args):
     """Child process: time the KKT measure of one norm (default Clarke band, then the exact set r = 0), print JSON."""
     import kktcheck as kc
-    net, X, y = make_case(args.n, args.d, args.width)
+    net, X, y = gd_trained_two_layer(args.n, args.d, args.width)
     kc.residual(net, (X, y), norm="l2", pair=False, clarke_radius=0.0)  # warm-up: imports, cvxpy, jacobian
     out = {"norm": args.one, "P": int(sum(p.numel() for p in net.parameters()))}
     for tag, kw in (("", {}), ("_r0", {"clarke_radius": 0.0})):

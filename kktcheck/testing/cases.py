@@ -3,9 +3,14 @@
 ``kinked_two_layer(seed, n, d, m)``: X ~ N(0, I) (n x d), both layers N(0, 1), then the first hidden unit's
 weight w_1 is projected so that <w_1, x_1> = 0 (the ReLU kink at sample 1); the labels are the signs of the
 outputs, keeping the samples with |f(x_i)| > 1e-3. Returns (net, (X, y)) as float64 numpy data.
+
+``gd_trained_two_layer(n, d, width, steps, seed)``: X ~ N(0, I), random labels, a bias-free two-layer ReLU
+``nn.Sequential`` trained by plain GD (lr 0.5) on the mean logistic loss softplus(-y f(x)); returns (net, X, y)
+(the KKT-measure benchmark's case and its tests' smaller copies).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -30,4 +35,22 @@ def kinked_two_layer(seed: int, n: int = 8, d: int = 6, m: int = 7):
     return net, (X[keep].numpy(), torch.sign(out[keep]).numpy())
 
 
-__all__ = ["random_two_layer", "kinked_two_layer"]
+def gd_trained_two_layer(n: int, d: int, width: int, steps: int = 200, seed: int = 0):
+    """(net, X, y): GD-trained (logistic loss, lr 0.5, ``steps`` steps) bias-free two-layer ReLU net on Gaussian
+    data X (n x d) with random labels y in {-1, +1} (numpy float64)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(d, width, bias=False), torch.nn.ReLU(),
+                              torch.nn.Linear(width, 1, bias=False)).double()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.softplus(-yt * net(Xt)[:, 0]).mean().backward()
+        opt.step()
+    return net, X, y
+
+
+__all__ = ["random_two_layer", "kinked_two_layer", "gd_trained_two_layer"]

@@ -17,24 +17,15 @@ import torch
 
 import kktcheck as kc
 from kktcheck.kkt import fy_linf_cuts, fy_linf_smooth, fy_working
+from kktcheck.testing.cases import gd_trained_two_layer
 
 
 def _trained(seed, n=40, d=30, m=20, steps=150):
-    """GD-trained (logistic loss) bias-free two-layer ReLU net on Gaussian data with random labels."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(d, m, bias=False), torch.nn.ReLU(),
-                              torch.nn.Linear(m, 1, bias=False)).double()
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    opt = torch.optim.SGD(net.parameters(), lr=0.5)
-    for _ in range(steps):
-        opt.zero_grad()
-        torch.nn.functional.softplus(-yt * net(Xt)[:, 0]).mean().backward()
-        opt.step()
+    """GD-trained (logistic loss) bias-free two-layer ReLU net on Gaussian data with random labels, keeping the
+    correctly classified points (the measure needs them)."""
+    net, X, y = gd_trained_two_layer(n, d, m, steps, seed)
     with torch.no_grad():
-        keep = (torch.from_numpy(y) * net(Xt)[:, 0]) > 1e-3  # the measure needs correctly classified points
+        keep = (torch.from_numpy(y) * net(torch.from_numpy(X))[:, 0]) > 1e-3
     return net, (X[keep.numpy()], y[keep.numpy()])
 
 
