@@ -64,7 +64,7 @@ RECOGNIZE_CASES = {"tiny": dict(d=3, n=6, width=3, seed=1, init=0.5),
 # "tiny" SD: h = 0.0125 to -1e12, then h = 0.0005 to -1.2e12. At h = 0.0125 the path crosses the kink of the pair
 # (sample 1, unit 0) back and forth (zeta = +4.0e-3 / -4.7e-3, beyond the band radius 1e-3) and the measure
 # alternates 0.089 / 0.0028 from step to step; at h = 0.0005 the crossings stay within 2e-4 < r / 2, where the band
-# holds the whole slope interval [0, 1], and every late iterate reads M <= 4e-4 (16 schedules: first h 0.05 ...
+# holds the whole slope interval [0, 1], and every late iterate reads M <= 4e-4 (12 schedules: first h 0.05 ...
 # 0.00625, switch at -1e8 ... -1e12; docs/kkt.md). "bench" SD: an h schedule into the deep phase, reported, not asserted.
 STAGES = {("tiny", "l2"): ((0.0125, -1e5),), ("tiny", "l1"): ((0.0125, -1e5),),
           ("tiny", "linf"): ((0.0125, -1e12), (0.0005, -1.2e12)), ("tiny", "spectral"): ((0.05, -1e5),),
